@@ -1,0 +1,45 @@
+"""Test configuration: every device test runs on cpu and on cuda.
+
+"cuda" is the real GPU when CuPy finds one; otherwise the suite switches on the
+simulated GPU (TINYNET_CUDA_SIM=1: NumPy arrays, kernels/cuda run in Numba's CUDA
+simulator) so CI without a GPU still checks the whole GPU path. This must happen
+before tinynet (and Numba) are imported.
+"""
+import importlib.util
+import os
+
+if "TINYNET_CUDA_SIM" not in os.environ and importlib.util.find_spec("cupy") is None:
+    os.environ["TINYNET_CUDA_SIM"] = "1"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import tinynet as tn  # noqa: E402
+
+settings.register_profile("tinynet", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile("tinynet")
+
+DEVICES = tn.backend.available_devices()
+
+
+def pytest_report_header(config):
+    cuda = "real GPU" if tn.cuda.is_available() else ("simulated (Numba CUDA simulator)" if "cuda" in DEVICES else "absent")
+    return f"tinynet devices: {', '.join(DEVICES)}; cuda: {cuda}"
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each test using this fixture runs once per available device."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    tn.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

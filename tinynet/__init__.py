@@ -1,0 +1,27 @@
+"""tinynet: a from-scratch neural-network engine.
+
+Reverse-mode autograd over NumPy (cpu) or CuPy + Numba CUDA kernels (cuda), with a
+PyTorch-shaped API::
+
+    import tinynet as tn
+    x = tn.tensor([[1., 2.]], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()            # x.grad == 2 * x
+
+Importing tinynet compiles nothing: kernels compile on first use.
+"""
+from . import backend
+from .autograd import (Function, enable_grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad,
+                       set_grad_enabled)
+from .tensor import *  # noqa: F401,F403  (Tensor, creation functions, manual_seed)
+from .tensor import Tensor, dtypes
+from .tensor.dtypes import (bool_ as bool, double, float16, float32, float64, get_default_dtype, half,
+                            int32, int64, long, set_default_dtype, uint8)
+from .backend import Device
+from .backend import get_device as device
+from . import functional
+from .functional import *  # noqa: F401,F403  (every op as tn.<name>)
+from . import autograd
+from . import cuda
+
+__version__ = "0.1.0"

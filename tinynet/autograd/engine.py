@@ -1,0 +1,180 @@
+"""Reverse-mode automatic differentiation: the chain rule over the recorded graph.
+
+Every tensor produced by an op with a grad-requiring input points to its node
+(``t.grad_fn``); every node points to its inputs. ``backward`` walks the nodes from the
+output back to the leaves in reverse topological order, and at each node applies the
+chain rule::
+
+    dL/d(input_i) += node.backward(dL/d(output))[i]
+
+Gradients of intermediate tensors live only in the ``grads`` table during the walk;
+leaves (tensors created by the user with ``requires_grad=True``) accumulate theirs in
+``.grad``. The order is built iteratively, so a graph thousands of nodes deep (a long
+RNN unroll) needs no recursion.
+"""
+from __future__ import annotations
+
+from .function import GraphFreedError
+from .grad_mode import set_grad_enabled
+
+
+def topological_order(roots):
+    """Nodes reachable from ``roots`` (Functions), each after every node that consumes it.
+
+    Iterative depth-first search; returns nodes in post-order reversed, i.e. outputs first.
+    """
+    order, seen = [], set()
+    stack = [(fn, False) for fn in roots]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if fn in seen:
+            continue
+        if fn.freed:
+            raise GraphFreedError(
+                f"{fn.op_name()}: trying to backward through the graph a second time, but its "
+                "saved values were freed after the first backward. Pass retain_graph=True to the "
+                "first backward() if you need to backward twice."
+            )
+        seen.add(fn)
+        stack.append((fn, True))
+        for t in fn.inputs:
+            g = t.grad_fn
+            if g is not None and g not in seen:
+                stack.append((g, False))
+    order.reverse()
+    return order
+
+
+def _fit(grad, like, fn):
+    """Give a computed gradient its tensor's dtype; check its shape (a bug guard)."""
+    if grad.data.dtype != like.data.dtype:
+        grad = grad.to(like.data.dtype)
+    if grad.data.shape != like.data.shape:
+        raise RuntimeError(
+            f"internal error in {fn.op_name()}.backward: gradient of shape {tuple(grad.shape)} "
+            f"for an input of shape {tuple(like.shape)}"
+        )
+    return grad
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None):
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    With ``capture=None`` leaf gradients accumulate into ``.grad`` (``Tensor.backward``).
+    Otherwise ``capture`` lists the tensors whose gradients are wanted
+    (``autograd.grad``): they are returned in that order and no ``.grad`` is touched.
+    """
+    grads = {}
+    leaf_grads = {}  # id(leaf) -> [leaf, grad] when capturing
+    want_leaf = {}
+    want_node = {}
+    if capture is not None:
+        for i, t in enumerate(capture):
+            (want_node if t.grad_fn is not None else want_leaf).setdefault(
+                t.grad_fn if t.grad_fn is not None else id(t), []).append(i)
+    results = [None] * (len(capture) if capture is not None else 0)
+    stored = set()
+
+    def to_leaf(leaf, g):
+        if capture is not None:
+            if id(leaf) in want_leaf:
+                for i in want_leaf[id(leaf)]:
+                    results[i] = g if results[i] is None else results[i] + g
+            return
+        if not create_graph:
+            # The leaf must own its gradient: another leaf, or a view, may share g's memory.
+            if id(g) in stored or g.data.base is not None or g.grad_fn is not None:
+                g = g._make(g.data.copy(), g.device, False, None, None)
+            stored.add(id(g))
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+    roots_fn = []
+    for t, g in zip(roots, root_grads):
+        if t.grad_fn is None:
+            if t._requires_grad:
+                to_leaf(t, g if create_graph else g.detach())
+            continue
+        fn = t.grad_fn
+        grads[fn] = grads[fn] + g if fn in grads else g
+        roots_fn.append(fn)
+
+    with set_grad_enabled(create_graph):
+        for fn in topological_order(roots_fn):
+            g = grads.pop(fn, None)
+            if g is None:
+                continue
+            if fn._retained is not None:
+                kept = fn._retained()
+                if kept is not None:
+                    kept.grad = g if create_graph else g.detach()
+            if fn in want_node:
+                for i in want_node[fn]:
+                    results[i] = g
+            fn.check_versions()
+            if create_graph and not fn.differentiable_backward:
+                raise RuntimeError(
+                    f"{fn.op_name()}: its backward is a fused kernel, not made of differentiable "
+                    "ops, so higher-order gradients (create_graph=True) are not supported through it."
+                )
+            in_grads = fn.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for inp, gi in zip(fn.inputs, in_grads):
+                if gi is None or not inp._requires_grad:
+                    continue
+                gi = _fit(gi, inp, fn)
+                nxt = inp.grad_fn
+                if nxt is None:
+                    to_leaf(inp, gi)
+                else:
+                    grads[nxt] = grads[nxt] + gi if nxt in grads else gi
+            if not retain_graph:
+                fn.release()
+    return results
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not stored in ``.grad``).
+
+    ``grad_outputs`` weighs each output (default: ones, allowed only for one-element
+    outputs). With ``create_graph=True`` the results are part of a graph themselves, which
+    is how second derivatives are taken. An input the outputs do not depend on raises
+    unless ``allow_unused=True`` (then its gradient is None).
+    """
+    single_in = not isinstance(inputs, (list, tuple))
+    outputs = [outputs] if not isinstance(outputs, (list, tuple)) else list(outputs)
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if not out._requires_grad:
+            raise RuntimeError("autograd.grad: an output does not require grad (was it computed under no_grad?)")
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"autograd.grad: grad_outputs must be given for an output of shape {tuple(out.shape)} "
+                    "(only one-element outputs get an implicit gradient of 1)"
+                )
+            g = out._make(out.device.xp.ones_like(out.data), out.device)
+        elif tuple(g.shape) != tuple(out.shape):
+            raise ValueError(f"autograd.grad: grad_output of shape {tuple(g.shape)} for an output of shape {tuple(out.shape)}")
+        seeds.append(g)
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("autograd.grad: every input must require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = run_backward(outputs, seeds, retain_graph=retain_graph, create_graph=create_graph, capture=inputs)
+    for i, (t, r) in enumerate(zip(inputs, results)):
+        if r is None and not allow_unused:
+            raise RuntimeError(
+                f"autograd.grad: input {i} (shape {tuple(t.shape)}) was not used to compute the outputs; "
+                "pass allow_unused=True if that is expected"
+            )
+    return results[0] if single_in else tuple(results)

@@ -1,0 +1,132 @@
+"""Function: one differentiable op, a node of the graph.
+
+The design is Chainer's FunctionNode:
+
+* ``forward(*arrays)`` computes on raw arrays of the device's array module (``self.xp``)
+  and may keep whatever arrays its backward needs as attributes (explicit saved values);
+* ``backward(grad_output)`` receives the output's gradient as a *Tensor* and returns one
+  gradient Tensor (or None) per input, written with tinynet ops. Because the backward is
+  itself made of differentiable ops, running it with graph recording on
+  (``create_graph=True``) yields gradients of gradients for free;
+* non-tensor arguments (axis, stride, padding, ...) live on the instance, passed to
+  ``apply`` as keywords.
+
+A Function produces exactly one output tensor. Calling ``Op.apply(a, b, axis=1)``
+checks devices, runs ``forward`` and, when any input requires grad and recording is on,
+links the output to this node (``out.grad_fn``) and remembers the inputs' version
+counters so an in-place change behind the graph's back is caught at backward time.
+"""
+from __future__ import annotations
+
+from .grad_mode import STATE
+
+
+class GraphFreedError(RuntimeError):
+    """Raised by a second backward through a graph that was already freed."""
+
+
+def _device_error(op: str, inputs) -> RuntimeError:
+    desc = ", ".join(f"{tuple(t.shape)} {t.dtype} on {t.device.type}" for t in inputs)
+    devices = sorted({t.device.type for t in inputs})
+    return RuntimeError(
+        f"{op}: expected all tensors on one device, but got tensors on {' and '.join(devices)} "
+        f"({desc}). Move them first, e.g. `x.to('{devices[0]}')`."
+    )
+
+
+class Function:
+    """Base class of every differentiable op (see the module docstring)."""
+
+    #: False for ops whose backward is a fused kernel (not made of differentiable ops):
+    #: a ``create_graph=True`` backward through them raises a clear error.
+    differentiable_backward = True
+    #: True for ops whose output may share memory with input 0 (reshape, transpose, ...):
+    #: the output then shares the input's version counter, so writing through either is seen.
+    is_view = False
+    #: Set on instances by ``Tensor.retain_grad`` (a weak reference to the output).
+    _retained = None
+
+    # --- running the op ------------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors; record the graph when needed; return the output Tensor."""
+        device = inputs[0].device
+        for t in inputs:
+            if t.device is not device:
+                raise _device_error(cls.op_name(), inputs)
+        fn = cls.__new__(cls)
+        if params:
+            fn.__dict__.update(params)
+        fn.device = device
+        out = fn.forward(*[t.data for t in inputs])
+        make = inputs[0]._make
+        if STATE.enabled:
+            for t in inputs:
+                if t._requires_grad:
+                    break
+            else:
+                return make(out, device, False, None, inputs[0]._version if cls.is_view else None)
+            fn.inputs = inputs
+            fn.out = out
+            result = make(out, device, True, fn, inputs[0]._version if cls.is_view else None)
+            counters = [t._version for t in inputs]
+            counters.append(result._version)
+            fn._counters = counters
+            fn._versions = [c[0] for c in counters]
+            return result
+        return make(out, device, False, None, inputs[0]._version if cls.is_view else None)
+
+    def forward(self, *arrays):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward(*arrays)")
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad)")
+
+    # --- helpers for forward/backward ----------------------------------------------
+    @property
+    def xp(self):
+        """The array module of this op's device (numpy or cupy)."""
+        return self.device.xp
+
+    @property
+    def kernels(self):
+        """The named kernels of this op's device."""
+        return self.device.kernels
+
+    def output(self):
+        """The op's output as a Tensor that is part of the graph (for backward formulas).
+
+        Rebuilt from the saved output array and linked to this node, so using it in a
+        backward that records a graph differentiates through this op again, and no
+        reference cycle (output -> node -> output) is created.
+        """
+        return self.inputs[0]._make(self.out, self.device, True, self, None)
+
+    def constant(self, array):
+        """Wrap an array of this device as a Tensor that does not require grad."""
+        return self.inputs[0]._make(array, self.device, False, None, None)
+
+    @classmethod
+    def op_name(cls) -> str:
+        """The op's user-facing name, used in error messages."""
+        return getattr(cls, "name", None) or cls.__name__.lower()
+
+    # --- graph bookkeeping ----------------------------------------------------------
+    def check_versions(self):
+        """Raise if a tensor this node saved was changed in place since the forward."""
+        for counter, seen, idx in zip(self._counters, self._versions, range(len(self._versions))):
+            if counter[0] != seen:
+                what = "its output" if idx == len(self.inputs) else f"input {idx}"
+                raise RuntimeError(
+                    f"{self.op_name()}: {what} was modified in place after the forward pass "
+                    f"(version {seen} -> {counter[0]}), so the saved values its backward needs "
+                    "are gone. Clone the tensor before changing it (`x = x.clone()`), or change "
+                    "it out of place."
+                )
+
+    def release(self):
+        """Free saved arrays and inputs (called after backward unless retain_graph)."""
+        self.__dict__.clear()
+        self.freed = True
+
+    freed = False

@@ -1,0 +1,18 @@
+"""Devices: ``"cpu"`` (NumPy + ``kernels/cpu``) and ``"cuda"`` (CuPy + ``kernels/cuda``).
+
+The only layer that imports the kernels. Everything above asks a tensor's device for
+its array module (``device.xp``) and its kernels (``device.kernels.<name>``).
+"""
+import os as _os
+
+# Numba reads NUMBA_ENABLE_CUDASIM when it is first imported, so the simulated GPU must be
+# switched on before any kernel module loads.
+if _os.environ.get("TINYNET_CUDA_SIM", "") not in ("", "0"):
+    _os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+from .device import Device, KernelTable
+from .registry import (available_devices, cuda_available, cuda_unavailable_reason,
+                       get_device, simulated_cuda)
+
+__all__ = ["Device", "KernelTable", "get_device", "available_devices", "cuda_available",
+           "cuda_unavailable_reason", "simulated_cuda"]

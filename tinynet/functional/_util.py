@@ -1,0 +1,84 @@
+"""Shared helpers of the functional layer: operand coercion, unbroadcast, axis handling."""
+from __future__ import annotations
+
+import numbers
+
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
+
+
+def operand(x, like: Tensor) -> Tensor:
+    """Turn a Python number (or array) into a constant Tensor on ``like``'s device.
+
+    Numbers follow PyTorch's promotion: a float with an integer tensor gives the default
+    float dtype; otherwise the tensor's dtype wins (NumPy 2 treats Python scalars as "weak").
+    """
+    if isinstance(x, Tensor):
+        return x
+    dev = like.device
+    kind = like.data.dtype.kind
+    if isinstance(x, bool):
+        dt = like.data.dtype
+    elif isinstance(x, numbers.Integral):
+        dt = like.data.dtype if kind in "fiu" else _dt.int64
+    elif isinstance(x, numbers.Real):
+        dt = like.data.dtype if kind == "f" else _dt.get_default_dtype()
+    else:
+        return Tensor(x, device=dev)
+    return Tensor._make(dev.xp.asarray(x, dtype=dt), dev)
+
+
+def pair(a, b, op: str):
+    """Coerce a binary op's two operands to Tensors (at least one is a Tensor)."""
+    if isinstance(a, Tensor):
+        return a, operand(b, a)
+    if isinstance(b, Tensor):
+        return operand(a, b), b
+    raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+
+
+def broadcast_error(op: str, a, b) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together "
+        "(trailing axes must be equal or 1). Reshape or unsqueeze one operand so they line up."
+    )
+
+
+def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
+    """Sum ``grad`` down to ``shape``: the gradient of broadcasting ``shape`` up to grad's shape.
+
+    Broadcasting copies a value along new leading axes and along axes of length 1, so its
+    gradient adds up the copies. One helper serves every broadcasting op.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return out.reshape(shape) if out.shape != shape else out
+
+
+def normalize_axis(axis, ndim: int, op: str):
+    """Accept ``axis`` as None, an int or a tuple (negative counts from the end); check range."""
+    if axis is None:
+        return None
+    if isinstance(axis, (list, tuple)):
+        return tuple(normalize_axis(a, ndim, op) for a in axis)
+    if isinstance(axis, Tensor):
+        axis = int(axis.item())
+    try:
+        axis = int(axis)
+    except TypeError:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {type(axis).__name__}") from None
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise IndexError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimension(s)")
+    return axis % max(ndim, 1)
+
+
+def pick_axis(axis, dim, op: str):
+    """Resolve NumPy's ``axis=`` and PyTorch's ``dim=`` alias."""
+    if dim is not None:
+        if axis is not None and axis != dim:
+            raise TypeError(f"{op}: give either axis= or dim=, not both")
+        return dim
+    return axis

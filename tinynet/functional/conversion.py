@@ -1,0 +1,92 @@
+"""Moving tensors between dtypes and devices, and copying them, with gradients.
+
+The gradient of a dtype cast is the incoming gradient cast back; the gradient of a
+device move is the incoming gradient moved back; the gradient of a copy is itself.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..backend import Device, get_device
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
+
+
+class Cast(Function):
+    name = "to"
+
+    def forward(self, x):
+        self.in_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, g):
+        return g.to(self.in_dtype)
+
+
+class ToDevice(Function):
+    name = "to"
+
+    def forward(self, x):
+        self.source = self.device
+        return self.target.from_host(self.source.to_host(x))
+
+    @classmethod
+    def move(cls, x, target):
+        out = cls.apply(x, target=target)
+        out.device = target
+        return out
+
+    def backward(self, g):
+        return ToDevice.move(g, self.source)
+
+
+class Clone(Function):
+    name = "clone"
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+def clone(x):
+    """A copy with its own memory (differentiable)."""
+    return Clone.apply(x)
+
+
+def to(x, *args, dtype=None, device=None, copy=False):
+    """``x.to("cuda")``, ``x.to(tn.float64)``, ``x.to(other_tensor)``, ``x.to(device, dtype)``."""
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, (str, Device)):
+            device = a
+        else:
+            dtype = a
+    out = x
+    if device is not None:
+        target = get_device(device)
+        if target is not out.device:
+            out = ToDevice.move(out, target)
+    if dtype is not None:
+        dt = _dt.to_dtype(dtype)
+        if dt != out.dtype:
+            if out._requires_grad and dt.kind != "f":
+                out = out.detach()
+            out = Cast.apply(out, dtype=dt)
+    if copy and out is x:
+        out = clone(x)
+    return out
+
+
+def cpu(x):
+    return to(x, device="cpu")
+
+
+def cuda(x):
+    return to(x, device="cuda")
+
+
+def contiguous(x):
+    """Tensors are always usable as they are; returns ``x`` (kept for PyTorch code)."""
+    return x

@@ -1,0 +1,355 @@
+"""Elementwise arithmetic and math with broadcasting, and comparisons (no gradient).
+
+Each op's backward is the textbook derivative, written with tinynet ops so it can be
+differentiated again; ``unbroadcast`` sums gradients back to each input's shape.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..tensor.tensor import Tensor
+from ._util import broadcast_error, operand, pair, unbroadcast
+
+
+class _Binary(Function):
+    """A broadcasting binary op: the forward turns NumPy's broadcast error into a clear one."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        try:
+            return self.compute(a, b)
+        except ValueError:
+            if a.shape != b.shape:
+                raise broadcast_error(self.op_name(), a, b) from None
+            raise
+
+
+class Add(_Binary):
+    name = "add"
+
+    def compute(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return unbroadcast(g, self.a_shape), unbroadcast(g, self.b_shape)
+
+
+class Sub(_Binary):
+    name = "sub"
+
+    def compute(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return unbroadcast(g, self.a_shape), unbroadcast(-g, self.b_shape)
+
+
+class Mul(_Binary):
+    name = "mul"
+
+    def compute(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (unbroadcast(g * b, self.a_shape) if a._requires_grad else None,
+                unbroadcast(g * a, self.b_shape) if b._requires_grad else None)
+
+
+class Div(_Binary):
+    name = "div"
+
+    def compute(self, a, b):
+        out = a / b
+        if out.dtype.itemsize == 8 and a.dtype.kind != "f" and b.dtype.kind != "f":
+            out = out.astype("float32")  # int / int gives the default float, as in PyTorch
+        return out
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = unbroadcast(g / b, self.a_shape) if a._requires_grad else None
+        gb = unbroadcast(-g * a / (b * b), self.b_shape) if b._requires_grad else None
+        return ga, gb
+
+
+class Pow(_Binary):
+    """a ** b; d/da = b a^(b-1), d/db = a^b ln a (taken where a > 0)."""
+
+    name = "pow"
+
+    def compute(self, a, b):
+        return a ** b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = gb = None
+        if a._requires_grad:
+            ga = unbroadcast(g * b * a ** (b - 1), self.a_shape)
+        if b._requires_grad:
+            safe = where(a > 0, a, operand(1.0, a))
+            gb = unbroadcast(g * self.output() * log(safe), self.b_shape)
+        return ga, gb
+
+
+class Maximum(_Binary):
+    """max(a, b); ties send half the gradient to each side (so the gradient is symmetric)."""
+
+    name = "maximum"
+
+    def compute(self, a, b):
+        return self.xp.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        xp = self.xp
+        wa = xp.where(a.data > b.data, 1.0, xp.where(a.data == b.data, 0.5, 0.0)).astype(g.dtype)
+        wa = self.constant(wa)
+        return unbroadcast(g * wa, self.a_shape), unbroadcast(g * (1 - wa), self.b_shape)
+
+
+class Minimum(_Binary):
+    name = "minimum"
+
+    def compute(self, a, b):
+        return self.xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        xp = self.xp
+        wa = xp.where(a.data < b.data, 1.0, xp.where(a.data == b.data, 0.5, 0.0)).astype(g.dtype)
+        wa = self.constant(wa)
+        return unbroadcast(g * wa, self.a_shape), unbroadcast(g * (1 - wa), self.b_shape)
+
+
+class Neg(Function):
+    name = "neg"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    name = "exp"
+
+    def forward(self, x):
+        return self.xp.exp(x)
+
+    def backward(self, g):
+        return g * self.output()
+
+
+class Log(Function):
+    name = "log"
+
+    def forward(self, x):
+        return self.xp.log(x)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Sqrt(Function):
+    name = "sqrt"
+
+    def forward(self, x):
+        return self.xp.sqrt(x)
+
+    def backward(self, g):
+        return g / (2 * self.output())
+
+
+class Abs(Function):
+    """|x|; the gradient sign(x) is 0 at 0."""
+
+    name = "abs"
+
+    def forward(self, x):
+        return self.xp.abs(x)
+
+    def backward(self, g):
+        return g * self.constant(self.xp.sign(self.inputs[0].data))
+
+
+class Clip(Function):
+    """clip(x, lo, hi); gradient 1 inside [lo, hi], 0 outside."""
+
+    name = "clip"
+
+    def forward(self, x):
+        return self.xp.clip(x, self.lo, self.hi)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        inside = self.xp.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return g * self.constant(inside.astype(g.dtype))
+
+
+class Where(Function):
+    """where(cond, a, b): the condition is a constant; the gradient goes to the chosen side."""
+
+    name = "where"
+
+    def forward(self, a, b):
+        try:
+            out = self.xp.where(self.cond, a, b)
+        except ValueError:
+            raise ValueError(
+                f"where: condition {tuple(self.cond.shape)}, x {tuple(a.shape)} and y {tuple(b.shape)} "
+                "cannot be broadcast together"
+            ) from None
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return out
+
+    def backward(self, g):
+        mask = self.constant(self.xp.broadcast_to(self.cond, g.shape).astype(g.dtype))
+        return unbroadcast(g * mask, self.a_shape), unbroadcast(g * (1 - mask), self.b_shape)
+
+
+# --- public functions ------------------------------------------------------------------
+def add(a, b):
+    """a + b with broadcasting."""
+    return Add.apply(*pair(a, b, "add"))
+
+
+def sub(a, b):
+    """a - b with broadcasting."""
+    return Sub.apply(*pair(a, b, "sub"))
+
+
+def mul(a, b):
+    """a * b with broadcasting."""
+    return Mul.apply(*pair(a, b, "mul"))
+
+
+def div(a, b):
+    """a / b with broadcasting (true division)."""
+    return Div.apply(*pair(a, b, "div"))
+
+
+def pow(a, b):
+    """a ** b with broadcasting."""
+    return Pow.apply(*pair(a, b, "pow"))
+
+
+def maximum(a, b):
+    """Elementwise maximum with broadcasting."""
+    return Maximum.apply(*pair(a, b, "maximum"))
+
+
+def minimum(a, b):
+    """Elementwise minimum with broadcasting."""
+    return Minimum.apply(*pair(a, b, "minimum"))
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    """Natural logarithm."""
+    return Log.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+def clip(x, min=None, max=None):
+    """Clamp values into [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return Clip.apply(x, lo=min, hi=max)
+
+
+clamp = clip
+
+
+def where(condition, x, y):
+    """Pick ``x`` where ``condition`` holds, else ``y`` (broadcasting all three)."""
+    a, b = pair(x, y, "where") if isinstance(x, Tensor) or isinstance(y, Tensor) else (None, None)
+    if a is None:
+        raise TypeError("where: x or y must be a Tensor")
+    cond = condition.data if isinstance(condition, Tensor) else a.device.xp.asarray(condition)
+    if cond.dtype.kind != "b":
+        cond = cond.astype(bool)
+    return Where.apply(a, b, cond=cond)
+
+
+# --- comparisons and logic (no gradient) -----------------------------------------------
+def _compare(a, b, ufunc_name, op):
+    a, b = pair(a, b, op)
+    if a.device is not b.device:
+        raise RuntimeError(f"{op}: tensors on {a.device.type} and {b.device.type}; move one with .to()")
+    try:
+        out = getattr(a.device.xp, ufunc_name)(a.data, b.data)
+    except ValueError:
+        raise broadcast_error(op, a, b) from None
+    return Tensor._make(out, a.device)
+
+
+def eq(a, b):
+    return _compare(a, b, "equal", "eq")
+
+
+def ne(a, b):
+    return _compare(a, b, "not_equal", "ne")
+
+
+def lt(a, b):
+    return _compare(a, b, "less", "lt")
+
+
+def le(a, b):
+    return _compare(a, b, "less_equal", "le")
+
+
+def gt(a, b):
+    return _compare(a, b, "greater", "gt")
+
+
+def ge(a, b):
+    return _compare(a, b, "greater_equal", "ge")
+
+
+def logical_and(a, b):
+    return _compare(a, b, "logical_and", "logical_and")
+
+
+def logical_or(a, b):
+    return _compare(a, b, "logical_or", "logical_or")
+
+
+def logical_not(x):
+    return Tensor._make(x.device.xp.logical_not(x.data), x.device)
+
+
+def isnan(x):
+    return Tensor._make(x.device.xp.isnan(x.data), x.device)
+
+
+def isfinite(x):
+    return Tensor._make(x.device.xp.isfinite(x.data), x.device)
+
+
+def sign(x):
+    """Sign of each element (no gradient: it is 0 almost everywhere)."""
+    return Tensor._make(x.device.xp.sign(x.data), x.device)
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
+    a, b = pair(a, b, "allclose")
+    return bool(a.device.xp.allclose(a.data, b.data, rtol=rtol, atol=atol))

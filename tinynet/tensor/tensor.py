@@ -1,0 +1,382 @@
+"""Tensor: an array on a device, plus what reverse-mode autograd needs.
+
+A Tensor holds
+
+* ``data``   the raw array (``numpy.ndarray`` on cpu, ``cupy.ndarray`` on cuda);
+* ``device`` the :class:`~tinynet.backend.Device` that owns it (array module + kernels);
+* ``requires_grad``, ``grad`` (a Tensor or None) and ``grad_fn`` (the node that made it);
+* a version counter, bumped by every in-place change, so the graph can tell when a
+  value it saved for backward was overwritten.
+
+Math methods (``+``, ``x.exp()``, ``x.sum(axis=1)``, ...) are differentiable ops defined in
+:mod:`tinynet.functional` and bound onto this class there (``functional/methods.py``),
+which keeps imports pointing one way: functional builds on tensor, never the reverse.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as _np
+
+from ..autograd.engine import run_backward
+from ..autograd.grad_mode import STATE
+from ..backend import get_device
+from . import dtypes as _dt
+
+
+def _as_array(data, dtype, device):
+    """Convert Python data, a NumPy/CuPy array or a Tensor to an array on ``device``."""
+    dtype = _dt.to_dtype(dtype)
+    if isinstance(data, Tensor):
+        arr = data.data
+        if data.device is not device:
+            arr = device.from_host(data.device.to_host(arr))
+        return arr.astype(dtype, copy=True) if dtype is not None else arr.copy()
+    if hasattr(data, "__cuda_array_interface__") and device.xp.__name__ != "numpy":
+        arr = device.xp.asarray(data)
+        from_python = False
+    else:
+        if hasattr(data, "__cuda_array_interface__") and hasattr(data, "get"):
+            data = data.get()  # a CuPy array headed for a NumPy device
+        from_python = not isinstance(data, (_np.ndarray, _np.generic))
+        try:
+            arr = _np.asarray(data)
+        except ValueError as exc:
+            raise ValueError(f"tensor(): could not make a rectangular array from the data ({exc})") from None
+        if arr.dtype == object:
+            raise TypeError(
+                "tensor(): data must be numbers, nested lists of numbers of equal lengths, or arrays; "
+                f"got an object array from {type(data).__name__}"
+            )
+        arr = device.from_host(arr) if device.xp.__name__ != "numpy" else arr
+    target = dtype if dtype is not None else _dt.infer_dtype(arr.dtype, from_python)
+    if arr.dtype != target:
+        arr = arr.astype(target)
+    elif arr is data or isinstance(data, (_np.ndarray,)):
+        arr = arr.copy()
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation (see module docstring)."""
+
+    __slots__ = ("data", "device", "_requires_grad", "grad", "grad_fn", "_version", "__weakref__")
+    __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__
+    __hash__ = object.__hash__  # == is elementwise, so hash by identity
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        dev = get_device(device if device is not None else (data.device if isinstance(data, Tensor) else None))
+        self.data = _as_array(data, dtype, dev)
+        self.device = dev
+        self._requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._version = [0]
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data, device, requires_grad=False, grad_fn=None, version=None):
+        """Fast internal constructor: wrap an array already on ``device`` (no checks, no copy)."""
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.device = device
+        t._requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._version = [0] if version is None else version
+        return t
+
+    # --- basic properties --------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def T(self):
+        """The tensor with its axes reversed (``x.permute(reversed axes)``)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        """Matrix transpose of the last two axes."""
+        return self.swapaxes(-1, -2)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (their gradients go to ``.grad``)."""
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool):
+        self.requires_grad_(flag)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def itemsize(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+    def size(self, dim=None):
+        """The shape (like ``torch.Tensor.size()``), or the length of axis ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    # --- conversion ----------------------------------------------------------------
+    def numpy(self):
+        """The data as a NumPy array (shares memory on cpu; copies from a GPU).
+
+        Raises for a tensor that requires grad, as PyTorch does; call ``.detach()`` first.
+        """
+        if self._requires_grad and STATE.enabled:
+            raise RuntimeError(
+                "numpy(): can't call numpy() on a tensor that requires grad; "
+                "use tensor.detach().numpy()"
+            )
+        return self.device.to_host(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to a Python number; this one has shape {tuple(self.shape)}")
+        return self.device.to_host(self.data).reshape(()).item()
+
+    def tolist(self):
+        return self.device.to_host(self.data).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if self.device.xp.__name__ != "numpy":
+            raise TypeError("can't convert a cuda tensor to NumPy implicitly; use .cpu().numpy() or .numpy()")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __dlpack__(self, *args, **kwargs):
+        """Export through DLPack (zero copy): ``np.from_dlpack(t)``, ``torch.from_dlpack(t)``."""
+        return self.detach().data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    def detach(self):
+        """A tensor sharing this one's data (and version counter), cut from the graph."""
+        return Tensor._make(self.data, self.device, False, None, self._version)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Set ``requires_grad`` in place; only floating tensors can require gradients."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, but this tensor is {self.dtype}; "
+                "convert it first, e.g. `x.to(tn.float32).requires_grad_()`"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use .detach()")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after ``backward`` (leaves always keep it)."""
+        if self.grad_fn is not None:
+            self.grad_fn._retained = weakref.ref(self)
+        elif not self._requires_grad:
+            raise RuntimeError("retain_grad(): can't retain the grad of a tensor that does not require grad")
+        return self
+
+    # --- autograd -----------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) * gradient into every leaf's ``.grad``.
+
+        ``gradient`` may be omitted only for a one-element tensor (it is then 1). The
+        graph is freed afterwards unless ``retain_graph`` (which defaults to
+        ``create_graph``); ``create_graph=True`` records the backward itself, so the
+        gradients can be differentiated again.
+        """
+        if not self._requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no grad_fn. Make an input "
+                "require gradients (`tn.tensor(..., requires_grad=True)` or `x.requires_grad_()`), "
+                "and do not call backward on results computed under tn.no_grad()."
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be created implicitly only for a one-element output, but "
+                    f"this tensor has shape {tuple(self.shape)}. Reduce it first (e.g. `loss.sum()` or "
+                    "`loss.mean()`) or pass `gradient=` of the same shape."
+                )
+            gradient = Tensor._make(self.device.xp.ones_like(self.data), self.device)
+        else:
+            if not isinstance(gradient, Tensor):
+                gradient = Tensor(gradient, dtype=self.dtype, device=self.device)
+            if tuple(gradient.shape) != tuple(self.shape):
+                raise ValueError(
+                    f"backward(): gradient has shape {tuple(gradient.shape)} but the tensor has shape "
+                    f"{tuple(self.shape)}; they must match"
+                )
+            if gradient.device is not self.device:
+                raise RuntimeError(f"backward(): gradient is on {gradient.device.type} but the tensor is on {self.device.type}")
+        if retain_graph is None:
+            retain_graph = create_graph
+        run_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+
+    # --- in-place updates (no autograd) ---------------------------------------------
+    def _check_inplace(self, op: str):
+        if self._requires_grad and STATE.enabled:
+            kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor that is part of the graph"
+            raise RuntimeError(
+                f"{op}: in-place change of {kind} would corrupt the gradient. Wrap parameter updates in "
+                "`with tn.no_grad():`, or use the out-of-place op."
+            )
+
+    def _bump(self):
+        self._version[0] += 1
+        return self
+
+    def _operand(self, other):
+        if isinstance(other, Tensor):
+            if other.device is not self.device:
+                raise RuntimeError(
+                    f"in-place op: the operand is on {other.device.type} but the tensor is on "
+                    f"{self.device.type}; move it with `.to('{self.device.type}')`"
+                )
+            return other.data
+        return other
+
+    def _inplace(self, op, other, ufunc):
+        self._check_inplace(op)
+        value = self._operand(other)
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except ValueError:
+            oshape = getattr(value, "shape", ())
+            raise ValueError(
+                f"{op}: can't broadcast operand of shape {tuple(oshape)} into the tensor's shape {tuple(self.shape)}"
+            ) from None
+        return self._bump()
+
+    def add_(self, other, alpha=1):
+        other = other if alpha == 1 else other * alpha
+        return self._inplace("add_", other, self.device.xp.add)
+
+    def sub_(self, other, alpha=1):
+        other = other if alpha == 1 else other * alpha
+        return self._inplace("sub_", other, self.device.xp.subtract)
+
+    def mul_(self, other):
+        return self._inplace("mul_", other, self.device.xp.multiply)
+
+    def div_(self, other):
+        return self._inplace("div_", other, self.device.xp.divide)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        self.data.fill(0)
+        return self._bump()
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.data.fill(value.item() if isinstance(value, Tensor) else value)
+        return self._bump()
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast) into this tensor, across devices if needed."""
+        self._check_inplace("copy_")
+        if isinstance(src, Tensor):
+            arr = src.data if src.device is self.device else self.device.from_host(src.device.to_host(src.data))
+        else:
+            arr = self.device.xp.asarray(src)
+        try:
+            self.data[...] = arr
+        except ValueError:
+            raise ValueError(f"copy_: can't copy a source of shape {tuple(arr.shape)} into shape {tuple(self.shape)}") from None
+        return self._bump()
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace("clamp_")
+        self.device.xp.clip(self.data, min, max, out=self.data)
+        return self._bump()
+
+    def __setitem__(self, key, value):
+        self._check_inplace("__setitem__")
+        if isinstance(key, Tensor):
+            key = key.data
+        elif isinstance(key, tuple):
+            key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
+        try:
+            self.data[key] = self._operand(value)
+        except IndexError as exc:
+            raise IndexError(f"__setitem__: index out of range for shape {tuple(self.shape)} ({exc})") from None
+        except ValueError as exc:
+            raise ValueError(f"__setitem__: can't assign a value into shape {tuple(self.shape)} ({exc})") from None
+        self._bump()
+
+    # --- display ---------------------------------------------------------------------
+    def __repr__(self):
+        host = self.device.to_host(self.data)
+        body = _np.array2string(host, separator=", ", prefix="tensor(", precision=4,
+                                threshold=200, edgeitems=3)
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device.type}'")
+        if self.dtype not in (_dt.float32, _dt.int64, _dt.bool_) or self.data.size == 0:
+            extras.append(f"dtype=tn.{self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
