@@ -66,7 +66,13 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     With ``capture=None`` leaf gradients accumulate into ``.grad`` (``Tensor.backward``).
     Otherwise ``capture`` lists the tensors whose gradients are wanted
     (``autograd.grad``): they are returned in that order and no ``.grad`` is touched.
+
+    Without ``create_graph`` nothing about the backward itself is recorded, so the walk
+    runs on raw arrays (:func:`_run_backward_arrays`, the fast path); with it, every
+    gradient is a Tensor made by differentiable ops.
     """
+    if not create_graph:
+        return _run_backward_arrays(roots, root_grads, retain_graph, capture)
     grads = {}
     leaf_grads = {}  # id(leaf) -> [leaf, grad] when capturing
     want_leaf = {}
@@ -133,6 +139,106 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                     grads[nxt] = grads[nxt] + gi if nxt in grads else gi
             if not retain_graph:
                 fn.release()
+    return results
+
+
+def _run_backward_arrays(roots, root_grads, retain_graph, capture):
+    """``run_backward`` without ``create_graph``: the same walk, on raw arrays.
+
+    When no graph of the backward is wanted, wrapping every intermediate gradient in a
+    Tensor and running each backward formula through ``Function.apply`` is pure overhead
+    (it dominates small models: ~5 µs per op against ~1 µs of NumPy work). Here the
+    gradients flowing between nodes are arrays; a node with a ``backward_array`` method
+    (the same formula written on arrays) is called directly, any other node gets its
+    gradient wrapped as a Tensor and its ``backward`` runs under no_grad. Leaves receive
+    Tensors, exactly as on the Tensor path.
+    """
+    grads = {}
+    want_leaf, want_node = {}, {}
+    if capture is not None:
+        for i, t in enumerate(capture):
+            if t.grad_fn is not None:
+                want_node.setdefault(t.grad_fn, []).append(i)
+            else:
+                want_leaf.setdefault(id(t), []).append(i)
+    results = [None] * (len(capture) if capture is not None else 0)
+    stored = set()
+
+    def to_leaf(leaf, g):
+        if capture is not None:
+            for i in want_leaf.get(id(leaf), ()):
+                results[i] = g if results[i] is None else results[i] + g
+            return
+        # The leaf must own its gradient: another leaf, or a view, may share g's memory.
+        if id(g) in stored or getattr(g, "base", None) is not None:
+            g = g.copy()
+        stored.add(id(g))
+        old = leaf.grad
+        if old is None:
+            leaf.grad = leaf._make(g, leaf.device, False, None, None)
+        elif old.device is leaf.device:
+            leaf.grad = leaf._make(old.data + g, leaf.device, False, None, None)
+        else:  # a .grad the user put on another device: let the op raise its clear error
+            leaf.grad = old + leaf._make(g, leaf.device, False, None, None)
+
+    roots_fn = []
+    for t, g in zip(roots, root_grads):
+        g = g.data
+        fn = t.grad_fn
+        if fn is None:
+            if t._requires_grad:
+                to_leaf(t, g)
+            continue
+        grads[fn] = grads[fn] + g if fn in grads else g
+        roots_fn.append(fn)
+
+    with set_grad_enabled(False):
+        for fn in topological_order(roots_fn):
+            g = grads.pop(fn, None)
+            if g is None:
+                continue
+            inputs = fn.inputs
+            if fn._retained is not None:
+                kept = fn._retained()
+                if kept is not None:
+                    kept.grad = kept._make(g, kept.device, False, None, None)
+            if fn in want_node:
+                for i in want_node[fn]:
+                    results[i] = g
+            if fn._counters is not None:
+                fn.check_versions()
+            if fn.backward_array is not None:
+                in_grads = fn.backward_array(g)
+                if not isinstance(in_grads, tuple):
+                    in_grads = (in_grads,)
+            else:
+                in_grads = fn.backward(inputs[0]._make(g, fn.device, False, None, None))
+                if not isinstance(in_grads, tuple):
+                    in_grads = (in_grads,)
+                in_grads = tuple(None if gi is None else gi.data for gi in in_grads)
+            for inp, gi in zip(inputs, in_grads):
+                if gi is None or not inp._requires_grad:
+                    continue
+                like = inp.data
+                if gi.dtype != like.dtype:
+                    gi = gi.astype(like.dtype)
+                if gi.shape != like.shape:
+                    raise RuntimeError(
+                        f"internal error in {fn.op_name()}.backward: gradient of shape {tuple(gi.shape)} "
+                        f"for an input of shape {tuple(like.shape)}"
+                    )
+                nxt = inp.grad_fn
+                if nxt is None:
+                    to_leaf(inp, gi)
+                elif nxt in grads:
+                    grads[nxt] = grads[nxt] + gi
+                else:
+                    grads[nxt] = gi
+            if not retain_graph:
+                fn.release()
+    if capture is not None:
+        results = [None if r is None else t._make(r, t.device, False, None, None)
+                   for t, r in zip(capture, results)]
     return results
 
 

@@ -43,23 +43,42 @@ class Function:
     #: True for ops whose output may share memory with input 0 (reshape, transpose, ...):
     #: the output then shares the input's version counter, so writing through either is seen.
     is_view = False
+    #: False for ops whose backward reads no input or output *values* (only shapes, axes):
+    #: nothing saved can go stale, so ``apply`` skips the in-place version bookkeeping
+    #: (PyTorch likewise lets you modify the inputs of ``a + b`` before backward).
+    saves_values = True
+    #: Optional fast path: the same gradient formula as ``backward``, on raw arrays
+    #: (``backward_array(grad_array)`` returns one array or None per input). The engine
+    #: uses it when no graph of the backward is recorded (``create_graph=False``).
+    backward_array = None
     #: Set on instances by ``Tensor.retain_grad`` (a weak reference to the output).
     _retained = None
+    #: Version counters watched by ``check_versions`` (None: nothing to watch).
+    _counters = None
 
     # --- running the op ------------------------------------------------------------
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors; record the graph when needed; return the output Tensor."""
-        device = inputs[0].device
-        for t in inputs:
-            if t.device is not device:
-                raise _device_error(cls.op_name(), inputs)
+        first = inputs[0]
+        device = first.device
         fn = cls.__new__(cls)
         if params:
             fn.__dict__.update(params)
         fn.device = device
-        out = fn.forward(*[t.data for t in inputs])
-        make = inputs[0]._make
+        if len(inputs) == 1:  # unary and binary ops skip the generic loops (per-op overhead)
+            out = fn.forward(first.data)
+        elif len(inputs) == 2:
+            second = inputs[1]
+            if second.device is not device:
+                raise _device_error(cls.op_name(), inputs)
+            out = fn.forward(first.data, second.data)
+        else:
+            for t in inputs:
+                if t.device is not device:
+                    raise _device_error(cls.op_name(), inputs)
+            out = fn.forward(*[t.data for t in inputs])
+        make = first._make
         if STATE.enabled:
             for t in inputs:
                 if t._requires_grad:
@@ -69,10 +88,11 @@ class Function:
             fn.inputs = inputs
             fn.out = out
             result = make(out, device, True, fn, inputs[0]._version if cls.is_view else None)
-            counters = [t._version for t in inputs]
-            counters.append(result._version)
-            fn._counters = counters
-            fn._versions = [c[0] for c in counters]
+            if cls.saves_values:
+                counters = [t._version for t in inputs]
+                counters.append(result._version)
+                fn._counters = counters
+                fn._versions = [c[0] for c in counters]
             return result
         return make(out, device, False, None, inputs[0]._version if cls.is_view else None)
 
@@ -114,6 +134,8 @@ class Function:
     # --- graph bookkeeping ----------------------------------------------------------
     def check_versions(self):
         """Raise if a tensor this node saved was changed in place since the forward."""
+        if self._counters is None:
+            return
         for counter, seen, idx in zip(self._counters, self._versions, range(len(self._versions))):
             if counter[0] != seen:
                 what = "its output" if idx == len(self.inputs) else f"input {idx}"

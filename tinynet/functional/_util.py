@@ -16,6 +16,12 @@ def operand(x, like: Tensor) -> Tensor:
     if isinstance(x, Tensor):
         return x
     dev = like.device
+    if type(x) is float:  # the common case (``lr * g``, ``x ** 2.0``), decided without ABC checks
+        dt = like.data.dtype
+        return Tensor._make(dev.xp.asarray(x, dtype=dt if dt.kind == "f" else _dt.get_default_dtype()), dev)
+    if type(x) is int:  # (``1 - y``, ``x ** 2``); bool is its own type and takes the slow path
+        dt = like.data.dtype
+        return Tensor._make(dev.xp.asarray(x, dtype=dt if dt.kind in "fiu" else _dt.int64), dev)
     kind = like.data.dtype.kind
     if isinstance(x, bool):
         dt = like.data.dtype
@@ -31,10 +37,20 @@ def operand(x, like: Tensor) -> Tensor:
 def pair(a, b, op: str):
     """Coerce a binary op's two operands to Tensors (at least one is a Tensor)."""
     if isinstance(a, Tensor):
-        return a, operand(b, a)
-    if isinstance(b, Tensor):
-        return operand(a, b), b
-    raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+        b = operand(b, a)
+    elif isinstance(b, Tensor):
+        a = operand(a, b)
+    else:
+        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if (ka == "f") != (kb == "f"):
+        # PyTorch's promotion: an integer/bool tensor meeting a float one takes the float's dtype
+        # (NumPy would widen int64 + float32 to float64). Integer tensors never need grad.
+        if ka == "f":
+            b = Tensor._make(b.data.astype(a.data.dtype), b.device)
+        else:
+            a = Tensor._make(a.data.astype(b.data.dtype), a.device)
+    return a, b
 
 
 def broadcast_error(op: str, a, b) -> ValueError:
@@ -54,6 +70,17 @@ def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
         return grad
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return out.reshape(shape) if out.shape != shape else out
+
+
+def unbroadcast_array(grad, shape: tuple):
+    """:func:`unbroadcast` on a raw array (for ``Function.backward_array`` fast paths)."""
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
     out = grad.sum(axis=axes, keepdims=True) if axes else grad
     return out.reshape(shape) if out.shape != shape else out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
-from ._util import broadcast_error, operand, pair, unbroadcast
+from ._util import broadcast_error, operand, pair, unbroadcast, unbroadcast_array
 
 
 class _Binary(Function):
@@ -25,6 +25,7 @@ class _Binary(Function):
 
 class Add(_Binary):
     name = "add"
+    saves_values = False
 
     def compute(self, a, b):
         return a + b
@@ -32,15 +33,24 @@ class Add(_Binary):
     def backward(self, g):
         return unbroadcast(g, self.a_shape), unbroadcast(g, self.b_shape)
 
+    def backward_array(self, g):
+        return unbroadcast_array(g, self.a_shape), unbroadcast_array(g, self.b_shape)
+
 
 class Sub(_Binary):
     name = "sub"
+    saves_values = False
 
     def compute(self, a, b):
         return a - b
 
     def backward(self, g):
         return unbroadcast(g, self.a_shape), unbroadcast(-g, self.b_shape)
+
+    def backward_array(self, g):
+        a, b = self.inputs
+        return (unbroadcast_array(g, self.a_shape) if a._requires_grad else None,
+                unbroadcast_array(-g, self.b_shape) if b._requires_grad else None)
 
 
 class Mul(_Binary):
@@ -53,6 +63,11 @@ class Mul(_Binary):
         a, b = self.inputs
         return (unbroadcast(g * b, self.a_shape) if a._requires_grad else None,
                 unbroadcast(g * a, self.b_shape) if b._requires_grad else None)
+
+    def backward_array(self, g):
+        a, b = self.inputs
+        return (unbroadcast_array(g * b.data, self.a_shape) if a._requires_grad else None,
+                unbroadcast_array(g * a.data, self.b_shape) if b._requires_grad else None)
 
 
 class Div(_Binary):
@@ -68,6 +83,13 @@ class Div(_Binary):
         a, b = self.inputs
         ga = unbroadcast(g / b, self.a_shape) if a._requires_grad else None
         gb = unbroadcast(-g * a / (b * b), self.b_shape) if b._requires_grad else None
+        return ga, gb
+
+    def backward_array(self, g):
+        a, b = self.inputs
+        ad, bd = a.data, b.data
+        ga = unbroadcast_array(g / bd, self.a_shape) if a._requires_grad else None
+        gb = unbroadcast_array(-g * ad / (bd * bd), self.b_shape) if b._requires_grad else None
         return ga, gb
 
 
@@ -87,6 +109,18 @@ class Pow(_Binary):
         if b._requires_grad:
             safe = where(a > 0, a, operand(1.0, a))
             gb = unbroadcast(g * self.output() * log(safe), self.b_shape)
+        return ga, gb
+
+    def backward_array(self, g):
+        a, b = self.inputs
+        ad, bd = a.data, b.data
+        xp = self.xp
+        ga = gb = None
+        if a._requires_grad:
+            ga = unbroadcast_array(g * bd * ad ** (bd - 1), self.a_shape)
+        if b._requires_grad:
+            safe = xp.where(ad > 0, ad, xp.asarray(1.0, dtype=ad.dtype))
+            gb = unbroadcast_array(g * self.out * xp.log(safe), self.b_shape)
         return ga, gb
 
 
@@ -122,11 +156,15 @@ class Minimum(_Binary):
 
 class Neg(Function):
     name = "neg"
+    saves_values = False
 
     def forward(self, x):
         return -x
 
     def backward(self, g):
+        return -g
+
+    def backward_array(self, g):
         return -g
 
 
@@ -139,6 +177,9 @@ class Exp(Function):
     def backward(self, g):
         return g * self.output()
 
+    def backward_array(self, g):
+        return g * self.out
+
 
 class Log(Function):
     name = "log"
@@ -149,6 +190,9 @@ class Log(Function):
     def backward(self, g):
         return g / self.inputs[0]
 
+    def backward_array(self, g):
+        return g / self.inputs[0].data
+
 
 class Sqrt(Function):
     name = "sqrt"
@@ -158,6 +202,9 @@ class Sqrt(Function):
 
     def backward(self, g):
         return g / (2 * self.output())
+
+    def backward_array(self, g):
+        return g / (2 * self.out)
 
 
 class Abs(Function):

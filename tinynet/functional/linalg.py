@@ -8,7 +8,7 @@ operand is treated as a row (left) or column (right) vector and the added axis d
 from __future__ import annotations
 
 from ..autograd.function import Function
-from ._util import pair, unbroadcast
+from ._util import pair, unbroadcast, unbroadcast_array
 
 
 class MatMul(Function):
@@ -46,6 +46,29 @@ class MatMul(Function):
             ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
         if b._requires_grad:
             gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+        return ga, gb
+
+    def backward_array(self, g):
+        a, b = self.inputs
+        ad, bd = a.data, b.data
+        if ad.ndim == 2 and bd.ndim == 2:  # the common case: plain matrices, no broadcasting
+            return (g @ bd.T if a._requires_grad else None,
+                    ad.T @ g if b._requires_grad else None)
+        a2 = ad.reshape(1, -1) if ad.ndim == 1 else ad
+        b2 = bd.reshape(-1, 1) if bd.ndim == 1 else bd
+        if ad.ndim == 1 and bd.ndim == 1:
+            g2 = g.reshape(1, 1)
+        elif ad.ndim == 1:
+            g2 = self.xp.expand_dims(g, -2)
+        elif bd.ndim == 1:
+            g2 = self.xp.expand_dims(g, -1)
+        else:
+            g2 = g
+        ga = gb = None
+        if a._requires_grad:
+            ga = unbroadcast_array(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(ad.shape)
+        if b._requires_grad:
+            gb = unbroadcast_array(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(bd.shape)
         return ga, gb
 
 

@@ -35,6 +35,9 @@ METHODS = {
     "matmul": linalg.matmul, "dot": linalg.dot,
     # reductions
     "sum": reduction.sum, "mean": reduction.mean,
+    "max": reduction.max, "min": reduction.min, "amax": reduction.amax, "amin": reduction.amin,
+    "argmax": reduction.argmax, "argmin": reduction.argmin, "var": reduction.var, "std": reduction.std,
+    "logsumexp": reduction.logsumexp, "prod": reduction.prod, "all": reduction.all, "any": reduction.any,
     # shape
     "reshape": shape.reshape, "view": shape.reshape, "permute": shape.permute,
     "transpose": shape.transpose, "swapaxes": shape.swapaxes, "expand": shape.expand,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.function import Function
-from ._util import normalize_axis, unbroadcast
+from ._util import normalize_axis, unbroadcast, unbroadcast_array
 
 
 def _shape_arg(shape) -> tuple:
@@ -20,6 +20,7 @@ def _shape_arg(shape) -> tuple:
 class Reshape(Function):
     name = "reshape"
     is_view = True
+    saves_values = False
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -34,10 +35,14 @@ class Reshape(Function):
     def backward(self, g):
         return g.reshape(self.in_shape)
 
+    def backward_array(self, g):
+        return g.reshape(self.in_shape)
+
 
 class Permute(Function):
     name = "permute"
     is_view = True
+    saves_values = False
 
     def forward(self, x):
         return x.transpose(self.axes)
@@ -48,12 +53,19 @@ class Permute(Function):
             inverse[a] = i
         return g.permute(*inverse)
 
+    def backward_array(self, g):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return g.transpose(inverse)
+
 
 class Expand(Function):
     """Broadcast to a larger shape (a read-only view); the gradient sums the copies."""
 
     name = "expand"
     is_view = True
+    saves_values = False
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -67,6 +79,9 @@ class Expand(Function):
 
     def backward(self, g):
         return unbroadcast(g, self.in_shape)
+
+    def backward_array(self, g):
+        return unbroadcast_array(g, self.in_shape)
 
 
 def reshape(x, *shape):

@@ -1,0 +1,75 @@
+"""``python -m benchmarks``: run the suite and write results.md, results.json and plots.
+
+    python -m benchmarks --quick --out benchmarks/results     # under two minutes
+    python -m benchmarks                                       # the full size sweep
+    python -m benchmarks --only W4,W4-raw,matmul               # a subset
+    python -m benchmarks.bench_overhead                        # per-op overhead table
+
+OpenBLAS reads ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` when NumPy loads; set to
+values that do not match the CPU they slow every GEMM. Unless ``--keep-openblas-env`` is
+given, this command restarts itself once with those two variables removed *for this
+run only* (the shell, tests and CI keep theirs) and records what they were in the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+_OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description="tinynet benchmark suite: W1–W5 and op "
+                                 "microbenchmarks against PyTorch on every available device.")
+    ap.add_argument("--quick", action="store_true", help="fewer sizes and rounds (under two minutes)")
+    ap.add_argument("--out", default=os.path.join("benchmarks", "results"), help="output folder (default: %(default)s)")
+    ap.add_argument("--only", help="comma-separated workload ids / op names to run (e.g. W1,W4,matmul)")
+    ap.add_argument("--threads", type=int, help="limit BLAS and PyTorch to this many threads (default: their own)")
+    ap.add_argument("--keep-openblas-env", action="store_true",
+                    help="do not drop OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for this run")
+    return ap.parse_args(argv)
+
+
+def _reexec_without_openblas_overrides(argv):
+    """Restart this run without the OpenBLAS overrides (they only take effect at NumPy load)."""
+    found = {k: os.environ[k] for k in _OPENBLAS_OVERRIDES if k in os.environ}
+    if not found or "numpy" in sys.modules:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_OVERRIDES}
+    env["TINYNET_BENCH_DROPPED_ENV"] = ";".join(f"{k}={v}" for k, v in found.items())
+    print(f"benchmarks: running without {', '.join(found)} (this run only)", file=sys.stderr)
+    os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *argv], env)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(argv)
+    if not args.keep_openblas_env:
+        _reexec_without_openblas_overrides(argv)
+    if args.threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        try:
+            from threadpoolctl import threadpool_limits
+            threadpool_limits(args.threads)
+        except ImportError:
+            pass
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            pass
+    from . import suite
+
+    only = set(args.only.split(",")) if args.only else None
+    res = suite.run(quick=args.quick, only=only, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    res["settings"]["threads"] = args.threads
+    res["settings"]["dropped_env"] = os.environ.get("TINYNET_BENCH_DROPPED_ENV")
+    files = suite.write(res, args.out)
+    print(suite.markdown(res))
+    print("wrote " + ", ".join(files), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

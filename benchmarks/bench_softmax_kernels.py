@@ -1,0 +1,111 @@
+"""Fused softmax-family CPU kernels (Numba) against plain NumPy, at the W1/W3 sizes.
+
+    python benchmarks/bench_softmax_kernels.py [--repeat 400]
+
+For every (rows, C) in rows 128..2048 x C 10..65 (float32: W1 has 128 rows x 10 classes,
+W3 2048 rows x 65 symbols) it times, alternating A B A B, the median of
+``--repeat`` calls of each kernel of ``kernels/cpu/softmax.py`` and of the NumPy code
+that ``tinynet.functional`` runs when the kernel is not used (same formulas), and prints
+NumPy time / kernel time (> 1: the kernel is faster).
+
+The result decides ``tinynet.functional.activation.CPU_KERNEL_MAX_C``: run on 2 cores,
+AVX-512, 2026-11-22 (figures in /tmp/notes/act-loss.md), one Numba call beats NumPy's
+5-6 separate passes at C = 10 for every row count, while at C = 65 NumPy's SIMD exp
+wins over Numba's scalar exp (no Intel SVML here) for the exp-heavy kernels. So the
+kernels serve C <= 32 on "cpu" and NumPy the wider rows.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import tinynet as tn
+
+
+def np_softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def np_log_softmax(x):
+    s = x - x.max(axis=1, keepdims=True)
+    s -= np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return s
+
+
+def np_softmax_backward(y, g):
+    return y * (g - (g * y).sum(axis=1, keepdims=True))
+
+
+def np_log_softmax_backward(y, g):
+    return g - np.exp(y) * g.sum(axis=1, keepdims=True)
+
+
+def np_ce_forward(x, t, ignore_index, eps):
+    valid = t != ignore_index
+    safe = np.where(valid, t, 0)
+    m = x.max(axis=1, keepdims=True)
+    lse = (np.log(np.exp(x - m).sum(axis=1, keepdims=True)) + m)[:, 0]
+    picked = np.take_along_axis(x, safe[:, None], axis=1)[:, 0]
+    loss = (lse - picked) * valid
+    return loss, lse
+
+
+def np_ce_backward(x, lse, t, scale, ignore_index, eps):
+    valid = t != ignore_index
+    C = x.shape[1]
+    p = np.exp(x - lse[:, None])
+    q = (np.arange(C)[None, :] == t[:, None]).astype(x.dtype)
+    return (p * valid[:, None] - q * valid[:, None]) * scale[:, None]
+
+
+def median_pair(fa, fb, args, repeat):
+    fa(*args), fb(*args)  # warm up (and compile)
+    ta, tb = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fa(*args)
+        t1 = time.perf_counter()
+        fb(*args)
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return float(np.median(ta)) * 1e6, float(np.median(tb)) * 1e6
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=400)
+    ap.add_argument("--rows", type=int, nargs="*", default=[128, 512, 2048])
+    ap.add_argument("--classes", type=int, nargs="*", default=[10, 32, 65])
+    args = ap.parse_args()
+    k = tn.device("cpu").kernels
+    rng = np.random.default_rng(0)
+    print(f"{'kernel':24s} {'rows':>5s} {'C':>4s} {'numpy us':>9s} {'kernel us':>10s} {'numpy/kernel':>12s}")
+    for rows in args.rows:
+        for C in args.classes:
+            x = rng.standard_normal((rows, C)).astype(np.float32)
+            g = rng.standard_normal((rows, C)).astype(np.float32)
+            t = rng.integers(0, C, rows)
+            y = np_softmax(x)
+            ly = np_log_softmax(x)
+            _, lse = np_ce_forward(x, t, -100, 0.0)
+            scale = np.full(rows, 1.0 / rows, dtype=np.float32)
+            cases = [
+                ("softmax_forward", np_softmax, k.softmax_forward, (x,)),
+                ("log_softmax_forward", np_log_softmax, k.log_softmax_forward, (x,)),
+                ("softmax_backward", np_softmax_backward, k.softmax_backward, (y, g)),
+                ("log_softmax_backward", np_log_softmax_backward, k.log_softmax_backward, (ly, g)),
+                ("cross_entropy_forward", np_ce_forward, k.cross_entropy_forward, (x, t, -100, 0.0)),
+                ("cross_entropy_backward", np_ce_backward, k.cross_entropy_backward, (x, lse, t, scale, -100, 0.0)),
+            ]
+            for name, fn_np, fn_k, a in cases:
+                tnp, tk = median_pair(fn_np, fn_k, a, args.repeat)
+                print(f"{name:24s} {rows:5d} {C:4d} {tnp:9.1f} {tk:10.1f} {tnp / tk:12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""im2col / col2im on the CPU (Numba): the data movement around convolution's GEMM.
+
+A 2-D convolution of ``x`` (N, C, H, W) with a kernel of size ``kh x kw`` becomes one
+matrix product once every receptive field is unrolled into a column::
+
+    cols[(c, i, j), (n, oh, ow)] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]   (0 outside)
+    out[o, (n, oh, ow)]          = sum over (c, i, j) of  w[o, (c, i, j)] * cols[(c, i, j), (n, oh, ow)]
+
+``cols`` has shape ``(C*kh*kw, N*OH*OW)``: rows ordered (c, i, j) like a flattened
+weight ``(O, C, kh, kw)``, columns ordered (n, oh, ow). With the whole batch in the
+columns the product is one large GEMM, which OpenBLAS runs 3-5x faster than the N small
+per-image GEMMs a per-image layout needs. ``ph``/``pw`` are the top/left paddings; the
+bottom/right ones only change ``OH``/``OW``, which the caller passes in, so asymmetric
+("same") padding needs nothing extra here.
+
+``col2im`` is the adjoint (transpose) of ``im2col``: it adds every column entry back
+onto the input pixel it was copied from, which turns the GEMM's ``dcols`` into ``dx``.
+
+Two details make these loops fast:
+
+* **Flat copies.** Rows of a feature map are short (7-28 pixels), and a loop that short
+  never reaches the vectorised body LLVM generates. When the convolution keeps the size
+  (stride 1 and ``OW == W``, as in every "same"-padded 3x3 layer) the strip of ``cols``
+  for one (row, image) is the input plane shifted by a constant offset, so it is copied
+  as ONE contiguous slice; only the few entries that fall on the padding are then zeroed.
+  ``col2im`` does the reverse: it first zeroes the entries of ``cols`` that came from
+  padding (``cols`` is scratch here and is modified) and then adds the whole strip as one
+  slice. Other shapes take a per-row loop.
+* **Parallel without races.** ``im2col`` splits the work into (row, image) strips;
+  ``col2im`` into (image, channel) planes, so no two threads add into one pixel (no
+  atomics, a deterministic result). Small problems run serially: waking the thread pool
+  costs more than copying a few thousand numbers.
+
+``benchmarks/bench_conv.py --kernels`` times these against NumPy versions (a padded copy
+and one strided-view copy for im2col; a loop of strided slice additions for col2im).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+#: Problems with at least this many ``cols`` entries use the parallel variant.
+PARALLEL_MIN = 1 << 17
+
+
+@numba.njit(cache=True, inline="always")
+def _valid(n_out, stride, offset, size):
+    """Output positions ``o`` in [0, n_out) with 0 <= o*stride + offset < size, as (lo, hi)."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    hi = 0
+    if size - offset > 0:
+        hi = (size - offset + stride - 1) // stride
+    hi = min(hi, n_out)
+    lo = min(lo, hi)
+    return lo, hi
+
+
+def _im2col_body(xf, cf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    # Loops index slices (views) from 0 so LLVM sees non-negative, non-overlapping
+    # accesses and vectorises them (indexing the flat arrays directly is ~10x slower).
+    k = kh * kw
+    plane = oh * ow
+    total = n_img * plane
+    flat = sh == 1 and sw == 1 and ow == w
+    for t in prange(n_ch * k * n_img):
+        n = t % n_img
+        r = t // n_img
+        c = r // k
+        i = (r % k) // kw
+        j = r % kw
+        woff = j * dw - pw
+        hoff = i * dh - ph
+        lo, hi = _valid(ow, sw, woff, w)     # output columns that read inside a row
+        ylo, yhi = _valid(oh, sh, hoff, h)   # output rows that read inside the plane
+        d0 = r * total + n * plane
+        xplane = (n * n_ch + c) * h * w
+        strip = cf[d0:d0 + plane]
+        strip[:ylo * ow] = 0
+        strip[yhi * ow:] = 0
+        if flat and hi > lo and yhi > ylo:
+            # x index = s0 + (y*ow + xo) for every valid (y, xo): one contiguous copy
+            a = ylo * ow + lo
+            b = (yhi - 1) * ow + hi
+            dst = strip[a:b]
+            s0 = xplane + hoff * w + woff + a
+            src = xf[s0:s0 + (b - a)]
+            for q in range(b - a):
+                dst[q] = src[q]
+            for y in range(ylo, yhi):
+                row = strip[y * ow:(y + 1) * ow]
+                for xo in range(lo):
+                    row[xo] = 0
+                for xo in range(hi, ow):
+                    row[xo] = 0
+        else:
+            for y in range(ylo, yhi):
+                row = strip[y * ow:(y + 1) * ow]
+                for xo in range(lo):
+                    row[xo] = 0
+                for xo in range(hi, ow):
+                    row[xo] = 0
+                if hi > lo:
+                    s0 = xplane + (y * sh + hoff) * w + woff + lo * sw
+                    src = xf[s0:s0 + (hi - lo - 1) * sw + 1]
+                    dst = row[lo:hi]
+                    for q in range(hi - lo):
+                        dst[q] = src[q * sw]
+
+
+def _col2im_body(cf, xf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    k = kh * kw
+    plane = oh * ow
+    total = n_img * plane
+    hw = h * w
+    flat = sh == 1 and sw == 1 and ow == w
+    for t in prange(n_img * n_ch):
+        n = t // n_ch
+        c = t % n_ch
+        xplane = (n * n_ch + c) * hw
+        xv = xf[xplane:xplane + hw]
+        for q in range(hw):
+            xv[q] = 0
+        for i in range(kh):
+            hoff = i * dh - ph
+            ylo, yhi = _valid(oh, sh, hoff, h)
+            for j in range(kw):
+                r = c * k + i * kw + j
+                woff = j * dw - pw
+                lo, hi = _valid(ow, sw, woff, w)
+                if hi <= lo or yhi <= ylo:
+                    continue
+                strip = cf[r * total + n * plane:r * total + (n + 1) * plane]
+                if flat:
+                    # entries read from padding would land on the neighbouring row's
+                    # edge pixels: zero them, then add the strip in one pass
+                    for y in range(ylo, yhi):
+                        row = strip[y * ow:(y + 1) * ow]
+                        for xo in range(lo):
+                            row[xo] = 0
+                        for xo in range(hi, ow):
+                            row[xo] = 0
+                    a = ylo * ow + lo
+                    b = (yhi - 1) * ow + hi
+                    src = strip[a:b]
+                    s0 = hoff * w + woff + a
+                    dst = xv[s0:s0 + (b - a)]
+                    for q in range(b - a):
+                        dst[q] += src[q]
+                else:
+                    for y in range(ylo, yhi):
+                        src = strip[y * ow + lo:y * ow + hi]
+                        s0 = (y * sh + hoff) * w + woff + lo * sw
+                        dst = xv[s0:s0 + (hi - lo - 1) * sw + 1]
+                        for q in range(hi - lo):
+                            dst[q * sw] += src[q]
+
+
+_im2col_serial = numba.njit(cache=True)(_im2col_body)
+_im2col_parallel = numba.njit(cache=True, parallel=True)(_im2col_body)
+_col2im_serial = numba.njit(cache=True)(_col2im_body)
+_col2im_parallel = numba.njit(cache=True, parallel=True)(_col2im_body)
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Unroll the receptive fields of ``x`` (N, C, H, W) into ``cols`` (C*kh*kw, N*oh*ow).
+
+    ``sh, sw`` strides, ``ph, pw`` top/left zero padding, ``dh, dw`` dilations and
+    ``oh, ow`` the output size (computed by the caller from the full padding).
+    """
+    x = np.ascontiguousarray(x)
+    n, c, h, w = x.shape
+    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    if cols.size:
+        fn = _im2col_parallel if cols.size >= PARALLEL_MIN else _im2col_serial
+        fn(x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    return cols
+
+
+def col2im(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Adjoint of :func:`im2col`: sum ``cols`` (C*kh*kw, N*oh*ow) back into (N, C, H, W).
+
+    ``cols`` is used as scratch: the entries that correspond to padding may be zeroed.
+    """
+    cols = np.ascontiguousarray(cols)
+    x = np.empty((n, c, h, w), dtype=cols.dtype)
+    if x.size:
+        if cols.size:
+            fn = _col2im_parallel if cols.size >= PARALLEL_MIN else _col2im_serial
+            fn(cols.reshape(-1), x.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        else:
+            x.fill(0)
+    return x

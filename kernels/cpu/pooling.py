@@ -1,0 +1,190 @@
+"""Max and average pooling on the CPU (Numba, parallel over (image, channel) planes).
+
+Pooling slides a ``kh x kw`` window (stride ``sh, sw``, zero/−inf padding ``ph, pw`` on
+the top/left, dilation ``dh, dw`` for max pooling) over every plane of ``x`` (N, C, H, W)::
+
+    max:  y[p, oy, ox] = max over the window,  idx[p, oy, ox] = h*W + w of the (first) max
+    avg:  y[p, oy, ox] = sum over the window / divisor
+
+The backward of max pooling sends each output gradient to the pixel that won
+(``idx``); the backward of average pooling spreads it evenly over the window. Each
+thread owns whole planes, so the scatter-adds of the backward never race.
+
+The average's divisor follows PyTorch exactly: with ``count_include_pad`` it counts
+the window clipped to the padded input (so a window hanging past the padding in
+``ceil_mode`` counts fewer cells); without, only the real pixels it covers; a non-zero
+``divisor_override`` replaces both.
+
+A NaN in a window wins the max (as in PyTorch), so NaNs are not silently dropped.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+#: Planes x pixels at least this large use the parallel variant.
+PARALLEL_MIN = 1 << 15
+
+
+@numba.njit(cache=True, inline="always")
+def avg_divisor(oy, ox, h, w, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """The number an average-pooling window's sum is divided by (PyTorch's rule)."""
+    if divisor_override != 0:
+        return divisor_override
+    hs = oy * sh - ph
+    ws = ox * sw - pw
+    he = min(hs + kh, h + ph)
+    we = min(ws + kw, w + pw)
+    if count_include_pad:
+        return (he - hs) * (we - ws)
+    hs = max(hs, 0)
+    ws = max(ws, 0)
+    he = min(he, h)
+    we = min(we, w)
+    return max(he - hs, 0) * max(we - ws, 0)
+
+
+def _max_forward_body(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    planes, h, w = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for p in prange(planes):
+        xp = x[p]
+        for oy in range(oh):
+            for ox in range(ow):
+                best = -np.inf
+                arg = -1
+                for i in range(kh):
+                    hh = oy * sh - ph + i * dh
+                    if hh < 0 or hh >= h:
+                        continue
+                    for j in range(kw):
+                        ww = ox * sw - pw + j * dw
+                        if ww < 0 or ww >= w:
+                            continue
+                        v = xp[hh, ww]
+                        if v > best or (v != v and best == best) or arg < 0:
+                            best = v
+                            arg = hh * w + ww
+                y[p, oy, ox] = best
+                idx[p, oy, ox] = arg
+
+
+def _max_backward_body(g, idx, dx):
+    planes, oh, ow = g.shape
+    hw = dx.shape[1]
+    for p in prange(planes):
+        d = dx[p]
+        for q in range(hw):
+            d[q] = 0
+        gp = g[p]
+        ip = idx[p]
+        for oy in range(oh):
+            for ox in range(ow):
+                k = ip[oy, ox]
+                if k >= 0:
+                    d[k] += gp[oy, ox]
+
+
+def _avg_forward_body(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    planes, h, w = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for p in prange(planes):
+        xp = x[p]
+        for oy in range(oh):
+            hs = max(oy * sh - ph, 0)
+            he = min(oy * sh - ph + kh, h)
+            for ox in range(ow):
+                ws = max(ox * sw - pw, 0)
+                we = min(ox * sw - pw + kw, w)
+                s = 0.0
+                for hh in range(hs, he):
+                    for ww in range(ws, we):
+                        s += xp[hh, ww]
+                div = avg_divisor(oy, ox, h, w, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+                y[p, oy, ox] = s / div if div > 0 else 0.0
+
+
+def _avg_backward_body(g, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    planes, oh, ow = g.shape
+    h, w = dx.shape[1], dx.shape[2]
+    for p in prange(planes):
+        d = dx[p]
+        for hh in range(h):
+            for ww in range(w):
+                d[hh, ww] = 0
+        gp = g[p]
+        for oy in range(oh):
+            hs = max(oy * sh - ph, 0)
+            he = min(oy * sh - ph + kh, h)
+            for ox in range(ow):
+                ws = max(ox * sw - pw, 0)
+                we = min(ox * sw - pw + kw, w)
+                div = avg_divisor(oy, ox, h, w, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+                if div <= 0:
+                    continue
+                v = gp[oy, ox] / div
+                for hh in range(hs, he):
+                    for ww in range(ws, we):
+                        d[hh, ww] += v
+
+
+_max_forward = (numba.njit(cache=True)(_max_forward_body), numba.njit(cache=True, parallel=True)(_max_forward_body))
+_max_backward = (numba.njit(cache=True)(_max_backward_body), numba.njit(cache=True, parallel=True)(_max_backward_body))
+_avg_forward = (numba.njit(cache=True)(_avg_forward_body), numba.njit(cache=True, parallel=True)(_avg_forward_body))
+_avg_backward = (numba.njit(cache=True)(_avg_backward_body), numba.njit(cache=True, parallel=True)(_avg_backward_body))
+
+
+def _pick(pair, size):
+    return pair[1] if size >= PARALLEL_MIN else pair[0]
+
+
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Max pooling of ``x`` (N, C, H, W): returns ``(y, idx)``, both (N, C, oh, ow).
+
+    ``idx`` (int64) is the flat position ``h*W + w`` of each window's maximum inside its
+    plane (PyTorch's ``return_indices`` convention), −1 for a window with no real pixel.
+    """
+    n, c, h, w = x.shape
+    x3 = np.ascontiguousarray(x).reshape(n * c, h, w)
+    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    idx = np.empty((n, c, oh, ow), dtype=np.int64)
+    if y.size:
+        _pick(_max_forward, x.size)(x3, y.reshape(n * c, oh, ow), idx.reshape(n * c, oh, ow),
+                                    kh, kw, sh, sw, ph, pw, dh, dw)
+    return y, idx
+
+
+def max_pool2d_backward(g, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Scatter-add ``g`` (N, C, oh, ow) to the winning pixels ``idx``: returns dx (N, C, h, w).
+
+    The window geometry is not needed here (``idx`` says where each gradient goes); it is
+    part of the signature because the cuda twin gathers per pixel and needs it.
+    """
+    n, c, oh, ow = g.shape
+    dx = np.empty((n, c, h, w), dtype=g.dtype)
+    if dx.size:
+        _pick(_max_backward, dx.size)(np.ascontiguousarray(g).reshape(n * c, oh, ow),
+                                      np.ascontiguousarray(idx).reshape(n * c, oh, ow),
+                                      dx.reshape(n * c, h * w))
+    return dx
+
+
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, divisor_override):
+    """Average pooling of ``x`` (N, C, H, W) into (N, C, oh, ow); ``divisor_override`` 0 = none."""
+    n, c, h, w = x.shape
+    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    if y.size:
+        _pick(_avg_forward, x.size)(np.ascontiguousarray(x).reshape(n * c, h, w), y.reshape(n * c, oh, ow),
+                                    kh, kw, sh, sw, ph, pw, bool(count_include_pad), int(divisor_override))
+    return y
+
+
+def avg_pool2d_backward(g, h, w, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, divisor_override):
+    """Gradient of :func:`avg_pool2d_forward`: spread ``g`` (N, C, oh, ow) over each window."""
+    n, c = g.shape[0], g.shape[1]
+    dx = np.empty((n, c, h, w), dtype=g.dtype)
+    if dx.size:
+        _pick(_avg_backward, dx.size)(np.ascontiguousarray(g).reshape(n * c, oh, ow), dx.reshape(n * c, h, w),
+                                      kh, kw, sh, sw, ph, pw, bool(count_include_pad), int(divisor_override))
+    return dx

@@ -1,0 +1,283 @@
+"""Fused row-wise softmax, log-softmax and cross-entropy kernels for the CPU (Numba).
+
+Every kernel works on the rows of a C-contiguous 2-D array ``(rows, C)``: the class (or
+feature) axis is the last one. The functional layer moves the softmax axis to the end
+and reshapes to 2-D before calling (``tinynet/functional/activation.py``).
+
+Math, per row ``x`` of length C (``m = max(x)`` keeps ``exp`` from overflowing):
+
+* softmax            ``y_j = exp(x_j - m) / sum_k exp(x_k - m)``
+* log_softmax        ``y_j = x_j - lse``, with ``lse = m + log(sum_k exp(x_k - m))``
+* softmax backward   ``dx_j = y_j (g_j - sum_k g_k y_k)``        (y = softmax output)
+* log_softmax bwd    ``dx_j = g_j - exp(y_j) sum_k g_k``          (y = log_softmax output)
+* cross-entropy with class target t and label smoothing eps::
+
+      loss = lse - (1 - eps) x_t - (eps / C) sum_k x_k
+      dloss/dx_j = softmax_j - (1 - eps) [j == t] - eps / C
+
+  rows whose target equals ``ignore_index`` get loss 0 and gradient 0.
+
+Each row is computed by one ``@njit`` row function. Two drivers loop over the rows: a
+serial one (``range``) and a parallel one (``prange``, rows split across cores). A
+parallel launch costs tens of microseconds of thread wake-up (milliseconds when the
+cores are busy with other work), so the public kernels use the serial driver for
+small arrays and the parallel one from ``PARALLEL_MIN_ELEMENTS`` elements up.
+
+The twins in ``kernels/cuda/softmax.py`` have the same names and signatures. Whether
+tinynet calls these on "cpu" or plain NumPy is decided by measurement
+(``benchmarks/bench_softmax_kernels.py``; see ``tinynet.functional.activation``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+#: From this many elements up the row loop runs in parallel (prange).
+PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+# --- one row each ----------------------------------------------------------------------
+@njit(cache=True)
+def _row_max(x, i):
+    # Start from the row's first element (callers never pass C = 0) so m keeps x's dtype:
+    # then x - m stays float32 for float32 input and exp() is the single-precision one.
+    m = x[i, 0]
+    for j in range(1, x.shape[1]):
+        if x[i, j] > m:
+            m = x[i, j]
+    return m
+
+
+@njit(cache=True)
+def _softmax_row(x, y, i):
+    C = x.shape[1]
+    m = _row_max(x, i)
+    s = 0.0
+    for j in range(C):
+        e = math.exp(x[i, j] - m)
+        y[i, j] = e
+        s += e
+    inv = 1.0 / s
+    for j in range(C):
+        y[i, j] = y[i, j] * inv
+
+
+@njit(cache=True)
+def _log_softmax_row(x, y, i):
+    C = x.shape[1]
+    m = _row_max(x, i)
+    s = 0.0
+    for j in range(C):
+        s += math.exp(x[i, j] - m)
+    lse = m + math.log(s)
+    for j in range(C):
+        y[i, j] = x[i, j] - lse
+
+
+@njit(cache=True)
+def _softmax_backward_row(y, g, dx, i):
+    C = y.shape[1]
+    dot = 0.0
+    for j in range(C):
+        dot += g[i, j] * y[i, j]
+    for j in range(C):
+        dx[i, j] = y[i, j] * (g[i, j] - dot)
+
+
+@njit(cache=True)
+def _log_softmax_backward_row(y, g, dx, i):
+    C = y.shape[1]
+    s = 0.0
+    for j in range(C):
+        s += g[i, j]
+    for j in range(C):
+        dx[i, j] = g[i, j] - math.exp(y[i, j]) * s
+
+
+@njit(cache=True)
+def _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse_out, i):
+    C = x.shape[1]
+    t = target[i]
+    if t == ignore_index:
+        loss[i] = 0.0
+        lse_out[i] = 0.0
+        return
+    m = _row_max(x, i)
+    s = 0.0
+    total = 0.0  # sum of x - m
+    for j in range(C):
+        d = x[i, j] - m
+        s += math.exp(d)
+        total += d
+    log_s = math.log(s)
+    lse_out[i] = float(m) + log_s
+    # lse - (1 - eps) x_t - eps/C sum(x), written with x - m: no difference of large numbers.
+    loss[i] = log_s - (1.0 - label_smoothing) * (x[i, t] - m) - (label_smoothing / C) * total
+
+
+@njit(cache=True)
+def _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i):
+    C = x.shape[1]
+    t = target[i]
+    if t == ignore_index:
+        for j in range(C):
+            dx[i, j] = 0.0
+        return
+    sc = scale[i]
+    spread = label_smoothing / C
+    for j in range(C):
+        dx[i, j] = (math.exp(x[i, j] - lse[i]) - spread) * sc
+    dx[i, t] -= (1.0 - label_smoothing) * sc
+
+
+# --- drivers: serial and parallel loops over rows ----------------------------------------
+@njit(cache=True)
+def _softmax_s(x, y):
+    for i in range(x.shape[0]):
+        _softmax_row(x, y, i)
+
+
+@njit(parallel=True, cache=True)
+def _softmax_p(x, y):
+    for i in prange(x.shape[0]):
+        _softmax_row(x, y, i)
+
+
+@njit(cache=True)
+def _log_softmax_s(x, y):
+    for i in range(x.shape[0]):
+        _log_softmax_row(x, y, i)
+
+
+@njit(parallel=True, cache=True)
+def _log_softmax_p(x, y):
+    for i in prange(x.shape[0]):
+        _log_softmax_row(x, y, i)
+
+
+@njit(cache=True)
+def _softmax_backward_s(y, g, dx):
+    for i in range(y.shape[0]):
+        _softmax_backward_row(y, g, dx, i)
+
+
+@njit(parallel=True, cache=True)
+def _softmax_backward_p(y, g, dx):
+    for i in prange(y.shape[0]):
+        _softmax_backward_row(y, g, dx, i)
+
+
+@njit(cache=True)
+def _log_softmax_backward_s(y, g, dx):
+    for i in range(y.shape[0]):
+        _log_softmax_backward_row(y, g, dx, i)
+
+
+@njit(parallel=True, cache=True)
+def _log_softmax_backward_p(y, g, dx):
+    for i in prange(y.shape[0]):
+        _log_softmax_backward_row(y, g, dx, i)
+
+
+@njit(cache=True)
+def _cross_entropy_s(x, target, ignore_index, label_smoothing, loss, lse):
+    for i in range(x.shape[0]):
+        _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i)
+
+
+@njit(parallel=True, cache=True)
+def _cross_entropy_p(x, target, ignore_index, label_smoothing, loss, lse):
+    for i in prange(x.shape[0]):
+        _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i)
+
+
+@njit(cache=True)
+def _cross_entropy_backward_s(x, lse, target, scale, ignore_index, label_smoothing, dx):
+    for i in range(x.shape[0]):
+        _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i)
+
+
+@njit(parallel=True, cache=True)
+def _cross_entropy_backward_p(x, lse, target, scale, ignore_index, label_smoothing, dx):
+    for i in prange(x.shape[0]):
+        _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i)
+
+
+def _big(a) -> bool:
+    return a.size >= PARALLEL_MIN_ELEMENTS
+
+
+def _c(a, dtype=None):
+    """C-contiguous (and of ``dtype``): one compiled specialisation per dtype, no strided reads."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+# --- public kernels (same names and signatures as kernels/cuda/softmax.py) -------------
+def softmax_forward(x):
+    """Softmax of each row of ``x`` (rows, C)."""
+    x = _c(x)
+    y = np.empty_like(x)
+    (_softmax_p if _big(x) else _softmax_s)(x, y)
+    return y
+
+
+def log_softmax_forward(x):
+    """Log-softmax of each row of ``x`` (rows, C): ``x - logsumexp(x)``."""
+    x = _c(x)
+    y = np.empty_like(x)
+    (_log_softmax_p if _big(x) else _log_softmax_s)(x, y)
+    return y
+
+
+def softmax_backward(y, g):
+    """Gradient of softmax: ``y * (g - sum(g * y))`` per row (y = softmax output)."""
+    y = _c(y)
+    g = _c(g, y.dtype)
+    dx = np.empty_like(y)
+    (_softmax_backward_p if _big(y) else _softmax_backward_s)(y, g, dx)
+    return dx
+
+
+def log_softmax_backward(y, g):
+    """Gradient of log-softmax: ``g - exp(y) * sum(g)`` per row (y = log_softmax output)."""
+    y = _c(y)
+    g = _c(g, y.dtype)
+    dx = np.empty_like(y)
+    (_log_softmax_backward_p if _big(y) else _log_softmax_backward_s)(y, g, dx)
+    return dx
+
+
+def cross_entropy_forward(x, target, ignore_index, label_smoothing):
+    """Per-row cross-entropy of logits ``x`` (rows, C) with class indices ``target`` (rows,).
+
+    Returns ``(loss, lse)``, both (rows,): each row's loss in x's dtype (0 where the
+    target is ``ignore_index``) and its log-sum-exp in float64, kept for the backward
+    (``exp(x - lse)`` with a float32 lse of a row of logits near 1e4 would be off by
+    ~1e-3 relative). Targets must already be checked to lie in [0, C) (the functional
+    op does that).
+    """
+    x = _c(x)
+    target = _c(target, np.int64)
+    loss = np.empty(x.shape[0], dtype=x.dtype)
+    lse = np.empty(x.shape[0], dtype=np.float64)
+    (_cross_entropy_p if _big(x) else _cross_entropy_s)(x, target, int(ignore_index), float(label_smoothing), loss, lse)
+    return loss, lse
+
+
+def cross_entropy_backward(x, lse, target, scale, ignore_index, label_smoothing):
+    """Gradient of the per-row cross-entropy, each row multiplied by ``scale[row]``.
+
+    ``dx[i, j] = (exp(x[i, j] - lse[i]) - (1 - eps) [j == t_i] - eps / C) * scale[i]``;
+    rows whose target is ``ignore_index`` get zeros. ``scale`` carries the incoming
+    gradient and the reduction (1/count for "mean").
+    """
+    x = _c(x)
+    lse = _c(lse, np.float64)
+    target = _c(target, np.int64)
+    scale = _c(scale, x.dtype)
+    dx = np.empty_like(x)
+    (_cross_entropy_backward_p if _big(x) else _cross_entropy_backward_s)(
+        x, lse, target, scale, int(ignore_index), float(label_smoothing), dx)
+    return dx

@@ -1,0 +1,13 @@
+"""CUDA kernels (Numba CUDA) with host wrappers taking and returning CuPy arrays.
+
+Each public name is reachable as ``device.kernels.<name>`` on "cuda" and mirrors the
+cpu kernel of the same name. Grids are computed from the input size; launches go on
+CuPy's current stream (see ``_launch``).
+"""
+from .layer_norm import layer_norm_backward, layer_norm_forward  # noqa: E402,F401
+from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step  # noqa: E402,F401
+from .gelu import erf, gelu_backward, gelu_forward  # noqa: E402,F401
+from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax_backward,  # noqa: E402,F401
+                      log_softmax_forward, softmax_backward, softmax_forward)
+from .conv import col2im, im2col  # noqa: E402,F401
+from .pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward  # noqa: E402,F401

@@ -1,0 +1,46 @@
+"""Launch helpers shared by the CUDA kernels.
+
+Kernels receive CuPy arrays (through ``__cuda_array_interface__``) on a real GPU, or
+NumPy arrays under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``). Launches go on
+CuPy's current stream so they order correctly with CuPy's own work.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+THREADS = 128  # threads per block for 1-D launches
+
+
+def array_module(a):
+    """numpy for host arrays (simulator), cupy for device arrays."""
+    if isinstance(a, np.ndarray):
+        return np
+    import cupy
+
+    return cupy
+
+
+def stream_for(a):
+    """The Numba stream wrapping CuPy's current stream (0 = default under the simulator)."""
+    if isinstance(a, np.ndarray):
+        return 0
+    import cupy
+
+    return cuda.external_stream(cupy.cuda.get_current_stream().ptr)
+
+
+def blocks_for(n: int, threads: int = THREADS) -> int:
+    """Enough blocks of ``threads`` to cover ``n`` items (at least one)."""
+    return max(1, (int(n) + threads - 1) // threads)
+
+
+def prepare(a, dtype=None):
+    """A C-contiguous array of a supported dtype: kernels index flat memory, so a
+    non-contiguous view or an unexpected dtype is converted rather than misread."""
+    xp = array_module(a)
+    if dtype is not None and a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.dtype not in (np.float32, np.float64, np.int64, np.int32, np.bool_):
+        raise TypeError(f"CUDA kernel: unsupported dtype {a.dtype}")
+    return xp.ascontiguousarray(a)

@@ -1,0 +1,85 @@
+"""GELU and erf on the GPU (Numba CUDA): twins of ``kernels/cpu/gelu.py`` (same math,
+names and signatures), one thread per element over the flattened array."""
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+from ._launch import THREADS, array_module, blocks_for, prepare, stream_for
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@cuda.jit
+def _erf_kernel(x, y):
+    i = cuda.grid(1)
+    if i < x.size:
+        y[i] = math.erf(x[i])
+
+
+@cuda.jit
+def _gelu_kernel(x, tanh_approx, y):
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    v = x[i]
+    if tanh_approx:
+        y[i] = 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))
+    else:
+        y[i] = 0.5 * v * (1.0 + math.erf(v * _INV_SQRT_2))
+
+
+@cuda.jit
+def _gelu_backward_kernel(x, g, tanh_approx, dx):
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    v = x[i]
+    if tanh_approx:
+        t = math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
+        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
+        d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du
+    else:
+        d = 0.5 * (1.0 + math.erf(v * _INV_SQRT_2)) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
+    dx[i] = g[i] * d
+
+
+def _threads(n):
+    return min(THREADS, max(32, (n + 31) // 32 * 32))
+
+
+def _run(kernel, n, like, *args):
+    if n:
+        t = _threads(n)
+        kernel[blocks_for(n, t), t, stream_for(like)](*args)
+
+
+def erf(x):
+    """The error function, elementwise."""
+    xp = array_module(x)
+    flat = prepare(x).reshape(-1)
+    y = xp.empty_like(flat)
+    _run(_erf_kernel, flat.size, flat, flat, y)
+    return y.reshape(x.shape)
+
+
+def gelu_forward(x, tanh_approx):
+    """GELU of every element (exact, or the tanh approximation)."""
+    xp = array_module(x)
+    flat = prepare(x).reshape(-1)
+    y = xp.empty_like(flat)
+    _run(_gelu_kernel, flat.size, flat, flat, bool(tanh_approx), y)
+    return y.reshape(x.shape)
+
+
+def gelu_backward(x, g, tanh_approx):
+    """``g * GELU'(x)`` elementwise."""
+    xp = array_module(x)
+    flat = prepare(x).reshape(-1)
+    gf = prepare(g, flat.dtype).reshape(-1)
+    dx = xp.empty_like(flat)
+    _run(_gelu_backward_kernel, flat.size, flat, flat, gf, bool(tanh_approx), dx)
+    return dx.reshape(x.shape)

@@ -1,0 +1,183 @@
+# %% [markdown]
+# # 09 · CPU against GPU: why small problems run faster on the CPU
+#
+# The source documents (seeds 000, 002, 004) present compute power (算力) as the engine
+# of large models and the GPU as its workhorse. That is true for *large* work: a GPU has
+# thousands of arithmetic units and several TB/s of memory bandwidth. But every piece of
+# GPU work also pays fixed costs that do not shrink with the problem:
+#
+# * **launching a kernel** (the CPU tells the GPU what to run): microseconds per op;
+# * **moving data** between host memory and device memory over PCIe;
+# * **the framework's own Python overhead** per op (argument checks, building the graph),
+#   which is the same whichever device computes.
+#
+# So the time of one op is roughly $t(n) \approx t_0 + \text{work}(n)/\text{rate}$. When
+# the work is tiny, $t_0$ dominates, and the CPU, whose $t_0$ is smallest (NumPy: about a
+# microsecond), wins. This notebook **measures** that on the machine it runs on, and reads
+# the benchmark suite's stored results (`benchmarks/results/`) for the GPU rows when no GPU
+# is present. It never makes up a GPU number.
+
+# %%
+import json
+import os
+import pathlib
+import statistics
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import tinynet as tn
+
+FULL = False          # True: larger matrices and more repetitions
+tn.manual_seed(0)
+print("GPU available to tinynet:", tn.cuda.is_available())
+
+
+def timeit(fn, sync=lambda: None, rounds=5, min_block=0.02):
+    """Median seconds per call of `fn` over `rounds` blocks, each lasting at least `min_block`."""
+    fn(); sync()                                   # warm-up (and JIT compilation, if any)
+    n = 1
+    while True:                                    # find a block size that lasts min_block
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        sync()
+        if time.perf_counter() - t0 >= min_block or n >= 1 << 16:
+            break
+        n *= 4
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        sync()
+        samples.append((time.perf_counter() - t0) / n)
+    return statistics.median(samples)
+
+# %% [markdown]
+# ## 1 · Matrix multiplication from 8×8 to 1024×1024 on the CPU
+#
+# An $n\times n$ matmul costs $2n^3$ floating-point operations. If time grew like the work,
+# the achieved rate (GFLOP/s) would be flat. It is not: for small $n$ the rate collapses,
+# because the fixed cost per call dominates.
+
+# %%
+sizes = [8, 16, 32, 64, 128, 256, 512, 1024] + ([2048] if FULL else [])
+cpu_time, numpy_time = {}, {}
+for n in sizes:
+    a = tn.randn(n, n)
+    b = tn.randn(n, n)
+    an, bn = a.numpy(), b.numpy()
+    cpu_time[n] = timeit(lambda: a @ b)
+    numpy_time[n] = timeit(lambda: an @ bn)
+gflops = {n: 2 * n ** 3 / cpu_time[n] / 1e9 for n in sizes}
+for n in sizes:
+    print(f"n={n:5d}  tinynet {cpu_time[n] * 1e6:10.1f} µs   NumPy {numpy_time[n] * 1e6:10.1f} µs"
+          f"   {gflops[n]:7.2f} GFLOP/s")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+axes[0].loglog(sizes, [cpu_time[n] for n in sizes], "o-", label="tinynet a @ b (cpu)")
+axes[0].loglog(sizes, [numpy_time[n] for n in sizes], "s--", label="NumPy a @ b")
+ref = [cpu_time[sizes[-1]] * (n / sizes[-1]) ** 3 for n in sizes]
+axes[0].loglog(sizes, ref, ":", color="0.5", label="∝ n³ (pure work)")
+axes[0].set(xlabel="n", ylabel="seconds per matmul", title="time: flat at the left = fixed cost")
+axes[0].legend(fontsize=8)
+axes[1].semilogx(sizes, [gflops[n] for n in sizes], "o-")
+axes[1].set(xlabel="n", ylabel="GFLOP/s", title="achieved rate on this CPU")
+for ax in axes:
+    ax.grid(alpha=0.3, which="both")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 2 · Where the fixed cost comes from
+#
+# For an 8×8 matmul the arithmetic is 1024 flops (well under a microsecond). The rest is
+# overhead: NumPy's own call, then tinynet's wrapper (a `Tensor`, a `Function` node, and,
+# when an input requires grad, recording the graph). A GPU framework adds a kernel launch
+# (and, if the data starts on the host, a copy) on top of the same Python work.
+
+# %%
+a8 = tn.randn(8, 8)
+b8 = tn.randn(8, 8)
+a8g = a8.detach().requires_grad_()
+a8n, b8n = a8.numpy(), b8.numpy()
+over = {
+    "NumPy a @ b": timeit(lambda: a8n @ b8n),
+    "tinynet, no grad": timeit(lambda: a8 @ b8),
+    "tinynet, graph recorded": timeit(lambda: a8g @ b8),
+    "tinynet, forward + backward": timeit(lambda: (a8g @ b8).sum().backward()),
+}
+for k, v in over.items():
+    print(f"{k:30s} {v * 1e6:8.2f} µs")
+plt.figure(figsize=(7, 2.6))
+plt.barh(list(over), [v * 1e6 for v in over.values()], color=["0.6", "C0", "C1", "C3"])
+plt.xlabel("µs per call (8×8 matmul)")
+plt.gca().invert_yaxis()
+plt.title("per-op overhead dominates tiny problems")
+plt.show()
+
+# %% [markdown]
+# ## 3 · A whole training step of a tiny network (workload W4)
+#
+# W4 of the benchmark suite is an MLP 2-16-16-1 with tanh, batch 32, MSE, SGD. One step is
+# a few dozen small ops. Its time is nearly all overhead, so it says how lean the
+# framework is; on a GPU each of those ops would also be a kernel launch, which is why the
+# CPU wins here.
+
+# %%
+import tinynet.nn as nn
+import tinynet.nn.functional as F
+
+mlp = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+opt = tn.optim.SGD(mlp.parameters(), lr=0.1)
+xw, yw = tn.randn(32, 2), tn.randn(32, 1)
+
+
+def w4_step():
+    opt.zero_grad()
+    loss = F.mse_loss(mlp(xw), yw)
+    loss.backward()
+    opt.step()
+
+
+w4_time = timeit(w4_step, rounds=7)
+print(f"W4 step on cpu: {w4_time * 1e3:.3f} ms  (PyTorch CPU on this machine class: 0.40–0.47 ms, see shared/anchors.md)")
+
+# %% [markdown]
+# ## 4 · The GPU side
+#
+# If this machine has a GPU, we measure the same matmuls there (synchronising before
+# reading the clock: GPU work is asynchronous). Otherwise we read the benchmark suite's
+# stored results, `benchmarks/results/results.json`, written by `tinynet bench` /
+# `python -m benchmarks` on whatever machines ran it; each row says which device it came
+# from. If neither exists, we only have the CPU curve above, and say so.
+
+# %%
+gpu_time = {}
+if tn.cuda.is_available():
+    for n in sizes:
+        a = tn.randn(n, n, device="cuda")
+        b = tn.randn(n, n, device="cuda")
+        gpu_time[n] = timeit(lambda: a @ b, sync=tn.cuda.synchronize)
+    gpu_source = "measured in this notebook"
+else:
+    gpu_source = None
+
+RESULTS = pathlib.Path("..") / "benchmarks" / "results" / "results.json"
+stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else None
+print("stored benchmark results:", RESULTS.resolve() if stored is not None else "none found")
+
+# %% [markdown]
+# ## Checks
+
+# %%
+assert all(t > 0 for t in cpu_time.values())
+assert gflops[sizes[-1]] > 20 * gflops[8], "large matmuls must use the CPU far better than tiny ones"
+assert cpu_time[8] < 1e-3 and cpu_time[sizes[-1]] > 10 * cpu_time[8]
+assert over["tinynet, no grad"] > over["NumPy a @ b"]          # the wrapper costs something
+assert over["tinynet, forward + backward"] > over["tinynet, no grad"]
+assert 0 < w4_time < 0.05
+print("all checks passed")

@@ -1,0 +1,141 @@
+"""Helpers shared by the subcommands: errors, devices, optimizers, schedulers, configs."""
+from __future__ import annotations
+
+import argparse
+import os
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "warmup-cosine")
+
+# Used when neither the user nor the recipe gives a value.
+GLOBAL_DEFAULTS = {"epochs": 10, "lr": 1e-3, "batch_size": 32, "optimizer": "adam", "weight_decay": 0.0,
+                   "scheduler": "none"}
+
+
+class CLIError(Exception):
+    """A user error: printed as ``tinynet <command>: error: ...`` with exit status ``code``."""
+
+    def __init__(self, message, code=2):
+        super().__init__(message)
+        self.code = code
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def resolve_device(name: str):
+    """The Device for ``--device``; a missing GPU is a clear CLIError (exit 2)."""
+    from ..backend import registry
+
+    kind = str(name).split(":")[0].lower()
+    if kind in ("cuda", "gpu"):
+        if registry._probe_cuda() is None:
+            reason = registry.cuda_unavailable_reason()
+            raise CLIError(
+                f"--device {name}: no usable GPU here ({reason}). The cuda device needs CuPy and an NVIDIA GPU: "
+                "install them with `pip install \"tinynet[cuda12]\"` (or `tinynet[cuda13]`; from a checkout: "
+                "`pip install -e \".[cuda12]\"`). To try the GPU code path without a GPU, set TINYNET_CUDA_SIM=1 "
+                "(Numba's CUDA simulator: correct but very slow). Or use --device cpu."
+            )
+    try:
+        return registry.get_device(name)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CLIError(f"--device {name}: {exc}") from None
+
+
+def build_optimizer(name, params, lr, weight_decay=0.0, momentum=None):
+    """The optimizer for ``--optimizer``; ``momentum`` None means 0.9 for SGD and 0 for RMSprop."""
+    from .. import optim
+
+    params = list(params)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9 if momentum is None else momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, momentum=momentum or 0.0, weight_decay=weight_decay)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    raise CLIError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def build_scheduler(name, optimizer, epochs):
+    """Per-epoch learning-rate schedules:
+
+    * ``step``: x0.1 at 1/2 and 3/4 of the run (MultiStepLR);
+    * ``cosine``: cosine decay to 0 over the run;
+    * ``exponential``: x0.95 per epoch;
+    * ``plateau``: x0.5 when the validation loss stalls for 3 epochs;
+    * ``warmup-cosine``: linear warm-up over the first 10 % (at least 1 epoch), then cosine.
+    """
+    from ..optim import lr_scheduler as S
+
+    if name in (None, "none"):
+        return None
+    if name == "step":
+        return S.MultiStepLR(optimizer, milestones=[max(1, epochs // 2), max(2, (3 * epochs) // 4)], gamma=0.1)
+    if name == "cosine":
+        return S.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
+    if name == "exponential":
+        return S.ExponentialLR(optimizer, gamma=0.95)
+    if name == "plateau":
+        return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3)
+    if name == "warmup-cosine":
+        warm = max(1, epochs // 10)
+        return S.SequentialLR(optimizer, [S.LinearLR(optimizer, start_factor=0.1, total_iters=warm),
+                                          S.CosineAnnealingLR(optimizer, T_max=max(1, epochs - warm))],
+                              milestones=[warm])
+    raise CLIError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+
+
+def apply_defaults(args, recipe):
+    """Fill options the user left out (None) from the recipe's defaults, then the global ones."""
+    for key, value in GLOBAL_DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, recipe.defaults.get(key, value))
+    return args
+
+
+def config_of(args) -> dict:
+    """The JSON-able options of a run (saved in checkpoints and metrics.json)."""
+    skip = {"resume", "no_progress", "command"}
+    out = {}
+    for k, v in vars(args).items():
+        if k.startswith("_") or k in skip:
+            continue
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(a, (bool, int, float, str)) for a in v):
+            out[k] = list(v)
+        elif isinstance(v, os.PathLike):
+            out[k] = os.fspath(v)
+    return out

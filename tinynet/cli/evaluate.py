@@ -1,0 +1,67 @@
+"""``tinynet evaluate CKPT``: reload a training checkpoint and report its metrics.
+
+The checkpoint's config says which recipe, dataset, split seed and options built the
+model; the recipe rebuilds the same model and data splits, the weights are loaded (the
+file is validated first), and the chosen split (default: test) is evaluated: loss,
+accuracy, macro precision/recall/F1 and the confusion matrix.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from .common import CLIError, positive_int, resolve_device
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("evaluate", help="reload a checkpoint and report accuracy, precision/recall/F1",
+                              description=__doc__.split("\n\n")[1],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", metavar="CKPT", help="a checkpoint.safetensors written by `tinynet train`")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split to evaluate")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="evaluation batch size (default: training's)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    return p
+
+
+def run(args) -> int:
+    from ..serialization import load
+    from .recipes import get as get_recipe
+    from .train import _setup, format_report
+    from .trainer import CHECKPOINT_FORMAT, Trainer
+
+    device = resolve_device(args.device)
+    try:
+        ck = load(args.checkpoint, map_location=device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CLIError(str(exc), code=1) from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or not isinstance(ck.get("config"), dict):
+        raise CLIError(f"{args.checkpoint} is not a tinynet training checkpoint", code=1)
+    config = dict(ck["config"])
+    try:
+        get_recipe(config.get("model"))
+    except ValueError as exc:
+        raise CLIError(f"{args.checkpoint}: {exc}", code=1) from None
+    ns = argparse.Namespace(**config)
+    ns.device = args.device
+    if args.batch_size is not None:
+        ns.batch_size = args.batch_size
+    _, setup = _setup(ns)
+    try:
+        setup.model.load_state_dict(ck["model"])
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CLIError(f"{args.checkpoint}: the weights do not fit the model: {exc}", code=1) from None
+    loader = {"test": setup.test_loader, "val": setup.val_loader, "train": setup.train_loader}[args.split]
+    if loader is None:
+        raise CLIError(f"the {config['model']} recipe has no {args.split} split")
+    trainer = Trainer(setup.model, None, setup.loss_fn, setup.train_loader, task=setup.task, forward=setup.forward,
+                      predict=setup.predict, num_classes=setup.num_classes, progress=False)
+    metrics = trainer.evaluate(loader)
+    if args.json:
+        print(json.dumps({"checkpoint": args.checkpoint, "epoch": ck.get("epoch"), "split": args.split, **metrics}))
+    else:
+        print(f"{args.checkpoint}: {config['model']} on {config['dataset']}, epoch {ck.get('epoch')}, "
+              f"{args.split} split ({len(loader.dataset)} samples)")
+        print(format_report(metrics, args.split))
+    return 0

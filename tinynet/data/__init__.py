@@ -1,0 +1,16 @@
+"""``tn.data``: datasets, the DataLoader, transforms and offline datasets.
+
+    from tinynet.data import DataLoader, load_digits
+    train = load_digits("train")
+    for x, y in DataLoader(train, batch_size=64, shuffle=True, seed=0):
+        ...
+"""
+from . import datasets, transforms
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .datasets import (load_digits, make_blobs, make_moons, make_regression, make_separable,
+                       make_spirals)
+from .loader import DataLoader, default_collate
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
+           "default_collate", "transforms", "datasets", "load_digits", "make_moons", "make_spirals",
+           "make_regression", "make_blobs", "make_separable"]

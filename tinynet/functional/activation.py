@@ -1,0 +1,432 @@
+"""Activation functions: sigmoid, relu, tanh, softmax, log_softmax, leaky_relu, gelu, silu,
+softplus, elu, hardtanh (PyTorch's names, arguments and defaults).
+
+Each is a :class:`~tinynet.autograd.Function` whose backward is written with tinynet ops
+on the saved output (``self.output()``) or input, so ``create_graph=True`` gives second
+derivatives; silu is a composition (``x * sigmoid(x)``).
+
+Numerical stability
+-------------------
+* ``sigmoid(x) = 1 / (1 + e^-x)`` overflows ``e^-x`` for x << 0. With ``e = exp(-|x|)``
+  (always in (0, 1]) it is ``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` for x < 0:
+  the same number, and no overflow anywhere (x = -1e4 gives 0, not a warning).
+* ``softmax(x) = exp(x - m) / sum(exp(x - m))`` with ``m = max(x)`` along the axis: the
+  largest exponent is 0, so nothing overflows; ``log_softmax = x - m - log(sum(exp(x - m)))``
+  never takes the log of a rounded-to-zero probability.
+
+Fused kernels
+-------------
+softmax and log_softmax run the fused row kernels of ``kernels/{cpu,cuda}/softmax.py``
+on the last axis (other axes are moved there first). On "cuda" the kernels are always
+used. On "cpu" each is used only where it beats NumPy: see :data:`CPU_KERNEL_MAX_C`.
+A plain backward (no ``create_graph``) calls the fused backward kernel; with
+``create_graph=True`` the backward is the composite formula (differentiable again).
+GELU's erf comes from the ``erf`` kernels (NumPy has no erf).
+"""
+from __future__ import annotations
+
+import math
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ._util import normalize_axis, pick_axis
+from .methods import bind
+
+#: On "cpu", each softmax-family kernel serves rows of at most this many classes (None:
+#: any width, 0: never); otherwise NumPy runs. Measured with
+#: ``python benchmarks/bench_softmax_kernels.py`` (2-core AVX-512 machine, float32,
+#: 2026-11-22, rows 128-2048, C 10/16/65; NumPy time / kernel time):
+#:
+#: * forward softmax / log_softmax / cross-entropy: 1.2-2.5x faster at C <= 16 (one
+#:   pass instead of NumPy's 5-8 separate ones), 0.75-0.87x at C = 65, where NumPy's
+#:   SIMD ``exp`` beats Numba's scalar one (no Intel SVML on these machines);
+#: * softmax backward (no exp) and cross-entropy backward: 1.1-2.6x faster at every size;
+#: * log_softmax backward (one exp per element): 1.1-1.2x at 128 rows, 0.6-0.97x beyond.
+#:
+#: Figures: /tmp/notes/act-loss.md (copied into the benchmark's docstring).
+CPU_KERNEL_MAX_C = {
+    "softmax_forward": 16,
+    "log_softmax_forward": 16,
+    "cross_entropy_forward": 16,
+    "softmax_backward": None,
+    "cross_entropy_backward": None,
+    "log_softmax_backward": 0,
+}
+
+
+def _check_float(x, op):
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating-point tensor, got {x.dtype} of shape {tuple(x.shape)}; "
+            "convert it first with `x.float()`"
+        )
+
+
+# --- row layout for the softmax kernels ---------------------------------------------------
+def use_row_kernels(device, C: int, dtype, kernel: str) -> bool:
+    """Whether the fused row kernel ``kernel`` serves rows of ``C`` classes on ``device``
+    (always on "cuda"; on "cpu" per :data:`CPU_KERNEL_MAX_C`)."""
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8) or C == 0:
+        return False
+    if device.type == "cuda":
+        return True
+    limit = CPU_KERNEL_MAX_C[kernel]
+    return limit is None or C <= limit
+
+
+def to_rows(xp, a, axis):
+    """``a`` as a C-contiguous 2-D ``(rows, C)`` array with ``axis`` moved last.
+
+    Returns the 2-D array and the moved shape needed by :func:`from_rows`. For the last
+    axis of a contiguous array this is a free reshape; otherwise one copy.
+    """
+    if a.ndim == 0:
+        return xp.ascontiguousarray(a.reshape(1, 1)), (1,)
+    if axis != a.ndim - 1:
+        a = xp.moveaxis(a, axis, -1)
+    moved = a.shape
+    return xp.ascontiguousarray(a).reshape(-1, moved[-1]), moved
+
+
+def from_rows(xp, a2, moved, axis, ndim):
+    """Undo :func:`to_rows`: back to the original layout (contiguous)."""
+    if ndim == 0:
+        return a2.reshape(())
+    a = a2.reshape(moved)
+    if axis != ndim - 1:
+        a = xp.ascontiguousarray(xp.moveaxis(a, -1, axis))
+    return a
+
+
+def _rowwise(fn, kernel, axis, *arrays):
+    """Run the row kernel ``kernel`` on ``arrays`` (same shape) along ``axis``."""
+    xp = fn.xp
+    ndim = arrays[0].ndim
+    rows = [to_rows(xp, a, axis) for a in arrays]
+    out = getattr(fn.kernels, kernel)(*[r[0] for r in rows])
+    return from_rows(xp, out, rows[0][1], axis, ndim)
+
+
+def _class_count(x, axis):
+    return x.shape[axis] if x.ndim else 1
+
+
+# --- elementwise activations ---------------------------------------------------------------
+class Sigmoid(Function):
+    """sigmoid(x) = 1 / (1 + e^-x), computed from e^-|x| (see module docstring).
+
+    d sigmoid / dx = y (1 - y), with y the output.
+    """
+
+    name = "sigmoid"
+
+    def forward(self, x):
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, g):
+        y = self.output()
+        return g * y * (1 - y)
+
+
+class ReLU(Function):
+    """relu(x) = max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+
+    name = "relu"
+
+    def forward(self, x):
+        return self.xp.maximum(x, 0)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        return g * self.constant((x > 0).astype(g.dtype))
+
+
+class Tanh(Function):
+    """tanh(x); d tanh / dx = 1 - tanh(x)^2."""
+
+    name = "tanh"
+
+    def forward(self, x):
+        return self.xp.tanh(x)
+
+    def backward(self, g):
+        y = self.output()
+        return g * (1 - y * y)
+
+
+class LeakyReLU(Function):
+    """x for x > 0, ``negative_slope * x`` otherwise; gradient 1 or ``negative_slope``."""
+
+    name = "leaky_relu"
+
+    def forward(self, x):
+        return self.xp.where(x > 0, x, x * self.negative_slope)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        slope = self.xp.where(x > 0, 1.0, self.negative_slope).astype(g.dtype)
+        return g * self.constant(slope)
+
+
+class Softplus(Function):
+    """softplus(x) = log(1 + e^(beta x)) / beta, linear (= x) where beta x > threshold.
+
+    Stable form: ``max(z, 0) + log1p(exp(-|z|))`` with ``z = beta x``. The gradient is
+    ``sigmoid(beta x)`` (1 in the linear region).
+    """
+
+    name = "softplus"
+
+    def forward(self, x):
+        xp = self.xp
+        z = x * self.beta
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
+        return xp.where(z > self.threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        s = sigmoid(x * self.beta)
+        linear = self.constant((x.data * self.beta > self.threshold).astype(g.dtype))
+        return g * (linear + (1 - linear) * s)
+
+
+class ELU(Function):
+    """elu(x) = x for x > 0, alpha (e^x - 1) otherwise; gradient 1 or ``y + alpha``."""
+
+    name = "elu"
+
+    def forward(self, x):
+        xp = self.xp
+        neg = xp.minimum(x, 0)  # exp of the negative part only: no overflow for large x
+        return xp.where(x > 0, x, self.alpha * xp.expm1(neg)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        pos = self.constant((x > 0).astype(g.dtype))
+        return g * (pos + (1 - pos) * (self.output() + self.alpha))
+
+
+class Hardtanh(Function):
+    """clamp(x, min_val, max_val); gradient 1 strictly inside, 0 outside and at the edges
+    (PyTorch's convention)."""
+
+    name = "hardtanh"
+
+    def forward(self, x):
+        return self.xp.clip(x, self.min_val, self.max_val)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        inside = (x > self.min_val) & (x < self.max_val)
+        return g * self.constant(inside.astype(g.dtype))
+
+
+class Erf(Function):
+    """The error function erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt (device kernel).
+
+    d erf / dx = 2/sqrt(pi) * e^(-x^2).
+    """
+
+    name = "erf"
+
+    def forward(self, x):
+        return self.kernels.erf(x)
+
+    def backward(self, g):
+        from .elementwise import exp
+
+        x = self.inputs[0]
+        return g * (2.0 / math.sqrt(math.pi)) * exp(-(x * x))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class GELU(Function):
+    """GELU(x) = x * Phi(x), Phi the standard normal CDF (``approximate="none"``), or
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` (``approximate="tanh"``).
+
+    Forward and plain backward are one fused kernel pass each (``gelu_forward`` /
+    ``gelu_backward``); with ``create_graph`` the backward is the composite
+    ``Phi(x) + x phi(x)`` (exact) or the tanh formula's derivative, made of tinynet ops.
+    """
+
+    name = "gelu"
+
+    def forward(self, x):
+        return self.kernels.gelu_forward(x, self.approximate == "tanh")
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if not is_grad_enabled():
+            return self.constant(self.kernels.gelu_backward(x.data, g.data, self.approximate == "tanh"))
+        from .elementwise import exp
+
+        if self.approximate == "tanh":
+            u = (x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI
+            t = tanh(u)
+            du = (1 + 3 * 0.044715 * x * x) * _SQRT_2_OVER_PI
+            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+        cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
+        pdf = exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return g * (cdf + x * pdf)
+
+
+# --- softmax family ---------------------------------------------------------------------------
+class Softmax(Function):
+    """softmax along ``axis``: exp(x - max) / sum(exp(x - max)).
+
+    Backward: dx = y * (g - sum(g * y)) along the axis (y the output), fused kernel or
+    composite (see module docstring).
+    """
+
+    name = "softmax"
+
+    def forward(self, x):
+        xp = self.xp
+        if x.size == 0:
+            return x.copy()
+        if use_row_kernels(self.device, _class_count(x, self.axis), x.dtype, "softmax_forward"):
+            return _rowwise(self, "softmax_forward", self.axis, x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e /= e.sum(axis=self.axis, keepdims=True)
+        return e
+
+    def backward(self, g):
+        if is_grad_enabled():
+            y = self.output()
+            return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
+        y, ga = self.out, g.data
+        if y.size == 0:
+            return self.constant(ga.copy())
+        if use_row_kernels(self.device, _class_count(y, self.axis), y.dtype, "softmax_backward"):
+            return self.constant(_rowwise(self, "softmax_backward", self.axis, y, ga))
+        return self.constant(y * (ga - (ga * y).sum(axis=self.axis, keepdims=True)))
+
+
+class LogSoftmax(Function):
+    """log_softmax along ``axis``: x - max - log(sum(exp(x - max))).
+
+    Backward: dx = g - exp(y) * sum(g) along the axis (y the output, exp(y) = softmax).
+    """
+
+    name = "log_softmax"
+
+    def forward(self, x):
+        xp = self.xp
+        if x.size == 0:
+            return x.copy()
+        if use_row_kernels(self.device, _class_count(x, self.axis), x.dtype, "log_softmax_forward"):
+            return _rowwise(self, "log_softmax_forward", self.axis, x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        shifted -= xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return shifted
+
+    def backward(self, g):
+        from .elementwise import exp
+
+        if is_grad_enabled():
+            return g - exp(self.output()) * g.sum(axis=self.axis, keepdims=True)
+        y, ga = self.out, g.data
+        if y.size == 0:
+            return self.constant(ga.copy())
+        if use_row_kernels(self.device, _class_count(y, self.axis), y.dtype, "log_softmax_backward"):
+            return self.constant(_rowwise(self, "log_softmax_backward", self.axis, y, ga))
+        return self.constant(ga - self.xp.exp(y) * ga.sum(axis=self.axis, keepdims=True))
+
+
+# --- public functions -------------------------------------------------------------------------
+def sigmoid(input):
+    """The logistic function 1 / (1 + e^-x), stable for any input."""
+    _check_float(input, "sigmoid")
+    return Sigmoid.apply(input)
+
+
+def relu(input, inplace: bool = False):
+    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; a new tensor is returned."""
+    return ReLU.apply(input)
+
+
+def tanh(input):
+    """Hyperbolic tangent."""
+    _check_float(input, "tanh")
+    return Tanh.apply(input)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    """x for x > 0, ``negative_slope * x`` otherwise."""
+    _check_float(input, "leaky_relu")
+    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    """log(1 + exp(beta x)) / beta, returning x where beta x > threshold (PyTorch's default 20)."""
+    _check_float(input, "softplus")
+    return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    """x for x > 0, alpha (exp(x) - 1) otherwise."""
+    _check_float(input, "elu")
+    return ELU.apply(input, alpha=float(alpha))
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """clamp(x, min_val, max_val)."""
+    _check_float(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return Hardtanh.apply(input, min_val=float(min_val), max_val=float(max_val))
+
+
+def erf(input):
+    """The error function (``torch.erf``)."""
+    _check_float(input, "erf")
+    return Erf.apply(input)
+
+
+def gelu(input, approximate: str = "none"):
+    """Gaussian error linear unit x * Phi(x); ``approximate="tanh"`` for the tanh formula."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    _check_float(input, "gelu")
+    return GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace: bool = False):
+    """x * sigmoid(x) (also called swish)."""
+    _check_float(input, "silu")
+    return input * sigmoid(input)
+
+
+def _softmax_axis(input, axis, dim, op):
+    _check_float(input, op)
+    axis = pick_axis(axis, dim, op)
+    if axis is None:
+        axis = -1
+    return normalize_axis(axis, input.ndim, op)
+
+
+def softmax(input, dim=None, *, axis=None, dtype=None):
+    """softmax along ``dim`` (alias ``axis``; default the last axis). ``dtype`` casts first."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return Softmax.apply(input, axis=_softmax_axis(input, axis, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, *, axis=None, dtype=None):
+    """log(softmax(x)) along ``dim`` (alias ``axis``; default last), computed stably."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return LogSoftmax.apply(input, axis=_softmax_axis(input, axis, dim, "log_softmax"))
+
+
+bind({
+    "sigmoid": sigmoid, "relu": relu, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
+    "leaky_relu": leaky_relu, "gelu": gelu, "silu": silu, "softplus": softplus, "elu": elu,
+    "hardtanh": hardtanh, "erf": erf,
+})

@@ -1,0 +1,292 @@
+"""Scaled dot-product attention (Vaswani et al., 2017)::
+
+    Attention(Q, K, V) = softmax(Q K^T * scale + M) V,    scale = 1 / sqrt(d_k)
+
+``q`` is (..., L, E), ``k`` (..., S, E), ``v`` (..., S, Ev); the leading (batch, head)
+axes broadcast. The mask ``M`` follows PyTorch's ``F.scaled_dot_product_attention``:
+
+* a **bool** ``attn_mask``: True = may attend, False = masked out (score -> -inf);
+* a **float** ``attn_mask``: added to the scores (0 keeps, -inf or a large negative masks);
+* ``is_causal=True``: query i attends to keys j <= i (top-left aligned, as PyTorch);
+  unlike PyTorch it may be combined with ``attn_mask`` (both apply);
+* a key-padding mask is an ``attn_mask`` shaped to broadcast, e.g. (N, 1, 1, S).
+
+The mask must broadcast to the scores' shape (..., L, S), else a ValueError names both
+shapes. A fully masked row has no keys to attend to and gives NaN, as in PyTorch.
+
+The whole thing is one op (:class:`Attention`) so the graph holds one node rather than
+six, and only the probabilities ``P`` are saved. With ``P = softmax(S)``, ``O = P V``
+and ``dO`` the output gradient::
+
+    dV = P^T dO,   dP = dO V^T,   dS = P * (dP - rowsum(dP * P)),
+    dQ = scale * dS K,   dK = scale * dS^T Q
+
+The softmax and its backward are the device's fused row kernels (the row maximum is
+subtracted first, so large scores do not overflow and -inf becomes an exact 0). When a
+graph of the backward is recorded (``create_graph=True``) the backward recomputes the
+same formulas with differentiable tinynet ops, so gradients of gradients work.
+
+:class:`PackedSelfAttention` is the multi-head self-attention form used by
+``nn.MultiheadAttention``: it reads Q, K and V for every head straight out of the packed
+(N, L, 3E) projection as strided views and writes the gradient back packed, so no split,
+head transpose or concatenation is materialised in the graph.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as _np  # host-side shape arithmetic and randomness only
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+from ..tensor import random as _random
+from ..tensor.tensor import Tensor
+
+
+def _functional():
+    from .. import functional  # softmax lives in a sibling module (loaded by call time)
+
+    return functional
+
+
+# --- masks -----------------------------------------------------------------------------------
+def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_attention"):
+    """Turn ``attn_mask`` (Tensor or array, bool or float) into an additive float array."""
+    m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+    try:
+        full = tuple(int(s) for s in _np.broadcast_shapes(tuple(m.shape), tuple(scores_shape)))
+    except ValueError:
+        full = None
+    if full != tuple(scores_shape):
+        raise ValueError(
+            f"{op}: attn_mask of shape {tuple(m.shape)} does not broadcast to the attention scores of "
+            f"shape {tuple(scores_shape)} (batch..., L queries, S keys). Give a mask of shape (L, S), "
+            "(N, 1, L, S), or (N, 1, 1, S) for key padding."
+        )
+    if m.dtype.kind == "b":
+        return xp.where(m, dtype.type(0), dtype.type(-math.inf)).astype(dtype, copy=False)
+    if m.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: attn_mask must be bool (True = attend) or float (added to the scores), got {m.dtype}"
+        )
+    return m.astype(dtype, copy=False)
+
+
+def causal_mask(L: int, S: int, xp, dtype):
+    """Additive (L, S) mask: 0 where key j <= query i (top-left aligned), else -inf."""
+    m = xp.zeros((L, S), dtype=dtype)
+    m[xp.triu(xp.ones((L, S), dtype=bool), k=1)] = -math.inf
+    return m
+
+
+# --- the array math shared by both ops -------------------------------------------------------
+def _probs(fn, q, k):
+    """P = softmax(q k^T * scale + mask) on arrays, through the device's fused softmax."""
+    s = q @ k.swapaxes(-1, -2)
+    s *= s.dtype.type(fn.scale)
+    if fn.mask is not None:
+        s += fn.mask
+    shape = s.shape
+    return fn.kernels.softmax_forward(s.reshape(-1, shape[-1])).reshape(shape)
+
+
+def _dropout_keep(fn, shape, dtype):
+    """A {0, 1/(1-p)} array (or None) drawn from tinynet's global generator."""
+    p = fn.dropout_p
+    if p <= 0.0:
+        return None
+    keep = (_random.generator().random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+    return fn.device.from_host(keep)
+
+
+def _array_grads(fn, g, q, k, v):
+    """dQ, dK, dV (arrays) from the saved probabilities, with the fused softmax backward."""
+    p = fn.p
+    pd = p if fn.keep is None else p * fn.keep
+    dv = pd.swapaxes(-1, -2) @ g
+    dp = g @ v.swapaxes(-1, -2)
+    if fn.keep is not None:
+        dp *= fn.keep
+    shape = dp.shape
+    ds = fn.kernels.softmax_backward(p.reshape(-1, shape[-1]), dp.reshape(-1, shape[-1])).reshape(shape)
+    ds *= ds.dtype.type(fn.scale)
+    dq = ds @ k
+    dk = ds.swapaxes(-1, -2) @ q
+    return dq, dk, dv
+
+
+def _tensor_grads(fn, g, q, k, v):
+    """dQ, dK, dV as differentiable tinynet ops (used when create_graph is on)."""
+    F = _functional()
+    s = (q @ k.swapaxes(-1, -2)) * fn.scale
+    if fn.mask is not None:
+        s = s + fn.constant(fn.mask)
+    p = F.softmax(s, dim=-1)
+    pd = p if fn.keep is None else p * fn.constant(fn.keep)
+    dv = pd.swapaxes(-1, -2) @ g
+    dp = g @ v.swapaxes(-1, -2)
+    if fn.keep is not None:
+        dp = dp * fn.constant(fn.keep)
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True)) * fn.scale
+    return ds @ k, ds.swapaxes(-1, -2) @ q, dv
+
+
+def _unbroadcast_array(xp, a, shape):
+    """Sum an array down to ``shape`` (gradient of broadcasting the batch axes)."""
+    if a.shape == tuple(shape):
+        return a
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and a.shape[i + lead] != 1)
+    return a.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+class Attention(Function):
+    """softmax(q k^T * scale + mask) v with optional dropout on the probabilities.
+
+    Params: ``scale``, ``mask`` (additive array broadcasting to the scores, or None),
+    ``dropout_p``, ``sink`` (None, or a list that receives the probability array, for
+    callers that return attention weights). The probabilities before dropout are kept
+    as ``self.p``.
+    """
+
+    name = "scaled_dot_product_attention"
+
+    def forward(self, q, k, v):
+        self.p = _probs(self, q, k)
+        if self.sink is not None:
+            self.sink.append(self.p)
+        self.keep = _dropout_keep(self, self.p.shape, self.p.dtype)
+        pd = self.p if self.keep is None else self.p * self.keep
+        return pd @ v
+
+    def backward(self, g):
+        q, k, v = self.inputs
+        if STATE.enabled:
+            from ._util import unbroadcast
+
+            dq, dk, dv = _tensor_grads(self, g, q, k, v)
+            return unbroadcast(dq, q.shape), unbroadcast(dk, k.shape), unbroadcast(dv, v.shape)
+        dq, dk, dv = _array_grads(self, g.data, q.data, k.data, v.data)
+        xp, make = self.xp, self.constant
+        return (make(_unbroadcast_array(xp, dq, q.shape)) if q._requires_grad else None,
+                make(_unbroadcast_array(xp, dk, k.shape)) if k._requires_grad else None,
+                make(_unbroadcast_array(xp, dv, v.shape)) if v._requires_grad else None)
+
+
+def _split_heads(a, n, L, e, h, which):
+    """View the ``which``-th (0 q, 1 k, 2 v) block of packed (n, L, 3e) as (n, h, L, e/h)."""
+    return a[:, :, which * e:(which + 1) * e].reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
+
+
+class PackedSelfAttention(Function):
+    """Multi-head attention over a packed projection ``qkv`` (N, L, 3E) -> (N, L, E).
+
+    Heads are read as strided views (no copies); the output's heads are merged back to
+    (N, L, E). Params as :class:`Attention`, plus ``num_heads``; ``mask`` broadcasts to
+    (N, H, L, L).
+    """
+
+    name = "packed_self_attention"
+
+    def forward(self, qkv):
+        n, L, e3 = qkv.shape
+        e, h = e3 // 3, self.num_heads
+        q, k, v = (_split_heads(qkv, n, L, e, h, i) for i in range(3))
+        self.p = _probs(self, q, k)
+        if self.sink is not None:
+            self.sink.append(self.p)
+        self.keep = _dropout_keep(self, self.p.shape, self.p.dtype)
+        pd = self.p if self.keep is None else self.p * self.keep
+        return (pd @ v).transpose(0, 2, 1, 3).reshape(n, L, e)
+
+    def backward(self, g):
+        qkv = self.inputs[0]
+        n, L, e3 = qkv.shape
+        e, h = e3 // 3, self.num_heads
+        if STATE.enabled:
+            F = _functional()
+            heads = qkv.reshape(n, L, 3, h, e // h).permute(2, 0, 3, 1, 4)
+            q, k, v = heads[0], heads[1], heads[2]
+            gh = g.reshape(n, L, h, e // h).permute(0, 2, 1, 3)
+            dq, dk, dv = _tensor_grads(self, gh, q, k, v)
+            d = F.stack([dq, dk, dv], axis=0)  # (3, n, h, L, d)
+            return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
+        a = qkv.data
+        q, k, v = (_split_heads(a, n, L, e, h, i) for i in range(3))
+        gh = g.data.reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
+        dq, dk, dv = _array_grads(self, gh, q, k, v)
+        out = self.xp.empty((n, L, 3, h, e // h), dtype=a.dtype)
+        out[:, :, 0] = dq.transpose(0, 2, 1, 3)
+        out[:, :, 1] = dk.transpose(0, 2, 1, 3)
+        out[:, :, 2] = dv.transpose(0, 2, 1, 3)
+        return self.constant(out.reshape(n, L, e3))
+
+
+# --- public functions -------------------------------------------------------------------------
+def _build_mask(attn_mask, is_causal, scores_shape, xp, dtype, op):
+    mask = None
+    if attn_mask is not None:
+        mask = _additive_mask(attn_mask, scores_shape, xp, dtype, op)
+    if is_causal:
+        cm = causal_mask(scores_shape[-2], scores_shape[-1], xp, dtype)
+        mask = cm if mask is None else mask + cm
+    return mask
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale=None, *, need_weights: bool = False):
+    """softmax(query key^T * scale + mask) value (see the module docstring for masks).
+
+    With ``need_weights=True`` (a tinynet extension) returns ``(output, weights)``, the
+    weights being the attention probabilities as a constant tensor.
+    """
+    op = "scaled_dot_product_attention"
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim < 2:
+            raise ValueError(f"{op}: {name} must be at least 2-D (..., length, dim), got shape {tuple(t.shape)}")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            f"{op}: query {tuple(query.shape)} and key {tuple(key.shape)} must have the same last (embedding) axis"
+        )
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            f"{op}: key {tuple(key.shape)} and value {tuple(value.shape)} must have the same number of "
+            "positions (axis -2)"
+        )
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
+    try:
+        batch = _np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"{op}: the batch axes of query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+            f"{tuple(value.shape)} cannot be broadcast together"
+        ) from None
+    scores_shape = tuple(batch) + (query.shape[-2], key.shape[-2])
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    mask = _build_mask(attn_mask, is_causal, scores_shape, query.device.xp, query.dtype, op)
+    sink = [] if need_weights else None
+    out = Attention.apply(query, key, value, scale=scale, mask=mask, dropout_p=float(dropout_p), sink=sink)
+    return (out, Tensor._make(sink[0], query.device)) if need_weights else out
+
+
+def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float = 0.0,
+                          is_causal: bool = False, need_weights: bool = False):
+    """Multi-head self-attention on a packed (N, L, 3E) projection; returns (N, L, E).
+
+    ``attn_mask`` follows :func:`scaled_dot_product_attention` (True/0 = attend) and must
+    broadcast to (N, num_heads, L, L). With ``need_weights`` also returns the attention
+    probabilities (N, num_heads, L, L) as a constant tensor.
+    """
+    op = "packed_self_attention"
+    n, L, e3 = qkv.shape
+    if e3 % (3 * num_heads):
+        raise ValueError(f"{op}: the packed axis {e3} must be 3 * num_heads * head_dim (num_heads={num_heads})")
+    scores_shape = (n, num_heads, L, L)
+    mask = _build_mask(attn_mask, is_causal, scores_shape, qkv.device.xp, qkv.dtype, op)
+    sink = [] if need_weights else None
+    out = PackedSelfAttention.apply(qkv, num_heads=num_heads, scale=1.0 / math.sqrt(e3 // 3 // num_heads),
+                                    mask=mask, dropout_p=float(dropout_p), sink=sink)
+    return (out, Tensor._make(sink[0], qkv.device)) if need_weights else out

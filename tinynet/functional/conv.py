@@ -1,0 +1,444 @@
+"""2-D convolution as im2col + GEMM, with its two gradients as ops of their own.
+
+For an input ``x`` (N, C, H, W) and a weight ``w`` (O, C/groups, kh, kw)::
+
+    y[n, o, p, q] = b[o] + sum over c, i, j of  w[o, c, i, j] * x[n, c, p*sh - ph + i*dh, q*sw - pw + j*dw]
+
+(zero outside the input). PyTorch calls this ``conv2d``; mathematically it is a
+cross-correlation. The kernels ``im2col`` copies every receptive field into a column of
+``cols`` (C*kh*kw, N*OH*OW), so the whole layer is ONE matrix product
+``W (O, C*kh*kw) @ cols`` computed by the device's BLAS (``xp.matmul``), followed by a
+transposing copy into NCHW that also adds the bias.
+
+The backward is three products with the same matrices (``G`` is the output gradient
+arranged as (O, N*OH*OW))::
+
+    dW    = G @ cols^T                   (Conv2dWeightGrad)
+    dx    = col2im(W^T @ G)              (Conv2dInputGrad = conv_transpose2d)
+    db    = G summed over its columns
+
+Every one of them is linear in each argument, so their own gradients are again these
+ops (``<conv(x, W), G> = <x, convT(G, W)> = <W, wgrad(x, G)>``)::
+
+    Conv2d(x, W)            backward -> Conv2dInputGrad(G, W),  Conv2dWeightGrad(x, G)
+    Conv2dInputGrad(G, W)   backward -> Conv2d(gx, W),          Conv2dWeightGrad(gx, G)
+    Conv2dWeightGrad(x, G)  backward -> Conv2dInputGrad(G, gW), Conv2d(x, gW)
+
+so gradients of any order work (``create_graph=True``), while the ordinary backward runs
+the same GEMMs on raw arrays (``backward_array``) reusing the forward's ``cols``.
+Groups split channels into independent blocks: the GEMMs become batched over groups.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+from ..tensor.tensor import Tensor
+
+
+# --- argument handling ------------------------------------------------------------------
+def _ints(value, n: int, what: str, op: str) -> tuple:
+    """An int or a sequence of ``n`` ints as a tuple (PyTorch's ``_pair``)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and len(value) == n and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{op}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+def conv_geometry(in_hw, kernel_hw, stride, padding, dilation, op: str):
+    """Check a convolution's arguments and return ``(stride, pad_top_left, dilation, out_hw)``.
+
+    ``padding`` is an int, a pair, ``"valid"`` (no padding) or ``"same"`` (output size =
+    input size; stride must be 1; an odd total padding puts the extra row/column at the
+    bottom/right, as PyTorch does).
+    """
+    kh, kw = kernel_hw
+    sh, sw = _ints(stride, 2, "stride", op)
+    dh, dw = _ints(dilation, 2, "dilation", op)
+    if sh <= 0 or sw <= 0:
+        raise ValueError(f"{op}: stride must be positive, got {(sh, sw)}")
+    if dh <= 0 or dw <= 0:
+        raise ValueError(f"{op}: dilation must be positive, got {(dh, dw)}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0), (0, 0))
+        elif padding == "same":
+            if (sh, sw) != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1 (got stride {(sh, sw)}); "
+                                 "give the padding as numbers for strided convolutions")
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            pads = ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
+        else:
+            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    else:
+        ph, pw = _ints(padding, 2, "padding", op)
+        if ph < 0 or pw < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {(ph, pw)}")
+        pads = ((ph, ph), (pw, pw))
+    h, w = in_hw
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    hp, wp = h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1]
+    if eh > hp or ew > wp:
+        dil = "" if (dh, dw) == (1, 1) else f" (dilated to {eh}x{ew})"
+        raise ValueError(
+            f"{op}: kernel size {kh}x{kw}{dil} is larger than the padded input {hp}x{wp} "
+            f"(input {h}x{w} plus padding {pads[0][0] + pads[0][1]}x{pads[1][0] + pads[1][1]}). "
+            "Use a smaller kernel, more padding, or larger inputs."
+        )
+    oh, ow = (hp - eh) // sh + 1, (wp - ew) // sw + 1
+    return (sh, sw), (pads[0][0], pads[1][0]), (dh, dw), (oh, ow)
+
+
+# --- the GEMMs on raw arrays (shared by the Functions and the fast backward) -------------
+def _to_gemm(xp, g):
+    """(N, O, OH, OW) -> (O, N*OH*OW): the layout the GEMMs of the backward read."""
+    n, o = g.shape[0], g.shape[1]
+    if n == 1:
+        return g.reshape(o, -1)
+    return xp.ascontiguousarray(g.reshape(n, o, -1).transpose(1, 0, 2)).reshape(o, -1)
+
+
+def _grouped(xp, a, b, groups, ta=False, tb=False):
+    """``a @ b`` with both split into ``groups`` row blocks (a batched GEMM when groups > 1).
+
+    ``a`` is (groups*ma, ka) and ``b`` (groups*kb, nb); ``ta``/``tb`` transpose a block
+    before multiplying. Transposes are views, so BLAS reads them without copies.
+    """
+    if groups == 1:
+        return (a.T if ta else a) @ (b.T if tb else b)
+    a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
+    b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
+    out = xp.matmul(a3.transpose(0, 2, 1) if ta else a3, b3.transpose(0, 2, 1) if tb else b3)
+    return out.reshape(-1, out.shape[-1])
+
+
+def _forward_arrays(fn, x, w, b, cols=None):
+    """y = conv2d(x, w) + b on arrays; returns (y, cols)."""
+    xp = fn.xp
+    n = x.shape[0]
+    o, _, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw), (oh, ow) = fn.stride, fn.pad, fn.dilation, fn.out_hw
+    if cols is None:
+        cols = fn.kernels.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    ym = _grouped(xp, w.reshape(o, -1), cols, fn.groups)          # (O, N*OH*OW)
+    if n == 1:
+        y = ym.reshape(1, o, oh, ow)
+        if b is not None:
+            y = y + b.reshape(1, o, 1, 1)
+        return y, cols
+    y = xp.empty((n, o, oh, ow), dtype=ym.dtype)
+    src = ym.reshape(o, n, oh * ow).transpose(1, 0, 2)
+    if b is None:
+        y.reshape(n, o, oh * ow)[...] = src
+    else:
+        xp.add(src, b.reshape(1, o, 1), out=y.reshape(n, o, oh * ow))
+    return y, cols
+
+
+def _input_grad_arrays(fn, gm, w, x_shape):
+    """dx = col2im(W^T @ G) for G in GEMM layout (O, N*OH*OW)."""
+    o, _, kh, kw = w.shape
+    n, c, h, wd = x_shape
+    (sh, sw), (ph, pw), (dh, dw), (oh, ow) = fn.stride, fn.pad, fn.dilation, fn.out_hw
+    dcols = _grouped(fn.xp, w.reshape(o, -1), gm, fn.groups, ta=True)   # (C*kh*kw, N*OH*OW)
+    return fn.kernels.col2im(dcols, n, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+def _weight_grad_arrays(fn, gm, cols, w_shape):
+    """dW = G @ cols^T, shaped like the weight."""
+    return _grouped(fn.xp, gm, cols, fn.groups, tb=True).reshape(w_shape)
+
+
+class _ConvParams(Function):
+    """Shared parameter plumbing (stride, pad, dilation, groups, out_hw live on the node)."""
+
+    def params(self, **extra):
+        p = dict(stride=self.stride, pad=self.pad, dilation=self.dilation, groups=self.groups,
+                 out_hw=self.out_hw)
+        p.update(extra)
+        return p
+
+
+class Conv2d(_ConvParams):
+    """y = conv2d(x, w) (+ b): im2col + one GEMM per group. Inputs: x, w[, b]."""
+
+    name = "conv2d"
+
+    def forward(self, x, w, b=None):
+        y, cols = _forward_arrays(self, x, w, b)
+        self.cols = cols
+        return y
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = gw = gb = None
+        if x._requires_grad:
+            gx = Conv2dInputGrad.apply(g, w, **self.params(in_shape=tuple(x.shape)))
+        if w._requires_grad:
+            gw = Conv2dWeightGrad.apply(x, g, **self.params(w_shape=tuple(w.shape), cols=self.cols))
+        if len(self.inputs) == 3:
+            if self.inputs[2]._requires_grad:
+                gb = g.sum(axis=(0, 2, 3))
+            return gx, gw, gb
+        return gx, gw
+
+    def backward_array(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gm = _to_gemm(self.xp, g)
+        gx = gw = gb = None
+        if x._requires_grad:
+            gx = _input_grad_arrays(self, gm, w.data, x.shape)
+        if w._requires_grad:
+            gw = _weight_grad_arrays(self, gm, self.cols, w.shape)
+        if len(self.inputs) == 3:
+            if self.inputs[2]._requires_grad:
+                gb = gm.sum(axis=1)
+            return gx, gw, gb
+        return gx, gw
+
+
+class Conv2dInputGrad(_ConvParams):
+    """dx = conv_transpose(G, w): the gradient of conv2d with respect to its input.
+
+    Inputs: G (N, O, OH, OW) and w; ``in_shape`` is the (N, C, H, W) of the result. This
+    is also ``conv_transpose2d`` (a "fractionally strided" convolution).
+    """
+
+    name = "conv2d_input_grad"
+
+    def forward(self, g, w):
+        return _input_grad_arrays(self, _to_gemm(self.xp, g), w, self.in_shape)
+
+    def backward(self, gx):
+        g, w = self.inputs
+        gg = gw = None
+        if g._requires_grad:
+            gg = Conv2d.apply(gx, w, **self.params())
+        if w._requires_grad:
+            gw = Conv2dWeightGrad.apply(gx, g, **self.params(w_shape=tuple(w.shape), cols=None))
+        return gg, gw
+
+    def backward_array(self, gx):
+        g, w = self.inputs
+        gg = gw = None
+        need_cols = w._requires_grad
+        if g._requires_grad or need_cols:
+            o, _, kh, kw = w.shape
+            (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.stride, self.pad, self.dilation, self.out_hw
+            cols = self.kernels.im2col(gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            if g._requires_grad:
+                gg, _ = _forward_arrays(self, gx, w.data, None, cols)
+            if need_cols:
+                gw = _weight_grad_arrays(self, _to_gemm(self.xp, g.data), cols, w.shape)
+        return gg, gw
+
+
+class Conv2dWeightGrad(_ConvParams):
+    """dW = G @ cols(x)^T: the gradient of conv2d with respect to its weight.
+
+    Inputs: x and G. ``w_shape`` is the weight's shape; ``cols`` may carry the forward's
+    im2col of ``x`` (the same array, so it is not recomputed).
+    """
+
+    name = "conv2d_weight_grad"
+
+    def forward(self, x, g):
+        cols = self.cols
+        if cols is None:
+            _, _, kh, kw = self.w_shape
+            (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.stride, self.pad, self.dilation, self.out_hw
+            cols = self.kernels.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        self.cols = None  # not needed by the backward; free it early
+        return _weight_grad_arrays(self, _to_gemm(self.xp, g), cols, self.w_shape)
+
+    def backward(self, gw):
+        x, g = self.inputs
+        gx = gg = None
+        if x._requires_grad:
+            gx = Conv2dInputGrad.apply(g, gw, **self.params(in_shape=tuple(x.shape)))
+        if g._requires_grad:
+            gg = Conv2d.apply(x, gw, **self.params())
+        return gx, gg
+
+    def backward_array(self, gw):
+        x, g = self.inputs
+        gx = gg = None
+        if x._requires_grad:
+            gx = _input_grad_arrays(self, _to_gemm(self.xp, g.data), gw, x.shape)
+        if g._requires_grad:
+            gg, _ = _forward_arrays(self, x.data, gw, None)
+        return gx, gg
+
+
+# --- checks -------------------------------------------------------------------------------
+def _check_tensor(t, what: str, op: str):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {what} must be a Tensor, got {type(t).__name__}")
+    if t.dtype.kind != "f":
+        raise TypeError(f"{op}: {what} must be a floating tensor, got {t.dtype}; convert with `.float()`")
+
+
+def _check_same(a, b, what_a, what_b, op):
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: {what_a} is {a.dtype} but {what_b} is {b.dtype}; convert one "
+                        f"(e.g. `{what_a}.to({what_b}.dtype)`)")
+    if a.device is not b.device:
+        raise RuntimeError(f"{op}: {what_a} is on {a.device.type} but {what_b} is on {b.device.type}; "
+                           f"move it with `.to('{b.device.type}')`")
+
+
+def _batched(input, op: str, expected: str):
+    """Accept (N, C, H, W) or an unbatched (C, H, W); return the 4-D tensor and a flag."""
+    if input.ndim == 4:
+        return input, False
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    raise ValueError(f"{op}: expected input of shape {expected} (4-D, or 3-D without the batch axis), "
+                     f"got shape {tuple(input.shape)}")
+
+
+def _check_groups(groups, c_in, c_out, op):
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both in_channels ({c_in}) and "
+                         f"out_channels ({c_out})")
+
+
+# --- public ops -------------------------------------------------------------------------
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, op: str = "conv2d"):
+    """2-D convolution (cross-correlation) of ``input`` (N, C, H, W) with ``weight`` (O, C/groups, kh, kw).
+
+    ``stride``, ``padding`` (zeros; also ``"same"``/``"valid"``) and ``dilation`` take an
+    int or a pair; ``groups`` splits the channels into independent blocks. Returns
+    (N, O, OH, OW) with ``OH = (H + 2*ph - dh*(kh-1) - 1) // sh + 1`` (same for W).
+    An unbatched (C, H, W) input gives a (O, OH, OW) output.
+    """
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (out_channels, in_channels/groups, kh, kw), "
+                         f"got shape {tuple(weight.shape)}")
+    o, cg, kh, kw = weight.shape
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    c = cg * groups
+    x, unbatched = _batched(input, op, f"(N, C={c}, H, W)")
+    if x.shape[1] != c:
+        raise ValueError(
+            f"{op}: expected input of shape (N, C={c}, H, W), got {tuple(input.shape)} with "
+            f"{x.shape[1]} channels (weight {tuple(weight.shape)}, groups={groups})"
+        )
+    _check_groups(groups, c, o, op)
+    _check_same(input, weight, "input", "weight", op)
+    args = [x, weight]
+    if bias is not None:
+        _check_tensor(bias, "bias", op)
+        if tuple(bias.shape) != (o,):
+            raise ValueError(f"{op}: bias must have shape ({o},) (one per output channel), got {tuple(bias.shape)}")
+        _check_same(bias, weight, "bias", "weight", op)
+        args.append(bias)
+    stride, pad, dilation, out_hw = conv_geometry(x.shape[2:], (kh, kw), stride, padding, dilation, op)
+    if x.shape[0] == 0:
+        raise ValueError(f"{op}: the input batch is empty (shape {tuple(input.shape)})")
+    y = Conv2d.apply(*args, stride=stride, pad=pad, dilation=dilation, groups=int(groups), out_hw=out_hw)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                     *, op: str = "conv_transpose2d"):
+    """Transposed convolution: the adjoint of :func:`conv2d`, mapping (N, C_in, H, W) up to (N, C_out, H', W').
+
+    ``weight`` has shape (C_in, C_out/groups, kh, kw) (PyTorch's layout, the same tensor a
+    conv2d from C_out to C_in channels would use) and
+    ``H' = (H - 1)*sh - 2*ph + dh*(kh - 1) + output_padding + 1``. This is exactly the
+    input-gradient of that conv2d, so it shares its op (:class:`Conv2dInputGrad`).
+    """
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (in_channels, out_channels/groups, kh, kw), "
+                         f"got shape {tuple(weight.shape)}")
+    cin, cog, kh, kw = weight.shape
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    x, unbatched = _batched(input, op, f"(N, C={cin}, H, W)")
+    if x.shape[1] != cin:
+        raise ValueError(f"{op}: expected input of shape (N, C={cin}, H, W), got {tuple(input.shape)}")
+    _check_groups(groups, cin, cog * groups, op)
+    _check_same(input, weight, "input", "weight", op)
+    sh, sw = _ints(stride, 2, "stride", op)
+    ph, pw = _ints(padding, 2, "padding", op)
+    dh, dw = _ints(dilation, 2, "dilation", op)
+    oph, opw = _ints(output_padding, 2, "output_padding", op)
+    if min(sh, sw, dh, dw) <= 0:
+        raise ValueError(f"{op}: stride and dilation must be positive, got stride {(sh, sw)}, dilation {(dh, dw)}")
+    if min(ph, pw, oph, opw) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be non-negative")
+    if oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise ValueError(f"{op}: output_padding {(oph, opw)} must be smaller than stride or dilation")
+    h, w = x.shape[2], x.shape[3]
+    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    if out_h <= 0 or out_w <= 0:
+        raise ValueError(f"{op}: the output would be {out_h}x{out_w}; reduce the padding")
+    c_out = cog * groups
+    y = Conv2dInputGrad.apply(x, weight, stride=(sh, sw), pad=(ph, pw), dilation=(dh, dw), groups=int(groups),
+                              out_hw=(h, w), in_shape=(x.shape[0], c_out, out_h, out_w))
+    if bias is not None:
+        if tuple(bias.shape) != (c_out,):
+            raise ValueError(f"{op}: bias must have shape ({c_out},), got {tuple(bias.shape)}")
+        y = y + bias.reshape(1, c_out, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    """The gradient of conv2d with respect to its input (``torch.nn.grad.conv2d_input``)."""
+    op = "conv2d_input"
+    n, c, h, w = (int(s) for s in input_size)
+    o, cg, kh, kw = weight.shape
+    _check_groups(groups, c, o, op)
+    stride, pad, dil, out_hw = conv_geometry((h, w), (kh, kw), stride, padding, dilation, op)
+    if tuple(grad_output.shape) != (n, o) + out_hw:
+        raise ValueError(f"{op}: grad_output must have shape {(n, o) + out_hw}, got {tuple(grad_output.shape)}")
+    return Conv2dInputGrad.apply(grad_output, weight, stride=stride, pad=pad, dilation=dil, groups=int(groups),
+                                 out_hw=out_hw, in_shape=(n, c, h, w))
+
+
+def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    """The gradient of conv2d with respect to its weight (``torch.nn.grad.conv2d_weight``)."""
+    op = "conv2d_weight"
+    o, cg, kh, kw = (int(s) for s in weight_size)
+    n, c, h, w = input.shape
+    _check_groups(groups, c, o, op)
+    if cg * groups != c:
+        raise ValueError(f"{op}: weight_size {tuple(weight_size)} with groups={groups} needs {cg * groups} "
+                         f"input channels, got {c}")
+    stride, pad, dil, out_hw = conv_geometry((h, w), (kh, kw), stride, padding, dilation, op)
+    if tuple(grad_output.shape) != (n, o) + out_hw:
+        raise ValueError(f"{op}: grad_output must have shape {(n, o) + out_hw}, got {tuple(grad_output.shape)}")
+    return Conv2dWeightGrad.apply(input, grad_output, stride=stride, pad=pad, dilation=dil, groups=int(groups),
+                                  out_hw=out_hw, w_shape=(o, cg, kh, kw), cols=None)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, op: str = "conv1d"):
+    """1-D convolution of (N, C, L) with (O, C/groups, k): a conv2d over a height-1 image."""
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D (out_channels, in_channels/groups, k), got shape {tuple(weight.shape)}")
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected input of shape (N, C={weight.shape[1] * groups}, L) "
+                         f"(3-D, or 2-D without the batch axis), got shape {tuple(input.shape)}")
+
+    c = weight.shape[1] * groups if isinstance(groups, int) and groups > 0 else weight.shape[1]
+    if input.shape[-2] != c:
+        raise ValueError(f"{op}: expected input of shape (N, C={c}, L), got {tuple(input.shape)} with "
+                         f"{input.shape[-2]} channels (weight {tuple(weight.shape)}, groups={groups})")
+    pad = padding if isinstance(padding, str) else (0, _ints(padding, 1, "padding", op)[0])
+    y = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, stride=(1, _ints(stride, 1, "stride", op)[0]),
+               padding=pad, dilation=(1, _ints(dilation, 1, "dilation", op)[0]), groups=groups, op=op)
+    return y.squeeze(-2)

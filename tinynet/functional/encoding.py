@@ -1,0 +1,49 @@
+"""One-hot encoding of integer class labels.
+
+``one_hot(labels, num_classes)`` turns labels of shape (...) into a (..., num_classes)
+int64 tensor with a single 1 per row, as ``torch.nn.functional.one_hot`` does. It has no
+gradient (labels are integers); multiply by a float or call ``.float()`` to use it in math.
+"""
+from __future__ import annotations
+
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
+
+
+class LabelError(IndexError, ValueError):
+    """A class label outside [0, num_classes): both an IndexError and a ValueError, so code
+    written for either (PyTorch raises RuntimeError, NumPy IndexError) catches it."""
+
+
+def one_hot(labels, num_classes=-1):
+    """(..., ) integer labels -> (..., num_classes) int64 one-hot rows.
+
+    ``num_classes=-1`` uses ``labels.max() + 1``. Negative labels, and labels not below
+    ``num_classes``, raise :class:`LabelError` naming the offending value.
+    """
+    if not isinstance(labels, Tensor):
+        labels = Tensor(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            f"one_hot: labels must be an integer tensor (class indices), got {labels.dtype}; "
+            "convert with .long()"
+        )
+    xp = labels.device.xp
+    data = labels.data
+    n = int(num_classes)
+    if data.size:
+        lo, hi = int(data.min()), int(data.max())
+        if lo < 0:
+            raise LabelError(f"one_hot: class labels must be non-negative, got {lo}")
+        if n == -1:
+            n = hi + 1
+        elif n < 0:
+            raise ValueError(f"one_hot: num_classes must be a positive int or -1, got {num_classes}")
+        elif hi >= n:
+            raise LabelError(
+                f"one_hot: label {hi} is out of range for num_classes={n} (labels must lie in [0, {n - 1}])"
+            )
+    elif n < 0:
+        raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+    out = (data[..., None] == xp.arange(n, dtype=data.dtype)).astype(_dt.int64)
+    return Tensor._make(out, labels.device)

@@ -1,0 +1,234 @@
+"""Joining and cutting tensors: ``cat``/``concatenate``, ``stack``, ``split``, ``chunk``, ``pad``.
+
+Concatenation puts inputs side by side along an axis, so its gradient cuts the output
+gradient back into the same pieces. Splitting is slicing (each piece is ``x[..., a:b]``,
+whose gradient scatters back). Constant padding surrounds the input with a constant, so
+its gradient is the middle part of the output gradient; the other padding modes are
+advanced indexes (repeated rows), whose gradient adds up the copies.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
+from . import indexing as _indexing  # noqa: F401  (x[key], used by split and the gradients)
+from ._util import normalize_axis
+
+
+def _tensors(tensors, op):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {i} is a {type(t).__name__}, not a Tensor")
+    return list(tensors)
+
+
+class Concat(Function):
+    """Join tensors along ``axis``; the gradient of input i is its slice of the output gradient."""
+
+    name = "cat"
+
+    def forward(self, *arrays):
+        self.sizes = [a.shape[self.axis] for a in arrays]
+        return self.xp.concatenate(arrays, axis=self.axis)
+
+    def backward(self, g):
+        grads, start = [], 0
+        lead = (slice(None),) * self.axis
+        for t, n in zip(self.inputs, self.sizes):
+            grads.append(g[lead + (slice(start, start + n),)] if t._requires_grad else None)
+            start += n
+        return tuple(grads)
+
+
+def cat(tensors, axis=0, *, dim=None):
+    """Concatenate tensors along an existing axis (``dim`` is PyTorch's name for it).
+
+    All tensors must have the same number of axes and equal sizes except along ``axis``.
+    Mixed dtypes are promoted as in NumPy/PyTorch.
+    """
+    tensors = _tensors(tensors, "cat")
+    if dim is not None:
+        axis = dim
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack (or unsqueeze them first)")
+    ax = normalize_axis(axis, ndim, "cat")
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref)) if k != ax):
+            shapes = ", ".join(str(tuple(u.shape)) for u in tensors)
+            raise ValueError(
+                f"cat: tensors must have the same shape except along axis {ax}, but tensor {i} has shape "
+                f"{tuple(t.shape)} and tensor 0 has {tuple(ref)} (all shapes: {shapes})"
+            )
+    return Concat.apply(*tensors, axis=ax)  # always a new tensor, even for one input (as in PyTorch)
+
+
+concatenate = cat
+concat = cat
+
+
+def stack(tensors, axis=0, *, dim=None):
+    """Join tensors of one shape along a new axis ``axis`` (``dim``): ``cat`` of ``unsqueeze``."""
+    tensors = _tensors(tensors, "stack")
+    if dim is not None:
+        axis = dim
+    ref = tuple(tensors[0].shape)
+    for i, t in enumerate(tensors):
+        if tuple(t.shape) != ref:
+            raise ValueError(
+                f"stack: expects every tensor to have the same shape, but tensor 0 has {ref} and tensor {i} "
+                f"has {tuple(t.shape)}"
+            )
+    nd = len(ref) + 1
+    if not -nd <= axis < nd:
+        raise IndexError(f"stack: axis {axis} is out of range for a result of {nd} dimensions")
+    axis %= nd
+    return Concat.apply(*[t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+def split(x, split_size_or_sections, axis=0, *, dim=None):
+    """Cut ``x`` along ``axis`` into a tuple of views (PyTorch's ``split``).
+
+    An int ``n`` gives pieces of ``n`` elements (the last may be shorter); a list gives
+    the size of each piece, which must add up to the axis length. (NumPy's ``np.split``
+    takes a number of sections or cut indices instead; tinynet follows PyTorch.)
+    """
+    if dim is not None:
+        axis = dim
+    ax = normalize_axis(axis, x.ndim, "split")
+    n = x.shape[ax]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ValueError(
+                f"split: section sizes {sizes} must be non-negative and add up to {n}, the length of axis "
+                f"{ax} of shape {tuple(x.shape)}"
+            )
+    else:
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be a positive int, got {split_size_or_sections}")
+        sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
+    lead = (slice(None),) * ax
+    pieces, start = [], 0
+    for s in sizes:
+        pieces.append(x[lead + (slice(start, start + s),)])
+        start += s
+    return tuple(pieces)
+
+
+def chunk(x, chunks, axis=0, *, dim=None):
+    """Cut ``x`` into ``chunks`` pieces of ``ceil(n / chunks)`` elements along ``axis`` (PyTorch's
+    ``chunk``: fewer pieces come back when the sizes do not divide evenly)."""
+    if dim is not None:
+        axis = dim
+    if int(chunks) <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
+    ax = normalize_axis(axis, x.ndim, "chunk")
+    n = x.shape[ax]
+    size = max(-(-n // int(chunks)), 1)
+    return split(x, size, ax)
+
+
+# --- pad ---------------------------------------------------------------------------------------
+class Pad(Function):
+    """Constant padding: the input sits in the middle of a block of ``value``.
+
+    The gradient is the middle block of the output gradient (a slice).
+    """
+
+    name = "pad"
+
+    def forward(self, x):
+        return self.xp.pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, g):
+        key = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
+        return g[key]
+
+
+def _pad_widths(pad, ndim):
+    """Per-axis (before, after) pairs from PyTorch's flat ``pad`` or NumPy's ``pad_width``.
+
+    PyTorch's ``F.pad(x, (l, r))`` pads the LAST axis, ``(l, r, t, b)`` the last two, and so
+    on, last axis first. NumPy's ``pad_width`` is a sequence of pairs, first axis first,
+    one pair per axis (``((0, 0), (1, 2))``), or a single pair for every axis.
+    """
+    if isinstance(pad, int):
+        return [(pad, pad)] * ndim
+    pad = list(pad)
+    if pad and all(isinstance(p, (tuple, list)) for p in pad):  # NumPy pad_width
+        pairs = [tuple(int(v) for v in p) for p in pad]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"pad: each pair of pad_width must be (before, after), got {pad}")
+        if len(pairs) == 1:
+            pairs = pairs * ndim
+        if len(pairs) != ndim:
+            raise ValueError(f"pad: pad_width has {len(pairs)} pairs for a tensor of {ndim} dimensions")
+        return pairs
+    if len(pad) % 2:
+        raise ValueError(f"pad: the flat pad tuple must have an even length (before, after per axis), got {tuple(pad)}")
+    if len(pad) // 2 > ndim:
+        raise ValueError(f"pad: {tuple(pad)} pads {len(pad) // 2} axes but the tensor has only {ndim}")
+    widths = [(0, 0)] * ndim
+    for k in range(len(pad) // 2):
+        widths[ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    return widths
+
+
+def _mode_index(n, lo, hi, mode, xp):
+    """Source positions for padding one axis of length ``n`` with ``lo``/``hi`` extra elements."""
+    pos = xp.arange(-lo, n + hi, dtype=_dt.int64)
+    if mode == "replicate":
+        return xp.clip(pos, 0, n - 1)
+    if mode == "circular":
+        return pos % n
+    # reflect: mirror at the edges without repeating the edge element
+    period = 2 * (n - 1)
+    pos = pos % period if period else pos * 0
+    return xp.where(pos >= n, period - pos, pos)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """Pad ``x`` (PyTorch's ``F.pad``): ``pad=(left, right)`` pads the last axis,
+    ``(left, right, top, bottom)`` the last two, and so on, last axis first.
+
+    NumPy's ``pad_width`` form (a pair per axis, first axis first) is accepted too.
+    Modes: ``"constant"`` (with ``value``), ``"reflect"``, ``"replicate"``, ``"circular"``;
+    the last three work on any axis here. Widths must be non-negative (crop with slicing).
+    """
+    widths = _pad_widths(pad, x.ndim)
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported; crop with slicing instead")
+    if mode == "constant":
+        if all(lo == 0 and hi == 0 for lo, hi in widths):
+            return x
+        return Pad.apply(x, widths=tuple(widths), value=value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', 'replicate' or 'circular'")
+    out = x
+    for ax, (lo, hi) in enumerate(widths):
+        if lo == 0 and hi == 0:
+            continue
+        n = x.shape[ax]
+        if n == 0 or (mode == "reflect" and (lo >= n or hi >= n)) or (mode == "circular" and (lo > n or hi > n)):
+            raise ValueError(
+                f"pad: {mode} padding of ({lo}, {hi}) is too large for axis {ax} of size {n} "
+                f"(shape {tuple(x.shape)})"
+            )
+        idx = Tensor._make(_mode_index(n, lo, hi, mode, x.device.xp), x.device)
+        out = out[(slice(None),) * ax + (idx,)]
+    return out
+
+
+from .methods import bind  # noqa: E402
+
+bind({
+    "split": split,
+    "chunk": chunk,
+})

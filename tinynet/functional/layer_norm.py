@@ -1,0 +1,81 @@
+"""Layer normalisation (Ba et al., 2016) over the trailing ``normalized_shape`` axes.
+
+    y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias
+
+with the biased variance, as PyTorch. The work is a fused kernel on each device
+(``kernels.layer_norm_forward`` / ``layer_norm_backward``: one pass per row instead of
+NumPy's six to eight whole-array passes). The backward uses the fused kernel for
+ordinary gradients; when a graph of the backward is being recorded
+(``create_graph=True``) it uses the same formula written with tinynet ops, so
+gradients of gradients work::
+
+    xhat = (x - mu) * rstd,   gx = g * weight
+    dx = rstd * (gx - mean(gx) - xhat * mean(gx * xhat))
+    dweight = sum(g * xhat),  dbias = sum(g)      (summed over all leading axes)
+"""
+from __future__ import annotations
+
+import math
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+from ..tensor.tensor import Tensor
+
+
+class LayerNorm(Function):
+    """Inputs ``(x, weight, bias)``; weight/bias are constants of ones/zeros when absent."""
+
+    name = "layer_norm"
+
+    def forward(self, x, w, b):
+        width = math.prod(self.normalized_shape)
+        x2 = x.reshape(-1, width)
+        y, self.mean, self.rstd = self.kernels.layer_norm_forward(x2, w.reshape(-1), b.reshape(-1), self.eps)
+        return y.reshape(x.shape)
+
+    def backward(self, g):
+        x, w, b = self.inputs
+        lead = x.ndim - len(self.normalized_shape)
+        if not STATE.enabled:  # plain gradients: the fused kernel
+            width = w.data.size
+            dx, dw, db = self.kernels.layer_norm_backward(
+                g.data.reshape(-1, width), x.data.reshape(-1, width), w.data.reshape(-1), self.mean, self.rstd)
+            make = self.constant
+            return (make(dx.reshape(x.shape)) if x._requires_grad else None,
+                    make(dw.reshape(w.shape)) if w._requires_grad else None,
+                    make(db.reshape(b.shape)) if b._requires_grad else None)
+        axes = tuple(range(lead, x.ndim))
+        rows = tuple(range(lead))
+        mu = x.mean(axis=axes, keepdims=True)
+        xc = x - mu
+        rstd = 1.0 / ((xc * xc).mean(axis=axes, keepdims=True) + self.eps).sqrt()
+        xhat = xc * rstd
+        gx = g * w
+        dx = rstd * (gx - gx.mean(axis=axes, keepdims=True) - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+        dw = (g * xhat).sum(axis=rows) if rows else g * xhat
+        db = g.sum(axis=rows) if rows else g
+        return dx, dw, db
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Normalise ``input`` over its trailing ``normalized_shape`` axes (PyTorch's signature)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    n = len(normalized_shape)
+    if n == 0 or input.ndim < n or tuple(input.shape[-n:]) != normalized_shape:
+        raise ValueError(
+            f"layer_norm: normalized_shape {normalized_shape} must match the trailing axes of the input, "
+            f"but the input has shape {tuple(input.shape)}"
+        )
+    if input.dtype.kind != "f":
+        raise TypeError(f"layer_norm: needs a floating input, got {input.dtype}; convert with `.float()`")
+    xp = input.device.xp
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} has shape {tuple(p.shape)}, expected {normalized_shape}")
+    if weight is None:
+        weight = Tensor._make(xp.ones(normalized_shape, dtype=input.dtype), input.device)
+    if bias is None:
+        bias = Tensor._make(xp.zeros(normalized_shape, dtype=input.dtype), input.device)
+    return LayerNorm.apply(input, weight, bias, normalized_shape=normalized_shape, eps=float(eps))

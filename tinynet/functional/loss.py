@@ -1,0 +1,477 @@
+"""Loss functions: mse_loss, l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
+nll_loss, cross_entropy, with PyTorch's arguments and ``reduction`` semantics.
+
+``reduction``: ``"none"`` keeps one loss per element (per sample for the class losses),
+``"sum"`` adds them, ``"mean"`` averages them. For the class losses with a per-class
+``weight`` the mean is *weighted*: ``sum_i w[t_i] l_i / sum_i w[t_i]``, and samples whose
+target is ``ignore_index`` count in neither sum (PyTorch's exact definition; a batch with
+every target ignored gives nan, as in PyTorch).
+
+Formulas (natural log throughout):
+
+* ``mse_loss = (x - y)^2``, ``l1_loss = |x - y|``
+* ``binary_cross_entropy(p, t) = -(t log p + (1 - t) log(1 - p))``, each log clamped to
+  >= -100 like PyTorch so p = 0 or 1 gives a finite loss
+* ``binary_cross_entropy_with_logits(z, t) = (1 - t) z + (1 + (pw - 1) t) softplus(-z)``,
+  which equals the BCE of sigmoid(z) but never takes log(0) (pw = ``pos_weight``)
+* ``nll_loss(logp, t) = -w[t] logp[t]`` (input: log-probabilities)
+* ``cross_entropy(x, t) = nll_loss(log_softmax(x, 1), t)`` with ``label_smoothing`` eps:
+  ``(1 - eps) nll + eps / C * sum_c -w_c logp_c``; probability targets q (same shape as
+  x) give ``-sum_c w_c q_c logp_c``.
+
+cross_entropy with class-index targets and no ``weight`` is one fused op
+(``CrossEntropy``) that runs the row kernels of ``kernels/*/softmax.py``: forward per-row
+``logsumexp - x_t``, backward ``softmax - onehot`` scaled by the incoming gradient.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor.tensor import Tensor
+from .activation import from_rows, log_softmax, softmax, softplus, to_rows, use_row_kernels
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --- argument checks ----------------------------------------------------------------------------
+def _check_reduction(reduction, op):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _desc(t):
+    return f"shape {tuple(t.shape)}, dtype {t.dtype}"
+
+
+def _as_tensor(x, like, op, name="target"):
+    """A target given as a number/list/array becomes a tensor on ``like``'s device."""
+    if isinstance(x, Tensor):
+        if x.device is not like.device:
+            raise RuntimeError(
+                f"{op}: input is on {like.device.type} but {name} is on {x.device.type}; "
+                f"move it with `{name}.to('{like.device.type}')`"
+            )
+        return x
+    return Tensor(x, device=like.device)
+
+
+def _check_float_input(input, op):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {_desc(input)}; convert with `input.float()`")
+
+
+def _same_shape(input, target, op):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{op}: input has shape {tuple(input.shape)} but target has shape {tuple(target.shape)}; "
+            "they must be the same (reshape the target, e.g. `target.reshape(input.shape)`)"
+        )
+
+
+def _float_target(input, target, op):
+    """Elementwise-loss target: same shape as input, cast to the input's float dtype."""
+    _check_float_input(input, op)
+    target = _as_tensor(target, input, op)
+    _same_shape(input, target, op)
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    return target
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+# --- elementwise losses ---------------------------------------------------------------------------
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
+    _check_reduction(reduction, "mse_loss")
+    target = _float_target(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Mean absolute error ``|input - target|``, reduced by ``reduction``."""
+    from .elementwise import abs as _abs
+
+    _check_reduction(reduction, "l1_loss")
+    target = _float_target(input, target, "l1_loss")
+    return _reduce(_abs(input - target), reduction)
+
+
+class BinaryCrossEntropy(Function):
+    """Elementwise ``-(t log p + (1 - t) log(1 - p))`` with the logs clamped to >= -100.
+
+    Gradients (PyTorch's): d/dp = (p - t) / max(p (1 - p), 1e-12); d/dt = log(1 - p) - log p
+    (clamped logs). Both are written with tinynet ops, so they differentiate again.
+    """
+
+    name = "binary_cross_entropy"
+
+    def forward(self, p, t):
+        xp = self.xp
+        errstate = getattr(xp, "errstate", None)
+        if errstate is not None:
+            with errstate(divide="ignore"):
+                logp, log1mp = xp.log(p), xp.log1p(-p)
+        else:
+            logp, log1mp = xp.log(p), xp.log1p(-p)
+        logp = xp.maximum(logp, -100.0)
+        log1mp = xp.maximum(log1mp, -100.0)
+        return (-(t * logp + (1 - t) * log1mp)).astype(p.dtype, copy=False)
+
+    def backward(self, g):
+        from .elementwise import clip, log
+
+        p, t = self.inputs
+        gp = gt = None
+        if p._requires_grad:
+            gp = g * (p - t) / clip(p * (1 - p), min=1e-12)
+        if t._requires_grad:
+            gt = g * (clip(log(1 - p), min=-100.0) - clip(log(p), min=-100.0))
+        return gp, gt
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+    """BCE of probabilities ``input`` in [0, 1] against ``target`` (same shape).
+
+    ``weight`` (broadcast to the input) rescales each element's loss.
+    """
+    op = "binary_cross_entropy"
+    _check_reduction(reduction, op)
+    target = _float_target(input, target, op)
+    host = input.device.to_host(input.data)
+    if host.size and ((host < 0).any() or (host > 1).any()):
+        raise ValueError(
+            f"{op}: input must hold probabilities in [0, 1] (found values from {float(host.min()):g} "
+            f"to {float(host.max()):g}); for raw scores (logits) use binary_cross_entropy_with_logits"
+        )
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input, op, "weight")
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
+    """BCE of ``sigmoid(input)`` against ``target``, computed stably from the logits.
+
+    ``loss = (1 - t) z + (1 + (pos_weight - 1) t) softplus(-z)``; softplus is evaluated as
+    ``max(u, 0) + log1p(exp(-|u|))``, so ``z = +-1e4`` is exact and warning-free.
+    ``pos_weight`` (broadcast along the last axis, e.g. one per class) weighs the positive
+    term; ``weight`` rescales each element's loss. The gradient is sigmoid(z) - t
+    (without pos_weight).
+    """
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, op)
+    target = _float_target(input, target, op)
+    sp = softplus(-input)
+    if pos_weight is not None:
+        pw = _as_tensor(pos_weight, input, op, "pos_weight")
+        if pw.dtype != input.dtype:
+            pw = pw.to(input.dtype)
+        sp = (1 + (pw - 1) * target) * sp
+    loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input, op, "weight")
+    return _reduce(loss, reduction)
+
+
+# --- class-index losses -----------------------------------------------------------------------------
+def _class_count(input, op):
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class axis: shape (C,), (N, C) or (N, C, d1, ...); got a 0-d tensor")
+    return input.shape[1] if input.ndim >= 2 else input.shape[0]
+
+
+def _expected_target_shape(input):
+    return () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
+
+
+def _check_class_targets(input, target, ignore_index, op):
+    """Validate integer class targets: dtype, shape (N, d1, ...) and range [0, C)."""
+    C = _class_count(input, op)
+    want = _expected_target_shape(input)
+    kind = target.data.dtype.kind
+    if kind not in "iu":
+        if kind == "f" and tuple(target.shape) == want:
+            extra = (" or class probabilities with the input's shape "
+                     f"{tuple(input.shape)}" if op == "cross_entropy" else "")
+            raise TypeError(
+                f"{op}: target holds class indices (shape {tuple(target.shape)}) but has dtype "
+                f"{target.dtype}; class indices must be integers. Convert with `target.long()`{extra}."
+            )
+        if kind == "f" and op == "cross_entropy":
+            raise ValueError(
+                f"{op}: target of shape {tuple(target.shape)} ({target.dtype}) fits neither form: class "
+                f"probabilities need the input's shape {tuple(input.shape)}, class indices need an integer "
+                f"target of shape {want}"
+            )
+        raise TypeError(f"{op}: target must be an integer tensor of class indices, got {_desc(target)}")
+    if tuple(target.shape) != want:
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} needs a target of shape {want} "
+            f"(class axis removed), but target has shape {tuple(target.shape)}"
+        )
+    xp = input.device.xp
+    t = target.data
+    bad = ((t < 0) | (t >= C)) & (t != ignore_index)
+    if t.size and bool(bad.any()):
+        value = int(t[bad].reshape(-1)[0])
+        raise IndexError(
+            f"{op}: target value {value} is out of range for {C} classes (valid: 0 to {C - 1}, or "
+            f"ignore_index={ignore_index}); input shape {tuple(input.shape)}, target shape {tuple(t.shape)}"
+        )
+    return C, xp
+
+
+def _check_weight(weight, input, C, op):
+    if weight is None:
+        return None
+    weight = _as_tensor(weight, input, op, "weight")
+    if tuple(weight.shape) != (C,):
+        raise ValueError(f"{op}: weight must have shape ({C},), one per class; got {tuple(weight.shape)}")
+    return weight.data.astype(input.dtype, copy=False)
+
+
+def _safe_div(xp, a, b):
+    """a / b with 0/0 -> nan and no RuntimeWarning (PyTorch's all-ignored mean)."""
+    errstate = getattr(xp, "errstate", None)
+    if errstate is None:
+        return a / b
+    with errstate(invalid="ignore", divide="ignore"):
+        return a / b
+
+
+def _class_shape(ndim, C):
+    """Shape (1, C, 1, ...) that broadcasts a per-class vector along axis 1."""
+    return (1, C) + (1,) * (ndim - 2)
+
+
+class NLLLoss(Function):
+    """Negative log-likelihood of log-probabilities ``x`` (N, C, d...) at the target classes.
+
+    Per sample ``l_i = -w[t_i] x[i, t_i]`` (0 where ``t_i == ignore_index``). The gradient
+    is ``-w[t_i] * scale`` at the target class and 0 elsewhere; it is linear in the incoming
+    gradient, written as ``g * constant``, so second derivatives (zero in x) work.
+    """
+
+    name = "nll_loss"
+
+    def forward(self, x):
+        xp = self.xp
+        t = self.target
+        C = x.shape[1]
+        valid = t != self.ignore_index
+        safe = xp.where(valid, t, 0)
+        picked = xp.take_along_axis(x, xp.expand_dims(safe, 1), axis=1).squeeze(1)
+        w = self.weight[safe] if self.weight is not None else xp.ones(t.shape, dtype=x.dtype)
+        w = w * valid.astype(x.dtype)
+        self.w = w
+        self.safe = safe
+        losses = -picked * w
+        if self.reduction == "none":
+            return losses
+        total = xp.asarray(losses.sum(), dtype=x.dtype)
+        if self.reduction == "sum":
+            return total
+        self.denom = xp.asarray(w.sum(), dtype=x.dtype)
+        return xp.asarray(_safe_div(xp, total, self.denom), dtype=x.dtype)
+
+    def backward(self, g):
+        xp = self.xp
+        x = self.inputs[0].data
+        C = x.shape[1]
+        coef = -self.w
+        if self.reduction == "mean":
+            coef = _safe_div(xp, coef, self.denom)
+        onehot = xp.arange(C).reshape(_class_shape(x.ndim, C)) == xp.expand_dims(self.safe, 1)
+        M = self.constant((onehot * xp.expand_dims(coef, 1)).astype(x.dtype, copy=False))
+        if self.reduction == "none":
+            g = g.unsqueeze(1)
+        return g * M
+
+
+class CrossEntropy(Function):
+    """Fused cross-entropy of logits ``x`` (N, C, d...) with class-index targets.
+
+    Forward: per row ``lse - (1 - eps) x_t - eps/C sum_c x_c`` (the fused
+    ``cross_entropy_forward`` kernel, or NumPy), reduced. Backward: ``(softmax(x) - q) *
+    scale`` with q the (smoothed) one-hot target: the fused ``cross_entropy_backward``
+    kernel for a plain backward, the same formula in tinynet ops (``softmax`` again) under
+    ``create_graph``.
+    """
+
+    name = "cross_entropy"
+
+    def forward(self, x):
+        xp = self.xp
+        C = x.shape[1]
+        eps = self.label_smoothing
+        x2, self.moved = to_rows(xp, x, 1)
+        t2 = xp.ascontiguousarray(self.target.reshape(-1), dtype=xp.int64)
+        valid = t2 != self.ignore_index
+        if x2.shape[0] and use_row_kernels(self.device, C, x.dtype, "cross_entropy_forward"):
+            loss, lse = self.kernels.cross_entropy_forward(x2, t2, self.ignore_index, eps)
+        else:
+            # With s = x - max: loss = log(sum(exp(s))) - (1 - eps) s_t - eps/C sum(s), which
+            # avoids lse - x_t, a difference of two large numbers for large logits.
+            safe = xp.where(valid, t2, 0)
+            m = x2.max(axis=1, keepdims=True) if C else xp.zeros((x2.shape[0], 1), x.dtype)
+            shifted = x2 - m
+            log_s = xp.log(xp.exp(shifted).sum(axis=1))
+            loss = log_s - (1 - eps) * xp.take_along_axis(shifted, safe[:, None], axis=1)[:, 0]
+            if eps:
+                loss = loss - (eps / C) * shifted.sum(axis=1)
+            loss = (loss * valid).astype(x.dtype, copy=False)
+            lse = m[:, 0].astype(xp.float64) + log_s
+        self.x2, self.t2, self.lse, self.valid = x2, t2, lse, valid
+        if self.reduction == "none":
+            return loss.reshape(self.target.shape)
+        total = xp.asarray(loss.sum(), dtype=x.dtype)
+        if self.reduction == "sum":
+            return total
+        self.count = xp.asarray(valid.sum(), dtype=x.dtype)
+        return xp.asarray(_safe_div(xp, total, self.count), dtype=x.dtype)
+
+    def _row_scale(self, g):
+        """The incoming gradient as one factor per row (with the mean's 1/count)."""
+        xp = self.xp
+        rows = self.x2.shape[0]
+        if self.reduction == "none":
+            return g.reshape(-1)
+        if self.reduction == "mean":
+            g = _safe_div(xp, g, self.count)
+        return xp.broadcast_to(xp.asarray(g, dtype=self.x2.dtype), (rows,))
+
+    def _target_rows(self):
+        """The (smoothed) one-hot target distribution in row layout, zero on ignored rows."""
+        xp = self.xp
+        x2, eps = self.x2, self.label_smoothing
+        C = x2.shape[1]
+        q = (xp.arange(C)[None, :] == self.t2[:, None]).astype(x2.dtype) * (1 - eps) + eps / C
+        return q * self.valid[:, None]
+
+    def backward(self, g):
+        xp = self.xp
+        ndim = self.inputs[0].ndim
+        if not is_grad_enabled():
+            scale = self._row_scale(g.data)
+            if self.x2.shape[0] and use_row_kernels(self.device, self.x2.shape[1], self.x2.dtype,
+                                                    "cross_entropy_backward"):
+                dx2 = self.kernels.cross_entropy_backward(self.x2, self.lse, self.t2, scale, self.ignore_index,
+                                                          self.label_smoothing)
+            else:
+                p = xp.exp(self.x2 - self.lse[:, None]).astype(self.x2.dtype, copy=False)
+                dx2 = (p * self.valid[:, None] - self._target_rows()) * scale[:, None]
+            return self.constant(from_rows(xp, dx2.astype(self.x2.dtype, copy=False), self.moved, 1, ndim))
+        # create_graph: the same formula in differentiable ops.
+        x = self.inputs[0]
+        p = softmax(x, dim=1)
+        q = self.constant(from_rows(xp, self._target_rows(), self.moved, 1, ndim))
+        mask_rows = self.valid.astype(self.x2.dtype)[:, None]
+        mask = self.constant(from_rows(xp, xp.broadcast_to(mask_rows, self.x2.shape).copy(), self.moved, 1, ndim))
+        if self.reduction == "none":
+            g = g.unsqueeze(1)
+        elif self.reduction == "mean":
+            g = g / self.constant(self.count)
+        return (p * mask - q) * g
+
+
+def _unbatched(input, target):
+    """(C,) input with a 0-d target -> (1, C) and (1,), so one code path serves both."""
+    if input.ndim == 1:
+        return input.unsqueeze(0), target.reshape(1) if target.ndim == 0 else target.unsqueeze(0), True
+    return input, target, False
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    """Negative log-likelihood: ``-weight[t] * input[t]`` for log-probabilities ``input``.
+
+    ``input``: (C,), (N, C) or (N, C, d1, ...); ``target``: integer class indices of shape
+    (), (N,) or (N, d1, ...). Targets equal to ``ignore_index`` contribute nothing.
+    """
+    op = "nll_loss"
+    _check_reduction(reduction, op)
+    _check_float_input(input, op)
+    target = _as_tensor(target, input, op)
+    C, xp = _check_class_targets(input, target, ignore_index, op)
+    w = _check_weight(weight, input, C, op)
+    x, t, single = _unbatched(input, target)
+    out = NLLLoss.apply(x, target=t.data, weight=w, ignore_index=int(ignore_index), reduction=reduction)
+    return out.reshape(()) if single and reduction == "none" else out
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
+    """Cross-entropy between logits ``input`` and ``target`` (log_softmax + nll_loss).
+
+    ``input``: (C,), (N, C) or (N, C, d1, ...) raw scores. ``target``: integer class indices
+    of shape (), (N,) or (N, d1, ...), or class probabilities of the input's shape.
+    ``weight``: one rescaling factor per class. ``ignore_index``: target value skipped (class
+    targets only). ``label_smoothing`` eps in [0, 1]: mixes the target with the uniform
+    distribution, ``(1 - eps) onehot + eps / C``.
+    """
+    op = "cross_entropy"
+    _check_reduction(reduction, op)
+    _check_float_input(input, op)
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    eps = float(label_smoothing)
+    target = _as_tensor(target, input, op)
+    C = _class_count(input, op)
+    if target.data.dtype.kind == "f" and tuple(target.shape) == tuple(input.shape):
+        return _cross_entropy_probs(input, target, _check_weight(weight, input, C, op), eps, reduction)
+    C, xp = _check_class_targets(input, target, ignore_index, op)
+    w = _check_weight(weight, input, C, op)
+    x, t, single = _unbatched(input, target)
+    if w is None:
+        out = CrossEntropy.apply(x, target=t.data, ignore_index=int(ignore_index), reduction=reduction,
+                                 label_smoothing=eps)
+    else:
+        out = _cross_entropy_weighted(x, t, w, int(ignore_index), reduction, eps)
+    return out.reshape(()) if single and reduction == "none" else out
+
+
+def _cross_entropy_weighted(x, t, w, ignore_index, reduction, eps):
+    """Class-weighted cross-entropy, composed as PyTorch defines it (label smoothing included)."""
+    xp = x.device.xp
+    logp = log_softmax(x, dim=1)
+    nll = NLLLoss.apply(logp, target=t.data, weight=w, ignore_index=ignore_index, reduction=reduction)
+    if not eps:
+        return nll
+    C = x.shape[1]
+    valid = t.data != ignore_index
+    wb = Tensor._make(w.reshape(_class_shape(x.ndim, C)), x.device)
+    smooth = -(logp * wb).sum(axis=1) * Tensor._make(valid.astype(x.dtype), x.device)
+    if reduction == "mean":
+        safe = xp.where(valid, t.data, 0)
+        denom = (w[safe] * valid).sum()
+        smooth = smooth.sum() / Tensor._make(xp.asarray(denom, dtype=x.dtype), x.device)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (1 - eps) * nll + (eps / C) * smooth
+
+
+def _cross_entropy_probs(input, target, w, eps, reduction):
+    """Cross-entropy with class-probability targets ``q``: ``-sum_c w_c q_c log_softmax(x)_c``."""
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    x, q, single = (input.unsqueeze(0), target.unsqueeze(0), True) if input.ndim == 1 else (input, target, False)
+    C = x.shape[1]
+    if eps:
+        q = q * (1 - eps) + eps / C
+    logp = log_softmax(x, dim=1)
+    prod = logp * q
+    if w is not None:
+        prod = prod * Tensor._make(w.reshape(_class_shape(x.ndim, C)), x.device)
+    loss = -prod.sum(axis=1)
+    if single and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction)

@@ -1,0 +1,187 @@
+"""Batch normalisation (Ioffe & Szegedy, 2015).
+
+For an input of shape (N, C), (N, C, L) or (N, C, H, W), each channel c is normalised
+over every axis except the channel axis (m = N·L or N·H·W values)::
+
+    μ_c = mean(x_c)      σ²_c = mean((x_c − μ_c)²)       (biased, used to normalise)
+    x̂  = (x − μ_c) / √(σ²_c + eps)
+    y  = γ_c · x̂ + β_c
+
+In training the batch statistics are used and the running estimates are updated in
+place, PyTorch's way: ``running = (1 − momentum)·running + momentum·batch_stat`` with the
+*unbiased* variance ``σ²·m/(m − 1)`` for ``running_var`` (``momentum=None`` gives the
+cumulative average, weight ``1/num_batches_tracked``). In evaluation the running
+estimates replace the batch statistics.
+
+Backward of the training form (with ĝ = γ·g, sums over the m values of a channel)::
+
+    dL/dx = (1/√(σ² + eps)) · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂))
+    dL/dγ = Σ g · x̂          dL/dβ = Σ g
+
+When no graph is being recorded (the usual ``backward()``) this runs on raw arrays;
+under ``create_graph=True`` the same formula is written with tinynet ops on the inputs,
+so second derivatives are exact.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor.tensor import Tensor
+
+
+def _axes(ndim):
+    return (0,) + tuple(range(2, ndim))
+
+
+def _bshape(ndim, c):
+    return (1, c) + (1,) * (ndim - 2)
+
+
+class BatchNormTrain(Function):
+    """Normalise with the batch's own statistics (training mode); inputs x[, weight, bias]."""
+
+    name = "batch_norm"
+
+    def forward(self, x, weight=None, bias=None):
+        xp = self.xp
+        axes = _axes(x.ndim)
+        bshape = _bshape(x.ndim, x.shape[1])
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        invstd = 1.0 / xp.sqrt(var + self.eps)
+        xhat = xc * invstd
+        self.batch_mean = mean.reshape(-1)
+        self.batch_var = var.reshape(-1)
+        self.xhat = xhat
+        self.invstd = invstd
+        if weight is None:
+            return xhat
+        out = xhat * weight.reshape(bshape)
+        out += bias.reshape(bshape)
+        return out
+
+    def backward(self, g):
+        x = self.inputs[0]
+        affine = len(self.inputs) == 3
+        axes = _axes(x.ndim)
+        bshape = _bshape(x.ndim, x.shape[1])
+        if not is_grad_enabled():
+            # Plain backward: raw arrays and the values saved by forward.
+            xp = self.xp
+            gd = g.data
+            gw = gb = None
+            if affine:
+                w = self.inputs[1].data.reshape(bshape)
+                gh = gd * w
+                if self.inputs[1]._requires_grad:
+                    gw = self.constant((gd * self.xhat).sum(axis=axes))
+                if self.inputs[2]._requires_grad:
+                    gb = self.constant(gd.sum(axis=axes))
+            else:
+                gh = gd
+            gx = None
+            if x._requires_grad:
+                mean_gh = gh.mean(axis=axes, keepdims=True)
+                mean_ghx = (gh * self.xhat).mean(axis=axes, keepdims=True)
+                gx = self.constant(xp.asarray(self.invstd * (gh - mean_gh - self.xhat * mean_ghx)))
+            return (gx, gw, gb) if affine else gx
+        # Recording a graph (create_graph=True): the same formula with tinynet ops on the inputs.
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        invstd = 1.0 / (var + self.eps).sqrt()
+        xhat = xc * invstd
+        gh = g * self.inputs[1].reshape(bshape) if affine else g
+        gx = invstd * (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
+        if not affine:
+            return gx
+        gw = (g * xhat).sum(axis=axes)
+        gb = g.sum(axis=axes)
+        return gx, gw, gb
+
+
+def _check_stat(name, t, c, op):
+    if t is None:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
+    if tuple(t.shape) != (c,):
+        raise ValueError(f"{op}: {name} must have shape ({c},) for an input with {c} channels, got {tuple(t.shape)}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5, num_batches_tracked=None):
+    """Batch normalisation over the channel axis 1 (PyTorch's ``F.batch_norm``).
+
+    ``training=True`` normalises with the batch statistics and, when ``running_mean`` /
+    ``running_var`` are given, updates them in place (see the module docstring);
+    ``training=False`` normalises with the running statistics. ``momentum=None`` uses a
+    cumulative average and needs ``num_batches_tracked`` (an int tensor, already
+    incremented for this batch).
+    """
+    op = "batch_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim not in (2, 3, 4):
+        raise ValueError(f"{op}: expected a 2-D, 3-D or 4-D input (N, C[, L] or N, C, H, W), got shape {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        _check_stat(name, t, c, op)
+    if (weight is None) != (bias is None):
+        raise ValueError(f"{op}: give both weight and bias, or neither")
+    if momentum is not None and (not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0):
+        raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum!r}")
+    axes = _axes(input.ndim)
+    bshape = _bshape(input.ndim, c)
+    if training:
+        m = input.numel() // max(c, 1)
+        if m <= 1:
+            raise ValueError(
+                f"{op}: expected more than 1 value per channel when training, got input of shape "
+                f"{tuple(input.shape)}; use a larger batch or call model.eval()"
+            )
+        args = (input,) if weight is None else (input, weight, bias)
+        out = BatchNormTrain.apply(*args, eps=float(eps))
+        node = out.grad_fn
+        if running_mean is not None or running_var is not None:
+            xp = input.device.xp
+            # The batch statistics (recomputed here only when the node was not recorded).
+            if node is not None:
+                bmean, bvar = node.batch_mean, node.batch_var
+            else:
+                bmean = input.data.mean(axis=axes)
+                bvar = ((input.data - bmean.reshape(bshape)) ** 2).mean(axis=axes)
+            if momentum is None:
+                n = int(num_batches_tracked.item()) if num_batches_tracked is not None else 1
+                factor = 1.0 / max(n, 1)
+            else:
+                factor = float(momentum)
+            if running_mean is not None:
+                rm = running_mean.data
+                rm *= 1.0 - factor
+                rm += factor * bmean.astype(rm.dtype, copy=False)
+                running_mean._bump()
+            if running_var is not None:
+                rv = running_var.data
+                rv *= 1.0 - factor
+                rv += (factor * m / (m - 1)) * bvar.astype(rv.dtype, copy=False)
+                running_var._bump()
+            del xp
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError(f"{op}: evaluation mode (training=False) needs running_mean and running_var")
+    xp = input.device.xp
+    scale_arr = 1.0 / xp.sqrt(running_var.data.astype(input.dtype) + eps)
+    shift_arr = -running_mean.data.astype(input.dtype) * scale_arr
+    scale = Tensor._make(scale_arr.reshape(bshape), input.device)
+    shift = Tensor._make(shift_arr.reshape(bshape), input.device)
+    if weight is not None:
+        # y = (x − μ)/σ · γ + β  =  x · (γ/σ) + (β − μγ/σ): two broadcast ops, differentiable in x, γ, β.
+        w = weight.reshape(bshape)
+        return input * (scale * w) + (shift * w + bias.reshape(bshape))
+    return input * scale + shift

@@ -1,0 +1,322 @@
+"""Recurrent layers over a whole sequence as single ops: RNN (tanh/relu), LSTM, GRU.
+
+Gate order and formulas are PyTorch's, so its weights load unchanged:
+
+* RNN:  ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``
+* LSTM: ``[i, f, g, o] = x W_ih^T + b_ih + h W_hh^T + b_hh``;
+  ``c' = σ(f) c + σ(i) tanh(g)``, ``h' = σ(o) tanh(c')``
+* GRU:  ``[r, z] = σ(x W_i^T + b_i + h W_h^T + b_h)`` (first two blocks);
+  ``n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn))``, ``h' = (1 - z) n + z h``
+
+Why one op per layer rather than one per time step: the input projection of every step
+is one big GEMM up front (``x`` is (N, T, I)), each step is one (N, H) x (H, G·H) GEMM plus
+the gate arithmetic, and backpropagation through time runs as a hand-written loop over
+arrays with the weight gradients gathered in one GEMM at the end. A graph of T steps of
+small ops would pay Python and allocation overhead per node and, worse, slicing step t
+out of a (N, T, ·) tensor gives a full-size zero gradient per step.
+
+Each op has one output: the hidden states in time order (N, T, H); the LSTM appends its
+final cell state as an extra row, (N, T + 1, H), which the layer slices off.
+
+When a graph of the backward is recorded (``create_graph=True``) the backward instead
+unrolls the same recurrence with differentiable tinynet ops (the cell functions below)
+and differentiates that, so gradients of gradients work.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+
+
+def _functional():
+    from .. import functional
+
+    return functional
+
+
+# --- cells as differentiable tinynet ops (nn.*Cell and the create_graph path) --------------
+def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh"):
+    F = _functional()
+    a = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
+    return F.tanh(a) if nonlinearity == "tanh" else F.relu(a)
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step: returns (h', c')."""
+    F = _functional()
+    gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
+    i, f, g, o = F.chunk(gates, 4, axis=-1)
+    c2 = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
+    return F.sigmoid(o) * F.tanh(c2), c2
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step: returns h'."""
+    F = _functional()
+    xr, xz, xn = F.chunk(F.linear(x, w_ih, b_ih), 3, axis=-1)
+    hr, hz, hn = F.chunk(F.linear(h, w_hh, b_hh), 3, axis=-1)
+    r = F.sigmoid(xr + hr)
+    z = F.sigmoid(xz + hz)
+    n = F.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+# --- array helpers ---------------------------------------------------------------------------
+def _sigmoid(xp, a, out=None):
+    """1 / (1 + exp(-a)) computed in place-friendly steps (no overflow warnings matter)."""
+    out = xp.negative(a, out=out)
+    xp.exp(out, out=out)
+    out += 1
+    return xp.reciprocal(out, out=out)
+
+
+def _steps(T, reverse):
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+class _Recurrent(Function):
+    """Shared plumbing: inputs ``(x, h0[, c0], w_ih, w_hh, b_ih, b_hh)``; params ``reverse``."""
+
+    def _input_proj(self, x, w_ih, b):
+        n, t, i = x.shape
+        return (x.reshape(n * t, i) @ w_ih.T).reshape(n, t, -1) + b
+
+    def _finish(self, x, w_ih, dg_time, extra):
+        """dx, dW_ih and db from the per-step gate gradients in time order (T, N, G)."""
+        xp = self.xp
+        t, n, g = dg_time.shape
+        dg = xp.ascontiguousarray(dg_time.transpose(1, 0, 2)).reshape(n * t, g)
+        dx = (dg @ w_ih).reshape(x.shape)
+        dw_ih = dg.T @ x.reshape(n * t, -1)
+        return dx, dw_ih, dg.sum(axis=0)
+
+    def _composite(self, g):
+        """create_graph path: unroll with differentiable cells and differentiate that."""
+        from ..autograd.engine import grad
+
+        wanted = [t for t in self.inputs if t._requires_grad]
+        y = self.unrolled(*self.inputs)
+        grads = grad([y], wanted, grad_outputs=[g], create_graph=True, allow_unused=True)
+        it = iter(grads)
+        return tuple(next(it) if t._requires_grad else None for t in self.inputs)
+
+    def _stack_time(self, hs, reverse):
+        F = _functional()
+        seq = hs[::-1] if reverse else hs
+        return F.stack(seq, axis=1)
+
+
+class RNNLayer(_Recurrent):
+    """Elman RNN over (N, T, I) -> hidden states (N, T, H). Params: nonlinearity, reverse."""
+
+    name = "rnn_layer"
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        xp = self.xp
+        n, T, _ = x.shape
+        H = h0.shape[-1]
+        xg = self._input_proj(x, w_ih, b_ih + b_hh)
+        out = xp.empty((n, T, H), dtype=x.dtype)
+        h = h0
+        for t in _steps(T, self.reverse):
+            a = xg[:, t] + h @ w_hh.T
+            h = xp.tanh(a) if self.nonlinearity == "tanh" else xp.maximum(a, 0)
+            out[:, t] = h
+        self.hs = out
+        return out
+
+    def backward(self, g):
+        if STATE.enabled:
+            return self._composite(g)
+        x, h0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
+        xp = self.xp
+        n, T, H = self.hs.shape
+        G = g.data
+        da_all = xp.empty((T, n, H), dtype=x.dtype)
+        hprev = xp.empty((T, n, H), dtype=x.dtype)
+        dh = xp.zeros((n, H), dtype=x.dtype)
+        order = list(_steps(T, self.reverse))
+        for s in range(T - 1, -1, -1):
+            t = order[s]
+            h = self.hs[:, t]
+            hprev[t] = h0 if s == 0 else self.hs[:, order[s - 1]]
+            dh = dh + G[:, t]
+            da = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
+            da_all[t] = da
+            dh = da @ w_hh
+        dx, dw_ih, db = self._finish(x, w_ih, da_all, None)
+        dw_hh = da_all.reshape(T * n, H).T @ hprev.reshape(T * n, H)
+        mk = self.constant
+        return mk(dx), mk(dh), mk(dw_ih), mk(dw_hh), mk(db), mk(db.copy())
+
+    def unrolled(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        h, hs = h0, []
+        for t in _steps(x.shape[1], self.reverse):
+            h = rnn_cell(x[:, t], h, w_ih, w_hh, b_ih, b_hh, self.nonlinearity)
+            hs.append(h)
+        return self._stack_time(hs, self.reverse)
+
+
+class LSTMLayer(_Recurrent):
+    """LSTM over (N, T, I) -> (N, T + 1, H): hidden states, then the final cell state."""
+
+    name = "lstm_layer"
+
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        xp = self.xp
+        n, T, _ = x.shape
+        H = h0.shape[-1]
+        xg = self._input_proj(x, w_ih, b_ih + b_hh)
+        acts = xp.empty((T, n, 4 * H), dtype=x.dtype)   # activated gates i, f, g, o (by time)
+        cs = xp.empty((T, n, H), dtype=x.dtype)          # cell states c_t
+        tcs = xp.empty((T, n, H), dtype=x.dtype)         # tanh(c_t)
+        out = xp.empty((n, T + 1, H), dtype=x.dtype)
+        whh_t = w_hh.T
+        h, c = h0, c0
+        for t in _steps(T, self.reverse):
+            a = acts[t]
+            xp.matmul(h, whh_t, out=a)
+            a += xg[:, t]
+            gpre = a[:, 2 * H:3 * H].copy()
+            _sigmoid(xp, a, out=a)                         # i, f, o (the g block is redone below)
+            xp.tanh(gpre, out=a[:, 2 * H:3 * H])
+            c = a[:, H:2 * H] * c + a[:, :H] * a[:, 2 * H:3 * H]
+            cs[t] = c
+            tc = xp.tanh(c, out=tcs[t])
+            h = a[:, 3 * H:] * tc
+            out[:, t] = h
+        out[:, T] = c
+        self.acts, self.cs, self.tcs = acts, cs, tcs
+        return out
+
+    def backward(self, g):
+        if STATE.enabled:
+            return self._composite(g)
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
+        xp = self.xp
+        n, T1, H = g.shape
+        T = T1 - 1
+        G = g.data
+        hs = self.out[:, :T]
+        dgates = xp.empty((T, n, 4 * H), dtype=x.dtype)
+        hprev = xp.empty((T, n, H), dtype=x.dtype)
+        dh = xp.zeros((n, H), dtype=x.dtype)
+        dc = G[:, T].copy()
+        order = list(_steps(T, self.reverse))
+        for s in range(T - 1, -1, -1):
+            t = order[s]
+            prev = order[s - 1] if s else None
+            a = self.acts[t]
+            i, f, gg, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            tc = self.tcs[t]
+            c_prev = c0 if prev is None else self.cs[prev]
+            hprev[t] = h0 if prev is None else hs[:, prev]
+            dh = dh + G[:, t]
+            dc = dc + dh * o * (1 - tc * tc)
+            d = dgates[t]
+            d[:, :H] = dc * gg * i * (1 - i)
+            d[:, H:2 * H] = dc * c_prev * f * (1 - f)
+            d[:, 2 * H:3 * H] = dc * i * (1 - gg * gg)
+            d[:, 3 * H:] = dh * tc * o * (1 - o)
+            dc = dc * f
+            dh = d @ w_hh
+        dx, dw_ih, db = self._finish(x, w_ih, dgates, None)
+        dw_hh = dgates.reshape(T * n, 4 * H).T @ hprev.reshape(T * n, H)
+        mk = self.constant
+        return mk(dx), mk(dh), mk(dc), mk(dw_ih), mk(dw_hh), mk(db), mk(db.copy())
+
+    def unrolled(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        F = _functional()
+        h, c, hs = h0, c0, []
+        for t in _steps(x.shape[1], self.reverse):
+            h, c = lstm_cell(x[:, t], h, c, w_ih, w_hh, b_ih, b_hh)
+            hs.append(h)
+        return F.cat([self._stack_time(hs, self.reverse), c.unsqueeze(1)], axis=1)
+
+
+class GRULayer(_Recurrent):
+    """GRU over (N, T, I) -> hidden states (N, T, H)."""
+
+    name = "gru_layer"
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        xp = self.xp
+        n, T, _ = x.shape
+        H = h0.shape[-1]
+        xg = self._input_proj(x, w_ih, b_ih)
+        rz = xp.empty((T, n, 2 * H), dtype=x.dtype)
+        ns = xp.empty((T, n, H), dtype=x.dtype)
+        hns = xp.empty((T, n, H), dtype=x.dtype)  # h W_hn^T + b_hn (needed for dr)
+        out = xp.empty((n, T, H), dtype=x.dtype)
+        h = h0
+        for t in _steps(T, self.reverse):
+            hg = h @ w_hh.T + b_hh
+            r_z = rz[t]
+            xp.add(xg[:, t, :2 * H], hg[:, :2 * H], out=r_z)
+            _sigmoid(xp, r_z, out=r_z)
+            hns[t] = hg[:, 2 * H:]
+            nn_ = xp.tanh(xg[:, t, 2 * H:] + r_z[:, :H] * hg[:, 2 * H:], out=ns[t])
+            z = r_z[:, H:]
+            h = nn_ + z * (h - nn_)
+            out[:, t] = h
+        self.rz, self.ns, self.hns = rz, ns, hns
+        return out
+
+    def backward(self, g):
+        if STATE.enabled:
+            return self._composite(g)
+        x, h0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
+        xp = self.xp
+        n, T, H = g.shape
+        G = g.data
+        dxg = xp.empty((T, n, 3 * H), dtype=x.dtype)
+        dhg = xp.empty((T, n, 3 * H), dtype=x.dtype)
+        hprev = xp.empty((T, n, H), dtype=x.dtype)
+        dh = xp.zeros((n, H), dtype=x.dtype)
+        order = list(_steps(T, self.reverse))
+        for s in range(T - 1, -1, -1):
+            t = order[s]
+            prev = order[s - 1] if s else None
+            hp = h0 if prev is None else self.out[:, prev]
+            hprev[t] = hp
+            r, z = self.rz[t][:, :H], self.rz[t][:, H:]
+            nn_ = self.ns[t]
+            dh = dh + G[:, t]
+            dn = dh * (1 - z)
+            dan = dn * (1 - nn_ * nn_)
+            dar = dan * self.hns[t] * r * (1 - r)
+            daz = dh * (hp - nn_) * z * (1 - z)
+            dxt, dht = dxg[t], dhg[t]
+            dxt[:, :H] = dar
+            dxt[:, H:2 * H] = daz
+            dxt[:, 2 * H:] = dan
+            dht[:, :2 * H] = dxt[:, :2 * H]
+            dht[:, 2 * H:] = dan * r
+            dh = dh * z + dht @ w_hh
+        dx, dw_ih, db_ih = self._finish(x, w_ih, dxg, None)
+        flat = dhg.reshape(T * n, 3 * H)
+        dw_hh = flat.T @ hprev.reshape(T * n, H)
+        mk = self.constant
+        return mk(dx), mk(dh), mk(dw_ih), mk(dw_hh), mk(db_ih), mk(flat.sum(axis=0))
+
+    def unrolled(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        h, hs = h0, []
+        for t in _steps(x.shape[1], self.reverse):
+            h = gru_cell(x[:, t], h, w_ih, w_hh, b_ih, b_hh)
+            hs.append(h)
+        return self._stack_time(hs, self.reverse)
+
+
+def rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity: str = "tanh", reverse: bool = False):
+    """One RNN layer over a batch-first sequence; returns hidden states (N, T, H)."""
+    return RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity, reverse=reverse)
+
+
+def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool = False):
+    """One LSTM layer; returns (N, T + 1, H): hidden states then the final cell state."""
+    return LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+
+
+def gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool = False):
+    """One GRU layer; returns hidden states (N, T, H)."""
+    return GRULayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)

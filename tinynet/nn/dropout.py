@@ -1,0 +1,21 @@
+"""Dropout module: ``F.dropout`` while training, the identity in eval mode."""
+from __future__ import annotations
+
+from ..functional.dropout import _check_p, dropout
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` during training and scale the rest by
+    ``1/(1 − p)``; after ``model.eval()`` it passes its input through unchanged."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        self.p = _check_p(p, "Dropout")
+        self.inplace = inplace
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"

@@ -1,0 +1,171 @@
+"""Weight initialisation (``nn.init``), in place, PyTorch's names and formulas.
+
+Why it matters: the scale of the initial weights decides whether activations and
+gradients keep their size through many layers. For a layer with ``fan_in`` inputs and
+``fan_out`` outputs:
+
+* Xavier/Glorot (tanh, sigmoid): ``Var(w) = gain² · 2 / (fan_in + fan_out)``;
+* Kaiming/He (ReLU family):       ``Var(w) = gain² / fan``  (fan = fan_in or fan_out);
+
+a uniform distribution ``U(−a, a)`` has variance ``a²/3``, which gives the bounds below.
+Every function draws from the global generator (``tn.manual_seed`` makes it
+reproducible), writes into the tensor under ``no_grad`` and returns it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as _np
+
+from ..autograd.grad_mode import no_grad
+from ..tensor.random import generator
+from ..tensor.tensor import Tensor
+
+
+def _check(tensor, fn):
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"nn.init.{fn}: expected a Tensor, got {type(tensor).__name__}")
+
+
+def _write(tensor, host_values):
+    """Copy host values into ``tensor`` in place (its dtype and device), bumping its version."""
+    dev = tensor.device
+    arr = _np.asarray(host_values, dtype=tensor.dtype).reshape(tensor.shape)
+    with no_grad():
+        tensor.data[...] = dev.from_host(arr) if dev.xp.__name__ != "numpy" else arr
+        tensor._bump()
+    return tensor
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended gain for a nonlinearity (PyTorch's table).
+
+    linear/conv/sigmoid: 1; tanh: 5/3; relu: √2; leaky_relu: √(2 / (1 + slope²)) with
+    slope ``param`` (default 0.01); selu: 3/4.
+    """
+    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                  "conv_transpose3d"]
+    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(
+        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one of linear, conv1d/2d/3d, "
+        "sigmoid, tanh, relu, leaky_relu, selu"
+    )
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """``(fan_in, fan_out)``: for a weight (out, in, *kernel), fan_in = in·∏kernel, fan_out = out·∏kernel."""
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
+            f"(got shape {tuple(tensor.shape)})"
+        )
+    receptive = 1
+    for s in tensor.shape[2:]:
+        receptive *= s
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fan(tensor, mode):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} is not supported; use 'fan_in' or 'fan_out'")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+    """Fill with draws from U(a, b)."""
+    _check(tensor, "uniform_")
+    return _write(tensor, generator().uniform(a, b, size=tensor.shape))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+    """Fill with draws from N(mean, std²)."""
+    _check(tensor, "normal_")
+    return _write(tensor, generator().normal(mean, std, size=tensor.shape))
+
+
+def constant_(tensor, val: float):
+    """Fill with ``val``."""
+    _check(tensor, "constant_")
+    return _write(tensor, _np.full(tensor.shape, val))
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor, gain: float = 1.0):
+    """U(−a, a) with ``a = gain · √(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010)."""
+    _check(tensor, "xavier_uniform_")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    a = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -a, a)
+
+
+def xavier_normal_(tensor, gain: float = 1.0):
+    """N(0, std²) with ``std = gain · √(2 / (fan_in + fan_out))``."""
+    _check(tensor, "xavier_normal_")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std)
+
+
+def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+    """U(−bound, bound) with ``bound = gain · √(3 / fan)`` (He et al., 2015).
+
+    ``a`` is the negative slope for ``leaky_relu``. ``nn.Linear``'s default weight uses
+    ``a=√5``, which gives ``bound = 1/√fan_in``.
+    """
+    _check(tensor, "kaiming_uniform_")
+    fan = _fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan) if fan > 0 else 0.0
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+    """N(0, std²) with ``std = gain / √fan`` (He et al., 2015)."""
+    _check(tensor, "kaiming_normal_")
+    fan = _fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan) if fan > 0 else 0.0
+    return normal_(tensor, 0.0, std)
+
+
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
+    """N(mean, std²) redrawn until inside [a, b] (rejection sampling)."""
+    _check(tensor, "trunc_normal_")
+    gen = generator()
+    n = int(_np.prod(tensor.shape))
+    out = _np.empty(n)
+    filled = 0
+    while filled < n:
+        draw = gen.normal(mean, std, size=2 * (n - filled) + 8)
+        draw = draw[(draw >= a) & (draw <= b)][: n - filled]
+        out[filled:filled + draw.size] = draw
+        filled += draw.size
+    return _write(tensor, out)
+
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
+           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_"]

@@ -1,0 +1,128 @@
+"""Fully connected layers and shape helpers: Linear, Identity, Flatten, Unflatten."""
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from ..backend import get_device
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _check_tensor(layer: str, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}; wrap data with tn.tensor(...)")
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to remove a layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """``y = x W^T + b`` with ``W`` of shape (out_features, in_features).
+
+    PyTorch's default initialisation: ``W ~ kaiming_uniform(a=√5)``, which is
+    ``U(−1/√in, 1/√in)``, and ``b ~ U(−1/√in, 1/√in)``. Accepts any number of leading
+    axes: (..., in_features) -> (..., out_features).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        dev = get_device(device)
+        dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+        self.weight = Parameter(Tensor._make(dev.xp.empty((out_features, in_features), dtype=dt), dev))
+        if bias:
+            self.bias = Parameter(Tensor._make(dev.xp.empty((out_features,), dtype=dt), dev))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Re-draw the weights with PyTorch's default scheme (see the class docstring)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _label(self) -> str:
+        return f"Linear({self.in_features}\u2192{self.out_features})"
+
+    def forward(self, x):
+        _check_tensor(self._label(), x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self._label()}: expected input with {self.in_features} features (last axis), "
+                f"got shape {tuple(x.shape)}"
+            )
+        if x.device is not self.weight.device:
+            raise RuntimeError(
+                f"{self._label()}: input is on {x.device.type} but the layer's weights are on "
+                f"{self.weight.device.type}; move one, e.g. `x.to('{self.weight.device.type}')` or "
+                f"`model.to('{x.device.type}')`"
+            )
+        if x.dtype != self.weight.dtype:
+            raise TypeError(
+                f"{self._label()}: input is {x.dtype} but the layer's weights are {self.weight.dtype}; "
+                f"convert the input (`x.to(tn.{self.weight.dtype})`) or the model (`model.to(tn.{x.dtype})`)"
+            )
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Flatten(Module):
+    """Flattens axes ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C·H·W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x):
+        _check_tensor("Flatten", x)
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits axis ``dim`` into ``unflattened_size``: Unflatten(1, (C, H, W))."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, x):
+        _check_tensor("Unflatten", x)
+        dim = self.dim % x.ndim if x.ndim else 0
+        size = 1
+        for s in self.unflattened_size:
+            size *= s if s != -1 else 1
+        n = x.shape[dim]
+        known = -1 not in self.unflattened_size
+        if (known and size != n) or (not known and (size == 0 or n % size)):
+            raise ValueError(
+                f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size}): axis {self.dim} of "
+                f"input shape {tuple(x.shape)} has {n} elements, which cannot be split into {self.unflattened_size}"
+            )
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

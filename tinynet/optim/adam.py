@@ -1,0 +1,71 @@
+"""Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019)."""
+from __future__ import annotations
+
+from .optimizer import Optimizer, check_hyper
+
+
+class Adam(Optimizer):
+    """PyTorch's Adam. Per element, at step t (1 first), with ``g`` the gradient::
+
+        g ← g + weight_decay·p                     (L2 penalty folded into the gradient)
+        m ← β1·m + (1 − β1)·g                       first moment
+        v ← β2·v + (1 − β2)·g²                      second moment  (amsgrad: v̂ ← max(v̂, v))
+        p ← p − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + eps)
+
+    All of it is one fused pass per parameter (``kernels.adam_step``).
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
+                 differentiable: bool = False, fused=None):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        name = type(self).__name__
+        super()._validate_group(group)
+        check_hyper("eps", group["eps"], opt=name)
+        b1, b2 = group["betas"]
+        check_hyper("beta parameter at index 0", b1, 0.0, 1.0, opt=name)
+        check_hyper("beta parameter at index 1", b2, 0.0, 1.0, opt=name)
+        check_hyper("weight_decay", group["weight_decay"], opt=name)
+
+    def _update_group(self, group):
+        beta1, beta2 = group["betas"]
+        amsgrad = group["amsgrad"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = self._zeros_like(p)
+                state["exp_avg_sq"] = self._zeros_like(p)
+            if amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = self._zeros_like(p)
+            state["step"] += 1
+            grad = self._flat_grad(p)
+            param, copied = self._flat_param(p)
+            m = self._state_array(p, state, "exp_avg")
+            v = self._state_array(p, state, "exp_avg_sq")
+            vmax = self._state_array(p, state, "max_exp_avg_sq") if amsgrad else self._empty(p)
+            p.device.kernels.adam_step(param, grad, m, v, vmax, group["lr"], beta1, beta2, group["eps"],
+                                       group["weight_decay"], state["step"], self._decoupled, amsgrad,
+                                       group["maximize"])
+            self._finish(p, param, copied)
+
+
+class AdamW(Adam):
+    """Adam with *decoupled* weight decay: ``p ← p·(1 − lr·weight_decay)`` before the Adam
+    update, instead of adding ``weight_decay·p`` to the gradient (where Adam's scaling
+    would weaken it). Default ``weight_decay=1e-2``."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
+                 differentiable: bool = False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

@@ -1,0 +1,50 @@
+"""RMSprop (Hinton's lecture 6e), PyTorch's variant with momentum and centering."""
+from __future__ import annotations
+
+from .optimizer import Optimizer, check_hyper
+
+
+class RMSprop(Optimizer):
+    """Per element, with ``g`` the gradient (plus ``weight_decay·p``)::
+
+        s ← α·s + (1 − α)·g²
+        centered:  ḡ ← α·ḡ + (1 − α)·g;  d = √(s − ḡ²) + eps     else d = √s + eps
+        momentum:  b ← μ·b + g/d;  p ← p − lr·b                    else p ← p − lr·g/d
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                 momentum: float = 0.0, centered: bool = False, *, maximize: bool = False, foreach=None,
+                 capturable: bool = False, differentiable: bool = False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        super()._validate_group(group)
+        check_hyper("eps", group["eps"], opt="RMSprop")
+        check_hyper("momentum", group["momentum"], opt="RMSprop")
+        check_hyper("weight_decay", group["weight_decay"], opt="RMSprop")
+        check_hyper("alpha", group["alpha"], opt="RMSprop")
+
+    def _update_group(self, group):
+        momentum, centered = group["momentum"], group["centered"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state["square_avg"] = self._zeros_like(p)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = self._zeros_like(p)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = self._zeros_like(p)
+            state["step"] += 1
+            grad = self._flat_grad(p)
+            param, copied = self._flat_param(p)
+            sq = self._state_array(p, state, "square_avg")
+            ga = self._state_array(p, state, "grad_avg") if centered else self._empty(p)
+            buf = self._state_array(p, state, "momentum_buffer") if momentum > 0 else self._empty(p)
+            p.device.kernels.rmsprop_step(param, grad, sq, ga, buf, group["lr"], group["alpha"], group["eps"],
+                                          group["weight_decay"], momentum, centered, group["maximize"])
+            self._finish(p, param, copied)
