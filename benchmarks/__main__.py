@@ -25,6 +25,8 @@ def parse(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer sizes and rounds (under two minutes)")
     ap.add_argument("--out", default=os.path.join("benchmarks", "results"), help="output folder (default: %(default)s)")
     ap.add_argument("--only", help="comma-separated workload ids / op names to run (e.g. W1,W4,matmul)")
+    ap.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
+                    help="devices to time (default: every available one)")
     ap.add_argument("--threads", type=int, help="limit BLAS and PyTorch to this many threads (default: their own)")
     ap.add_argument("--keep-openblas-env", action="store_true",
                     help="do not drop OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for this run")
@@ -42,13 +44,25 @@ def _reexec_without_openblas_overrides(argv):
     os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *argv], env)
 
 
+def _cuda_ok() -> bool:
+    import tinynet as tn
+
+    try:
+        import torch
+        torch_cuda = torch.cuda.is_available()
+    except ImportError:
+        torch_cuda = False
+    return tn.cuda.is_available() or torch_cuda
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
     if not args.keep_openblas_env:
         _reexec_without_openblas_overrides(argv)
     if args.threads:
-        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        # Numba and OpenMP read these when they load (tinynet's kernels load on first use).
+        os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
         try:
             from threadpoolctl import threadpool_limits
             threadpool_limits(args.threads)
@@ -61,8 +75,17 @@ def main(argv=None) -> int:
             pass
     from . import suite
 
+    if hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) and not args.threads:
+        print(f"benchmarks: warning: load average {os.getloadavg()[0]:.1f} exceeds the {os.cpu_count()} cpus; "
+              "multi-threaded BLAS/PyTorch/Numba then spin against other processes and times become "
+              "meaningless. Run on a quiet machine, or compare with --threads 1.", file=sys.stderr)
+
     only = set(args.only.split(",")) if args.only else None
-    res = suite.run(quick=args.quick, only=only, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.device == "cuda" and not _cuda_ok():
+        print("benchmarks: --device cuda: no GPU found (CuPy missing or no device; a simulated GPU is not timed). "
+              "Install the CUDA extra on a GPU machine: pip install -e \".[cuda12]\"", file=sys.stderr)
+        return 2
+    res = suite.run(quick=args.quick, only=only, device=args.device, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     res["settings"]["threads"] = args.threads
     res["settings"]["dropped_env"] = os.environ.get("TINYNET_BENCH_DROPPED_ENV")
     files = suite.write(res, args.out)

@@ -8,11 +8,23 @@ W3 2048 rows x 65 symbols) it times, alternating A B A B, the median of
 that ``tinynet.functional`` runs when the kernel is not used (same formulas), and prints
 NumPy time / kernel time (> 1: the kernel is faster).
 
-The result decides ``tinynet.functional.activation.CPU_KERNEL_MAX_C``: run on 2 cores,
-AVX-512, 2026-11-22 (figures in /tmp/notes/act-loss.md), one Numba call beats NumPy's
-5-6 separate passes at C = 10 for every row count, while at C = 65 NumPy's SIMD exp
-wins over Numba's scalar exp (no Intel SVML here) for the exp-heavy kernels. So the
-kernels serve C <= 32 on "cpu" and NumPy the wider rows.
+The result decides ``tinynet.functional.activation.CPU_KERNEL_MAX_C``. Run on 2 cores,
+AVX-512, 2026-11-22, with other jobs running (load ~13; ratios from alternated runs),
+``--repeat 400 --classes 10 16 65``, float32, NumPy us / kernel us (ratio):
+
+    kernel                  128x10            2048x10            2048x65
+    softmax_forward         25.8/14.7 (1.76)  243.5/185.3 (1.31) 683.0/886.9 (0.77)
+    log_softmax_forward     27.2/15.1 (1.80)  252.7/199.7 (1.27) 709.6/897.6 (0.79)
+    softmax_backward         8.6/4.2  (2.02)   80.2/42.7  (1.88) 227.3/209.2 (1.09)
+    log_softmax_backward     9.7/7.7  (1.26)  150.3/190.1 (0.79) 513.3/949.0 (0.54)
+    cross_entropy_forward   35.3/14.6 (2.42)  336.2/254.0 (1.32) 808.6/971.6 (0.83)
+    cross_entropy_backward  51.3/24.9 (2.06)  264.6/249.3 (1.06) 1207.4/947.8 (1.27)
+
+One Numba call beats NumPy's 5-8 separate passes for narrow rows (C <= 16), while at
+C = 65 NumPy's SIMD exp wins over Numba's scalar exp (no Intel SVML here) for the
+exp-heavy forward kernels and log_softmax's backward. So on "cpu": the forward kernels
+serve C <= 16, the softmax and cross-entropy backward kernels every C, and log_softmax's
+backward is NumPy.
 """
 from __future__ import annotations
 
@@ -48,18 +60,21 @@ def np_ce_forward(x, t, ignore_index, eps):
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     m = x.max(axis=1, keepdims=True)
-    lse = (np.log(np.exp(x - m).sum(axis=1, keepdims=True)) + m)[:, 0]
-    picked = np.take_along_axis(x, safe[:, None], axis=1)[:, 0]
-    loss = (lse - picked) * valid
-    return loss, lse
+    shifted = x - m
+    log_s = np.log(np.exp(shifted).sum(axis=1))
+    loss = log_s - (1 - eps) * np.take_along_axis(shifted, safe[:, None], axis=1)[:, 0]
+    if eps:
+        loss = loss - (eps / x.shape[1]) * shifted.sum(axis=1)
+    loss = (loss * valid).astype(x.dtype, copy=False)
+    return loss, m[:, 0].astype(np.float64) + log_s
 
 
 def np_ce_backward(x, lse, t, scale, ignore_index, eps):
     valid = t != ignore_index
     C = x.shape[1]
-    p = np.exp(x - lse[:, None])
-    q = (np.arange(C)[None, :] == t[:, None]).astype(x.dtype)
-    return (p * valid[:, None] - q * valid[:, None]) * scale[:, None]
+    p = np.exp(x - lse[:, None]).astype(x.dtype, copy=False)
+    q = (np.arange(C)[None, :] == t[:, None]).astype(x.dtype) * (1 - eps) + eps / C
+    return ((p - q) * valid[:, None] * scale[:, None]).astype(x.dtype, copy=False)
 
 
 def median_pair(fa, fb, args, repeat):

@@ -28,8 +28,19 @@ NOT_TIMED_SIM = "simulated, not timed"
 NO_GPU = "no GPU"
 
 
-def _devices():
-    """[(label, Lib)] to time, and {label: reason} for devices that are not timed."""
+def _devices(device="all"):
+    """[(label, Lib)] to time, and {label: reason} for devices that are not timed.
+
+    ``device`` ("all", "cpu" or "cuda") keeps only that device's entries.
+    """
+    libs, absent = _all_devices()
+    if device != "all":
+        libs = [(label, lib) for label, lib in libs if label.endswith("/" + device)]
+        absent = {label: why for label, why in absent.items() if label.endswith("/" + device)}
+    return libs, absent
+
+
+def _all_devices():
     import tinynet as tn
 
     libs, absent = [("tinynet/cpu", tinynet_lib("cpu"))], {}
@@ -71,10 +82,10 @@ def _ratio(res, a, b):
     return None
 
 
-def run(quick=False, only=None, log=print):
+def run(quick=False, only=None, device="all", log=print):
     """Run the suite; return the results dict (see module docstring)."""
     rounds, block_s = (3, 0.01) if quick else (7, 0.05)
-    libs, absent = _devices()
+    libs, absent = _devices(device)
     t_start = time.perf_counter()
     res = {"machine": machine.describe(), "settings": {"quick": quick, "rounds": rounds, "block_s": block_s},
            "not_timed": absent, "workloads": [], "micro": []}

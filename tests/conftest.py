@@ -28,6 +28,15 @@ def pytest_report_header(config):
     return f"tinynet devices: {', '.join(DEVICES)}; cuda: {cuda}"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that runs on "cuda" (through the ``device`` fixture) as ``gpu``, so
+    ``pytest -m gpu`` runs the op registry, parity and layer tests on the GPU tier."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("device") == "cuda":
+            item.add_marker(pytest.mark.gpu)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """Each test using this fixture runs once per available device."""

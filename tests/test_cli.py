@@ -173,6 +173,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     assert len(_history(tmp_path)["history"]) == 2
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow that makes the loss inf/NaN
 def test_nan_loss_from_the_command_line_exits_1(tmp_path, capsys):
     out = str(tmp_path / "nan")
     code = main(["train", *FAST, "--optimizer", "sgd", "--lr", "1e30", "--epochs", "3", "--out", out])

@@ -132,6 +132,13 @@ def test_loader_state_dict_resumes_the_epoch_sequence():
     assert resumed.epoch == 4
 
 
+def test_loader_state_dict_rejects_another_generator_kind():
+    loader = DataLoader(_toy(), batch_size=2, shuffle=True, seed=0)
+    other = np.random.Generator(np.random.MT19937(0)).bit_generator.state
+    with pytest.raises(ValueError, match="MT19937"):
+        loader.load_state_dict({"generator": other, "epoch": 1})
+
+
 def test_fast_path_matches_per_sample_collate():
     ds = _toy(13)
     sub = random_split(ds, [9, 4], seed=0)[0]
@@ -306,6 +313,14 @@ def test_load_digits_splits_are_disjoint_stratified_and_fixed():
     assert parts[0].num_classes == 10
     with pytest.raises(ValueError, match="split"):
         load_digits("training")
+
+
+def test_digits_file_matches_sklearn_loader():
+    sk = pytest.importorskip("sklearn.datasets")
+    bunch = sk.load_digits()
+    full = load_digits("all", normalize=False)
+    np.testing.assert_array_equal(full.tensors[0].numpy(), bunch.data.astype(np.float32))
+    np.testing.assert_array_equal(full.tensors[1].numpy(), bunch.target)
 
 
 def test_synthetic_datasets():

@@ -1,6 +1,5 @@
 """Error paths of the activations and losses: each raises the documented type with a
 message naming the op, the shapes/dtypes/values involved and the fix."""
-import numpy as np
 import pytest
 
 import tinynet as tn

@@ -1,7 +1,7 @@
 """tn.metrics against scikit-learn."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import tinynet as tn
 from tinynet import metrics as M
@@ -14,6 +14,7 @@ def _labels(draw_k, n, seed):
     return rng.integers(0, draw_k, n), rng.integers(0, draw_k, n)
 
 
+@settings(max_examples=10)  # each example makes ~13 scikit-learn calls
 @given(k=st.integers(2, 6), n=st.integers(1, 60), seed=st.integers(0, 10_000))
 def test_multiclass_matches_sklearn(k, n, seed):
     t, p = _labels(k, n, seed)
@@ -28,6 +29,7 @@ def test_multiclass_matches_sklearn(k, n, seed):
                                   sk.confusion_matrix(t, p, labels=list(range(k))))
 
 
+@settings(max_examples=10)
 @given(n=st.integers(1, 40), seed=st.integers(0, 10_000), pos=st.sampled_from([0, 1]))
 def test_binary_matches_sklearn(n, seed, pos):
     t, p = _labels(2, n, seed)

@@ -318,3 +318,19 @@ def test_parameter_basics():
     shared = nn.Parameter(t)
     assert shared.data is t.data  # shares memory, like torch.nn.Parameter
     assert type(p * 2) is tn.Tensor
+
+
+def test_deepcopy_gives_an_independent_model():
+    import copy
+
+    net = Net()
+    net(tn.randn(4, 3)).sum().backward()
+    clone = copy.deepcopy(net)
+    assert isinstance(clone.block.fc.weight, nn.Parameter) and clone.block.fc.weight is not net.block.fc.weight
+    assert clone.block.fc.weight.device is net.block.fc.weight.device
+    np.testing.assert_array_equal(clone.block.fc.weight.grad.numpy(), net.block.fc.weight.grad.numpy())
+    clone.block.fc.weight.data[...] = 0
+    assert np.any(net.block.fc.weight.detach().numpy() != 0)
+    snapshot = copy.deepcopy(net.state_dict())
+    net.bn.running_mean.data[...] = 5
+    assert not np.any(snapshot["bn.running_mean"].numpy() == 5)

@@ -4,7 +4,6 @@ Gradients are fed directly (``p.grad = ...``, a fixed random sequence), so the c
 test the update rules alone. Every option (momentum, dampening, nesterov, weight decay,
 amsgrad, centered, lr_decay, maximize) is exercised on cpu and on (simulated) cuda.
 """
-import math
 
 import numpy as np
 import pytest

@@ -27,6 +27,7 @@ cuda = _importlib.import_module(".cuda", __name__)  # the tn.cuda module; `from 
 from . import nn  # noqa: E402  (tn.nn)
 from . import optim  # noqa: E402  (tn.optim)
 from . import data, metrics  # noqa: E402  (tn.data, tn.metrics)
+from . import models  # noqa: E402  (tn.models: MLP, ... and the model registry)
 from .serialization import load, save  # noqa: E402  (tn.save / tn.load: safetensors or .npz, never pickle)
 
 __version__ = "0.1.0"

@@ -127,8 +127,13 @@ def _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoot
         return
     sc = scale[i]
     spread = label_smoothing / C
+    # exp(x - lse) = exp((x - m) - r) with r = lse - m = log(sum(exp(x - m))) small: round r
+    # to x's dtype (through dx[i, 0], overwritten below) so float32 rows use float32 exp.
+    m = _row_max(x, i)
+    dx[i, 0] = lse[i] - m
+    r = dx[i, 0]
     for j in range(C):
-        dx[i, j] = (math.exp(x[i, j] - lse[i]) - spread) * sc
+        dx[i, j] = (math.exp(x[i, j] - m - r) - spread) * sc
     dx[i, t] -= (1.0 - label_smoothing) * sc
 
 

@@ -14,7 +14,24 @@ import math
 
 from numba import cuda
 
-from ._launch import THREADS, blocks_for, stream_for
+from ._launch import THREADS, array_module, blocks_for, stream_for
+
+
+_DUMMIES = {}
+
+
+def _or_param(optional, param):
+    """An unused optional state array arrives empty; hand the kernel a one-element stand-in
+    (never read, since its flag is off) so no zero-size array is launched with. Not ``param``
+    itself: the simulator copies each argument back after the launch, and a second copy of
+    ``param`` would overwrite the update."""
+    if optional.shape[0] != 0:
+        return optional
+    xp = array_module(param)
+    key = (xp.__name__, param.dtype)
+    if key not in _DUMMIES:
+        _DUMMIES[key] = xp.zeros(1, dtype=param.dtype)
+    return _DUMMIES[key]
 
 
 @cuda.jit
@@ -47,7 +64,7 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
         return
     t = param.dtype.type
     _sgd_kernel[blocks_for(n), THREADS, stream_for(param)](
-        param, grad, buf, t(lr), t(momentum), t(1.0 - dampening), t(weight_decay),
+        param, grad, _or_param(buf, param), t(lr), t(momentum), t(1.0 - dampening), t(weight_decay),
         bool(nesterov), bool(maximize), bool(first_step))
 
 
@@ -89,8 +106,9 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
     bc2_sqrt = math.sqrt(1.0 - float(beta2) ** step)
     t = param.dtype.type
     _adam_kernel[blocks_for(n), THREADS, stream_for(param)](
-        param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, t(1.0 - float(lr) * float(weight_decay)), t(beta1),
-        t(1.0 - float(beta1)), t(beta2), t(1.0 - float(beta2)), t(eps), t(weight_decay), t(step_size), t(bc2_sqrt),
+        param, grad, exp_avg, exp_avg_sq, _or_param(max_exp_avg_sq, param),
+        t(1.0 - float(lr) * float(weight_decay)), t(beta1), t(1.0 - float(beta1)), t(beta2),
+        t(1.0 - float(beta2)), t(eps), t(weight_decay), t(step_size), t(bc2_sqrt),
         bool(decoupled), bool(amsgrad), bool(maximize))
 
 
@@ -129,7 +147,8 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, eps
         return
     t = param.dtype.type
     _rmsprop_kernel[blocks_for(n), THREADS, stream_for(param)](
-        param, grad, square_avg, grad_avg, momentum_buf, t(lr), t(alpha), t(1.0 - float(alpha)), t(eps),
+        param, grad, square_avg, _or_param(grad_avg, param), _or_param(momentum_buf, param),
+        t(lr), t(alpha), t(1.0 - float(alpha)), t(eps),
         t(weight_decay), t(momentum), bool(centered), bool(maximize))
 
 

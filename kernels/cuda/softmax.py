@@ -136,8 +136,16 @@ def _cross_entropy_backward_kernel(x, lse, target, scale, ignore_index, label_sm
         return
     sc = scale[i]
     spread = label_smoothing / C
+    # exp(x - lse) = exp((x - m) - r), r = lse - m rounded to x's dtype through dx[i, 0]
+    # (overwritten below): float32 rows then use the single-precision exp.
+    m = x[i, 0]
+    for j in range(1, C):
+        if x[i, j] > m:
+            m = x[i, j]
+    dx[i, 0] = lse[i] - m
+    r = dx[i, 0]
     for j in range(C):
-        dx[i, j] = (math.exp(x[i, j] - lse[i]) - spread) * sc
+        dx[i, j] = (math.exp(x[i, j] - m - r) - spread) * sc
     dx[i, t] -= (1.0 - label_smoothing) * sc
 
 

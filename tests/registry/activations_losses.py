@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-import tinynet as tn
 import tinynet.functional as F
 
 from . import OpEntry

@@ -7,8 +7,9 @@ import platform
 import sys
 from importlib import metadata
 
-PACKAGES = ("numpy", "numba", "numba-cuda", "cupy-cuda12x", "cupy-cuda13x", "cupy", "scikit-learn", "tqdm",
-            "matplotlib", "safetensors", "torch")
+PACKAGES = ("numpy", "numba", "numba-cuda", "cupy", "scikit-learn", "tqdm", "matplotlib", "safetensors", "torch")
+CUPY_DISTRIBUTIONS = ("cupy-cuda12x", "cupy-cuda13x", "cupy-cuda11x", "cupy")
+ALWAYS_SHOWN = ("numpy", "numba", "numba-cuda", "cupy")
 
 
 def add_parser(subparsers):
@@ -20,6 +21,11 @@ def add_parser(subparsers):
 
 
 def _version(name):
+    if name == "cupy":  # CuPy ships as cupy-cuda12x, cupy-cuda13x, ...; report whichever is installed
+        for dist in CUPY_DISTRIBUTIONS[:-1]:
+            v = _version(dist)
+            if v:
+                return f"{v} ({dist})"
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -77,7 +83,7 @@ def collect() -> dict:
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu_cores": os.cpu_count(),
-        "packages": {name: _version(name) for name in PACKAGES if _version(name) or name in ("numba-cuda",)},
+        "packages": {name: _version(name) for name in PACKAGES if name in ALWAYS_SHOWN or _version(name)},
         "devices": {"cpu": {"status": "available", "array_module": "numpy"}, "cuda": cuda},
         "kernels": {"cpu": _kernels("cpu"), "cuda": _kernels("cuda")},
         "models": registered,

@@ -30,9 +30,9 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "train", help="train a model (e.g. --model mlp --dataset digits)",
         description="Train a model on an offline dataset with a progress bar, validation metrics each epoch, "
-                    "a checkpoint, metrics CSV/JSON and a PNG of the curves.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default="mlp", choices=sorted(RECIPES), help="which model (recipe) to train")
+                    "a checkpoint, metrics CSV/JSON and a PNG of the curves. Options left out take the "
+                    "model recipe's defaults.")
+    p.add_argument("--model", default="mlp", choices=sorted(RECIPES), help="which model (recipe) to train (default: mlp)")
     p.add_argument("--dataset", default=None,
                    help="dataset; per model: " + "; ".join(f"{n}: {', '.join(r.datasets)}" for n, r in sorted(RECIPES.items()))
                    + " (default: the model's first)")
@@ -44,8 +44,8 @@ def add_parser(subparsers):
     p.add_argument("--weight-decay", type=non_negative_float, default=None, help="weight decay (L2; decoupled for adamw)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default=None, help="per-epoch learning-rate schedule")
     p.add_argument("--clip-grad-norm", type=positive_float, default=None, help="clip the gradient norm to this value")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--seed", type=int, default=0, help="seed for initialisation, splits, shuffling and dropout")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout (default: 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<model>-<dataset>)")
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue from a checkpoint (its settings are reused; --epochs is the new total)")

@@ -98,7 +98,7 @@ class Trainer:
 
     # --- one epoch ------------------------------------------------------------------------
     def _bar(self, loader, epoch, epochs):
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # (text bar; tqdm.auto would want ipywidgets in notebooks)
 
         return tqdm(loader, total=len(loader), desc=f"epoch {epoch}/{epochs}", file=sys.stderr, leave=False,
                     unit="batch", dynamic_ncols=True, disable=None if self.progress else True)

@@ -14,6 +14,10 @@ digits ``classes``) attached as attributes.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+import os
+
 import numpy as _np
 
 from ..tensor.tensor import Tensor
@@ -56,6 +60,27 @@ def stratified_split(labels, fractions, seed=0):
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _digits_arrays():
+    """(images (1797, 64) float64 0..16, labels (1797,) int64), read once per process.
+
+    The data is scikit-learn's bundled ``datasets/data/digits.csv.gz`` (64 pixel columns and
+    the label). Reading the file directly skips importing scikit-learn (and SciPy), which
+    costs seconds; if the file is not where it usually is, ``sklearn.datasets.load_digits``
+    is used instead. Either way nothing is downloaded.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data", "digits.csv.gz")
+        if os.path.exists(path):
+            table = _np.loadtxt(path, delimiter=",")
+            return table[:, :-1], table[:, -1].astype(_np.int64)
+    from sklearn.datasets import load_digits as _sk_load_digits  # bundled with scikit-learn: offline
+
+    bunch = _sk_load_digits()
+    return bunch.data.astype(_np.float64), bunch.target.astype(_np.int64)
+
+
 def load_digits(split="train", seed=0, flatten=True, normalize=True):
     """scikit-learn's 8x8 handwritten digits as a TensorDataset ``(images, labels)``.
 
@@ -67,11 +92,9 @@ def load_digits(split="train", seed=0, flatten=True, normalize=True):
     """
     if split not in _SPLITS + ("all",):
         raise ValueError(f"load_digits: split must be 'train', 'val', 'test' or 'all', got {split!r}")
-    from sklearn.datasets import load_digits as _sk_load_digits  # bundled with scikit-learn: offline
-
-    bunch = _sk_load_digits()
-    x = bunch.data.astype(_np.float32)
-    y = bunch.target.astype(_np.int64)
+    images, labels = _digits_arrays()
+    x = images.astype(_np.float32)
+    y = labels.copy()
     if normalize:
         x = x / 16.0
     if not flatten:

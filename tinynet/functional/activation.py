@@ -35,15 +35,19 @@ from .methods import bind
 #: On "cpu", each softmax-family kernel serves rows of at most this many classes (None:
 #: any width, 0: never); otherwise NumPy runs. Measured with
 #: ``python benchmarks/bench_softmax_kernels.py`` (2-core AVX-512 machine, float32,
-#: 2026-11-22, rows 128-2048, C 10/16/65; NumPy time / kernel time):
+#: 2026-11-22, machine shared with other jobs (load ~13), rows 128/512/2048, C 10/16/65;
+#: ratio = NumPy time / kernel time, A/B alternated, medians of 400 calls):
 #:
-#: * forward softmax / log_softmax / cross-entropy: 1.2-2.5x faster at C <= 16 (one
-#:   pass instead of NumPy's 5-8 separate ones), 0.75-0.87x at C = 65, where NumPy's
-#:   SIMD ``exp`` beats Numba's scalar one (no Intel SVML on these machines);
-#: * softmax backward (no exp) and cross-entropy backward: 1.1-2.6x faster at every size;
-#: * log_softmax backward (one exp per element): 1.1-1.2x at 128 rows, 0.6-0.97x beyond.
+#: * forward softmax / log_softmax / cross-entropy: 1.12-2.42x at C <= 16 (one pass
+#:   instead of NumPy's 5-8 separate ones), 0.77-0.92x at C = 65 (cross-entropy 1.29x at
+#:   128 rows), where NumPy's SIMD ``exp`` beats Numba's scalar one (no Intel SVML here);
+#: * softmax backward (no exp) and cross-entropy backward: 1.04-2.06x at every size;
+#: * log_softmax backward (one exp per element): 1.12-1.26x at 128 x 10/16, 0.54-0.84x
+#:   everywhere else, so NumPy.
 #:
-#: Figures: /tmp/notes/act-loss.md (copied into the benchmark's docstring).
+#: W1 (128 x 10) thus runs every softmax/cross-entropy step in the kernels; W3's
+#: 2048 x 65 cross-entropy runs the NumPy forward and the kernel backward. Full table:
+#: /tmp/notes/act-loss.md.
 CPU_KERNEL_MAX_C = {
     "softmax_forward": 16,
     "log_softmax_forward": 16,
@@ -126,6 +130,9 @@ class Sigmoid(Function):
         return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(self, g):
+        if not is_grad_enabled():  # plain backward: one array expression, no graph
+            y = self.out
+            return self.constant(g.data * y * (1 - y))
         y = self.output()
         return g * y * (1 - y)
 
@@ -140,6 +147,8 @@ class ReLU(Function):
 
     def backward(self, g):
         x = self.inputs[0].data
+        if not is_grad_enabled():
+            return self.constant(g.data * (x > 0))
         return g * self.constant((x > 0).astype(g.dtype))
 
 
@@ -152,6 +161,9 @@ class Tanh(Function):
         return self.xp.tanh(x)
 
     def backward(self, g):
+        if not is_grad_enabled():
+            y = self.out
+            return self.constant(g.data * (1 - y * y))
         y = self.output()
         return g * (1 - y * y)
 
@@ -166,6 +178,8 @@ class LeakyReLU(Function):
 
     def backward(self, g):
         x = self.inputs[0].data
+        if not is_grad_enabled():
+            return self.constant(self.xp.where(x > 0, g.data, g.data * self.negative_slope))
         slope = self.xp.where(x > 0, 1.0, self.negative_slope).astype(g.dtype)
         return g * self.constant(slope)
 

@@ -238,7 +238,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     """softmax(query key^T * scale + mask) value (see the module docstring for masks).
 
     With ``need_weights=True`` (a tinynet extension) returns ``(output, weights)``, the
-    weights being the attention probabilities as a constant tensor.
+    attention probabilities before dropout (differentiable when a graph is recorded).
     """
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -269,7 +269,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     mask = _build_mask(attn_mask, is_causal, scores_shape, query.device.xp, query.dtype, op)
     sink = [] if need_weights else None
     out = Attention.apply(query, key, value, scale=scale, mask=mask, dropout_p=float(dropout_p), sink=sink)
-    return (out, Tensor._make(sink[0], query.device)) if need_weights else out
+    if not need_weights:
+        return out
+    return out, _weights(query, key, scale, mask, sink[0])
 
 
 def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float = 0.0,
@@ -278,7 +280,7 @@ def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float 
 
     ``attn_mask`` follows :func:`scaled_dot_product_attention` (True/0 = attend) and must
     broadcast to (N, num_heads, L, L). With ``need_weights`` also returns the attention
-    probabilities (N, num_heads, L, L) as a constant tensor.
+    probabilities (N, num_heads, L, L) before dropout (differentiable when a graph is recorded).
     """
     op = "packed_self_attention"
     n, L, e3 = qkv.shape
@@ -287,6 +289,23 @@ def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float 
     scores_shape = (n, num_heads, L, L)
     mask = _build_mask(attn_mask, is_causal, scores_shape, qkv.device.xp, qkv.dtype, op)
     sink = [] if need_weights else None
-    out = PackedSelfAttention.apply(qkv, num_heads=num_heads, scale=1.0 / math.sqrt(e3 // 3 // num_heads),
-                                    mask=mask, dropout_p=float(dropout_p), sink=sink)
-    return (out, Tensor._make(sink[0], qkv.device)) if need_weights else out
+    scale = 1.0 / math.sqrt(e3 // 3 // num_heads)
+    out = PackedSelfAttention.apply(qkv, num_heads=num_heads, scale=scale, mask=mask, dropout_p=float(dropout_p),
+                                    sink=sink)
+    if not need_weights:
+        return out
+    if qkv._requires_grad and STATE.enabled:
+        heads = qkv.reshape(n, L, 3, num_heads, e3 // 3 // num_heads).permute(2, 0, 3, 1, 4)
+        return out, _weights(heads[0], heads[1], scale, mask, sink[0])
+    return out, Tensor._make(sink[0], qkv.device)
+
+
+def _weights(q, k, scale, mask, probs):
+    """The attention probabilities as a tensor: differentiable (recomputed with tinynet ops)
+    when q or k needs a gradient and a graph is being recorded, else the saved array."""
+    if not ((q._requires_grad or k._requires_grad) and STATE.enabled):
+        return Tensor._make(probs, q.device)
+    s = (q @ k.swapaxes(-1, -2)) * scale
+    if mask is not None:
+        s = s + Tensor._make(mask, q.device)
+    return _functional().softmax(s, dim=-1)

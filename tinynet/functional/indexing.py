@@ -139,19 +139,40 @@ def _show(parts):
 
 
 # --- the ops ----------------------------------------------------------------------------------
+def _pick(xp, x, key):
+    """``x[key]`` as an array (NumPy returns a scalar for a fully indexed element)."""
+    out = x[key]
+    return out if type(out).__name__ == "ndarray" else xp.asarray(out)
+
+
+def _scatter_add(xp, g, key, shape, advanced):
+    """A zero array of ``shape`` with ``g`` added at ``key``; repeated positions accumulate."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if not advanced:
+        out[key] = g  # basic keys never pick an element twice
+        return out
+    size = math.prod(shape)
+    flat = xp.arange(size, dtype=_dt.int64).reshape(shape)[key]
+    summed = xp.bincount(flat.ravel(), weights=g.ravel(), minlength=size)
+    return summed.astype(g.dtype, copy=False).reshape(shape)
+
+
 class Index(Function):
     """``x[key]`` with integer-array or boolean-mask (advanced) parts: a copy of the picked elements."""
 
     name = "getitem"
     advanced = True
+    saves_values = False  # the backward needs only the key and the shape
 
     def forward(self, x):
         self.in_shape = x.shape
-        out = x[self.key]
-        return out if _is_array(out) else self.xp.asarray(out)  # NumPy gives a scalar for x[0, 0]
+        return _pick(self.xp, x, self.key)
 
     def backward(self, g):
         return IndexBackward.apply(g, key=self.key, shape=self.in_shape, advanced=self.advanced)
+
+    def backward_array(self, g):
+        return _scatter_add(self.xp, g, self.key, self.in_shape, self.advanced)
 
 
 class Slice(Index):
@@ -161,32 +182,25 @@ class Slice(Index):
     advanced = False
 
 
-def _is_array(a):
-    """True for an ndarray (NumPy/CuPy); False for the scalar NumPy returns for x[0, 0]."""
-    return type(a).__name__ == "ndarray"
-
-
 class IndexBackward(Function):
     """Scatter-add: a zero tensor of ``shape`` with ``g`` added at ``key`` (repeats accumulate).
 
     The gradient of :class:`Index`/:class:`Slice`; its own gradient is indexing again.
+    Repeats are summed with ``xp.bincount`` over flat element numbers, which behaves the
+    same on NumPy and CuPy (``out[key] += g`` would keep only one of the repeats).
     """
 
     name = "index_backward"
+    saves_values = False
 
     def forward(self, g):
-        xp = self.xp
-        out = xp.zeros(self.shape, dtype=g.dtype)
-        if not self.advanced:
-            out[self.key] = g  # basic keys never pick an element twice
-            return out
-        size = math.prod(self.shape)
-        flat = xp.arange(size, dtype=_dt.int64).reshape(self.shape)[self.key]
-        summed = xp.bincount(flat.ravel(), weights=g.ravel(), minlength=size)
-        return summed.astype(g.dtype, copy=False).reshape(self.shape)
+        return _scatter_add(self.xp, g, self.key, self.shape, self.advanced)
 
     def backward(self, gg):
         return (Index if self.advanced else Slice).apply(gg, key=self.key)
+
+    def backward_array(self, gg):
+        return _pick(self.xp, gg, self.key)
 
 
 # --- public functions --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class Concat(Function):
     """Join tensors along ``axis``; the gradient of input i is its slice of the output gradient."""
 
     name = "cat"
+    saves_values = False
 
     def forward(self, *arrays):
         self.sizes = [a.shape[self.axis] for a in arrays]
@@ -42,6 +43,8 @@ class Concat(Function):
             grads.append(g[lead + (slice(start, start + n),)] if t._requires_grad else None)
             start += n
         return tuple(grads)
+
+    backward_array = backward  # slicing reads the same on arrays and on Tensors
 
 
 def cat(tensors, axis=0, *, dim=None):
@@ -143,6 +146,7 @@ class Pad(Function):
     """
 
     name = "pad"
+    saves_values = False
 
     def forward(self, x):
         return self.xp.pad(x, self.widths, mode="constant", constant_values=self.value)
@@ -150,6 +154,8 @@ class Pad(Function):
     def backward(self, g):
         key = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
         return g[key]
+
+    backward_array = backward  # slicing reads the same on arrays and on Tensors
 
 
 def _pad_widths(pad, ndim):

@@ -149,7 +149,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = BatchNormTrain.apply(*args, eps=float(eps))
         node = out.grad_fn
         if running_mean is not None or running_var is not None:
-            xp = input.device.xp
             # The batch statistics (recomputed here only when the node was not recorded).
             if node is not None:
                 bmean, bvar = node.batch_mean, node.batch_var
@@ -171,7 +170,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 rv *= 1.0 - factor
                 rv += (factor * m / (m - 1)) * bvar.astype(rv.dtype, copy=False)
                 running_var._bump()
-            del xp
         return out
     if running_mean is None or running_var is None:
         raise ValueError(f"{op}: evaluation mode (training=False) needs running_mean and running_var")

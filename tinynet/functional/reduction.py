@@ -148,14 +148,20 @@ class Max(Function):
         self.in_shape = x.shape
         return self.reduce(x)
 
-    def backward(self, g):
+    def _weight(self):
+        """1/k at each of the k positions that hold the extreme value of their slice, else 0."""
         xp = self.xp
         x = self.inputs[0].data
         m = self.out.reshape(_kept_shape(self.in_shape, self.axis))
         hit = (x == m) | (xp.isnan(x) & xp.isnan(m))
         count = hit.sum(axis=self.axis, keepdims=True)
-        weight = self.constant((hit / xp.maximum(count, 1)).astype(x.dtype))
-        return _restore(g, self.in_shape, self.axis, self.keepdims) * weight
+        return (hit / xp.maximum(count, 1)).astype(x.dtype)
+
+    def backward(self, g):
+        return _restore(g, self.in_shape, self.axis, self.keepdims) * self.constant(self._weight())
+
+    def backward_array(self, g):
+        return g.reshape(_kept_shape(self.in_shape, self.axis)) * self._weight()
 
 
 class Min(Max):
@@ -327,6 +333,10 @@ class LogSumExp(Function):
         kept = _kept_shape(self.in_shape, self.axis)
         out = self.output().reshape(kept)
         return _restore(g, self.in_shape, self.axis, self.keepdims) * exp(x - out)
+
+    def backward_array(self, g):
+        kept = _kept_shape(self.in_shape, self.axis)
+        return g.reshape(kept) * self.xp.exp(self.inputs[0].data - self.out.reshape(kept))
 
 
 def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=False):

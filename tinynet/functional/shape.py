@@ -14,7 +14,7 @@ from ._util import normalize_axis, unbroadcast, unbroadcast_array
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))  # (map: no generator frame per call; reshape is hot)
 
 
 class Reshape(Function):

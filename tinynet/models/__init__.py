@@ -5,6 +5,7 @@ one import line here per model module.
 """
 from .registry import MODELS, build_model, list_models, register_model
 from .mlp import MLP
+from .cnn import LeNet, ResNetSmall
 from .gpt import GPTMini
 from .bert import BERTClassifier
 from .lstm_lm import LSTMLanguageModel

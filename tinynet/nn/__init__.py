@@ -20,5 +20,7 @@ from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
 from .normalization import BatchNorm1d, BatchNorm2d
+from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, Dropout2d, MaxPool2d
 from .parameter import Parameter
 from .regularization import l1_penalty, l2_penalty

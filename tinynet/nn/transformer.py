@@ -55,7 +55,8 @@ class MultiheadAttention(Module):
     added to the scores. ``key_padding_mask`` is (N, S) (True marks padding keys);
     ``attn_mask`` is (L, S) or (N * num_heads, L, S); ``is_causal=True`` masks future keys.
     Returned weights are the probabilities before dropout, averaged over heads unless
-    ``average_attn_weights=False``; they are constants (no gradient flows through them).
+    ``average_attn_weights=False`` (differentiable; pass ``need_weights=False`` when they
+    are not needed, which skips computing them).
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,

@@ -212,6 +212,16 @@ class Tensor:
         """A tensor sharing this one's data (and version counter), cut from the graph."""
         return Tensor._make(self.data, self.device, False, None, self._version)
 
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: new data (and grad), the same Device (devices are singletons)."""
+        if self.grad_fn is not None:
+            raise RuntimeError("deepcopy: only leaf tensors can be deep-copied; call .detach() first")
+        t = Tensor._make(self.data.copy(), self.device, self._requires_grad, None, None)
+        memo[id(self)] = t
+        if self.grad is not None:
+            t.grad = self.grad.__deepcopy__(memo)
+        return t
+
     def requires_grad_(self, requires_grad: bool = True):
         """Set ``requires_grad`` in place; only floating tensors can require gradients."""
         if requires_grad and self.data.dtype.kind != "f":

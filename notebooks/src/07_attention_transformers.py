@@ -1,0 +1,279 @@
+# %% [markdown]
+# # 07 · Attention and Transformers
+#
+# Every large model in the source documents (BERT in seed 000, the Transformer language
+# model of seed 001, GPT-3 in seeds 000 and 004) is built from one operation,
+# **scaled dot-product attention** (seed 002 calls it 自注意力机制, self-attention):
+#
+# $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V .$$
+#
+# Each query row asks "which keys look like me?"; the softmax turns the similarities into
+# weights that sum to 1; the output is the weighted average of the values. This notebook
+# shows the weights as heat maps, trains a GPT-mini to **sort** digits and looks at what
+# its attention learned, trains a **character-level** GPT-mini on English text and lets it
+# write, and trains the **BERT-style classifier** the documents describe, from scratch and
+# offline (the documents download a pre-trained `bert-base-uncased`; nothing here is
+# downloaded).
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import tinynet as tn
+import tinynet.nn as nn
+import tinynet.nn.functional as F
+import tinynet.optim as optim
+from tinynet.data import DataLoader, text
+from tinynet.models import BERTClassifier, GPTMini
+
+FULL = False   # True: train the language model much longer (better text)
+tn.manual_seed(0)
+
+# %% [markdown]
+# ## 1 · Attention weights, step by step
+#
+# Five tokens with 8-dimensional queries, keys and values. We compute the weights with
+# tinynet ops and check that `F.scaled_dot_product_attention` (one fused op) gives the
+# same output. With `is_causal=True` token $i$ may only look at tokens $j \le i$: this is
+# what lets a GPT learn next-token prediction on a whole sequence at once.
+
+# %%
+q, k, v = tn.randn(1, 5, 8), tn.randn(1, 5, 8), tn.randn(1, 5, 8)
+scores = q @ k.transpose(1, 2) / math.sqrt(8)
+weights = F.softmax(scores, axis=-1)
+out_manual = weights @ v
+out_fused = F.scaled_dot_product_attention(q, k, v)
+causal = tn.tensor(np.tril(np.ones((5, 5), dtype=bool)))
+weights_causal = F.softmax(tn.where(causal, scores, tn.full((1, 5, 5), float("-inf"))), axis=-1)
+out_causal = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+print("max |manual - fused|          =", np.abs(out_manual.numpy() - out_fused.numpy()).max())
+print("max |manual - fused| (causal) =", np.abs((weights_causal @ v).numpy() - out_causal.numpy()).max())
+print("every row of weights sums to 1:", np.allclose(weights.numpy().sum(-1), 1))
+
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+for ax, w_, title in [(axes[0], weights, "bidirectional (BERT)"), (axes[1], weights_causal, "causal (GPT)")]:
+    im = ax.imshow(w_.numpy()[0], cmap="viridis", vmin=0, vmax=1)
+    ax.set(xlabel="key position", ylabel="query position", title=title)
+fig.colorbar(im, ax=axes, shrink=0.8)
+plt.show()
+
+# %% [markdown]
+# **Why divide by $\sqrt{d_k}$?** With random unit-variance vectors a dot product of
+# length $d_k$ has variance $d_k$. Large scores make the softmax nearly one-hot, and its
+# gradient nearly zero. Dividing by $\sqrt{d_k}$ keeps the scores at variance 1:
+
+# %%
+d = 256
+qa, ka = tn.randn(1, 16, d), tn.randn(1, 16, d)
+raw = F.softmax(qa @ ka.transpose(1, 2), axis=-1).numpy()
+scaled = F.softmax(qa @ ka.transpose(1, 2) / math.sqrt(d), axis=-1).numpy()
+print(f"d_k = {d}: largest weight per row, unscaled {raw.max(-1).mean():.3f} | scaled {scaled.max(-1).mean():.3f}")
+
+# %% [markdown]
+# ## 2 · GPT-mini learns to sort
+#
+# A decoder-only Transformer (`GPTMini`: token + position embeddings → causal blocks →
+# linear head, the "embedding, Transformer layers and a linear head" of seed 001) reads
+# `"31420|"` and must continue with `"01234"`. The task comes from `tinynet.data.text`:
+# prompt positions are marked with target −100, which `F.cross_entropy` ignores, so only
+# the answer is learned. A model that sorts must compare every digit with every other:
+# exactly what attention provides.
+
+# %%
+task = text.sort_task(3000, length=5, num_digits=5, seed=0)
+train_task, val_task = task.split(500)
+tok = task.tokenizer
+V, T = tok.vocab_size, train_task.inputs.shape[1]
+print("vocabulary:", tok.vocab, "| sequence length", T)
+print("example:", tok.decode(task.inputs[0].tolist()), "-> targets", task.targets[0].tolist())
+
+tn.manual_seed(0)
+sorter = GPTMini(V, context=T, d_model=48, n_heads=4, n_layers=2)
+opt = optim.AdamW(sorter.parameters(), lr=3e-3, weight_decay=0.01)
+loader = DataLoader(train_task.dataset(), batch_size=64, shuffle=True, seed=0)
+sort_losses = []
+while len(sort_losses) < 200:
+    for xb, yb in loader:
+        opt.zero_grad()
+        loss = F.cross_entropy(sorter(xb).reshape(-1, V), yb.reshape(-1))   # ignore_index=-100
+        loss.backward()
+        opt.step()
+        sort_losses.append(loss.item())
+        if len(sort_losses) == 200:
+            break
+
+prompts = val_task.inputs[:, : task.prompt_len]
+answers = np.concatenate([val_task.inputs, val_task.targets[:, -1:]], axis=1)[:, task.prompt_len:]
+generated = sorter.generate(tn.tensor(prompts), task.answer_len, temperature=0).numpy()[:, task.prompt_len:]
+sort_exact = (generated == answers).all(axis=1).mean()
+print(f"{sorter.num_parameters():,} parameters; held-out sequences sorted exactly: {sort_exact:.1%}")
+for i in range(4):
+    print("  ", tok.decode(prompts[i].tolist()), tok.decode(generated[i].tolist()))
+
+# %% [markdown]
+# ### What does the sorter attend to?
+#
+# We recompute the first block's attention with `need_weights=True` (one heat map per
+# head) for one held-out example. Rows are the positions that *predict* (the separator
+# `|` predicts the first answer digit, and so on); columns are what they look at.
+
+# %%
+def attention_maps(model, ids):
+    """Per-head attention weights (n_layers, heads, T, T) of a GPTMini on one sequence."""
+    model.eval()
+    maps = []
+    with tn.no_grad():
+        idx = tn.tensor(ids[None, :])
+        pos = tn.arange(idx.shape[1])
+        x = model.tok_emb(idx) + model.pos_emb(pos)
+        for block in model.blocks:
+            h = block.ln_1(x)
+            _, w = block.attn(h, h, h, need_weights=True, average_attn_weights=False, is_causal=True)
+            maps.append(w.numpy()[0])
+            x = block(x)
+    model.train()
+    return np.array(maps)
+
+
+example = np.concatenate([prompts[0], generated[0]])[:T]
+maps = attention_maps(sorter, example)
+labels = list(tok.decode(example.tolist()))
+fig, axes = plt.subplots(maps.shape[0], maps.shape[1], figsize=(13, 6.5))
+for layer in range(maps.shape[0]):
+    for head in range(maps.shape[1]):
+        ax = axes[layer, head]
+        ax.imshow(maps[layer, head], cmap="viridis", vmin=0, vmax=1)
+        ax.set_xticks(range(T), labels)
+        ax.set_yticks(range(T), labels)
+        ax.set_title(f"block {layer}, head {head}", fontsize=9)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 3 · A character-level GPT-mini writes English
+#
+# The corpus is CPython's own help text (`pydoc_data`, already on every machine), split
+# 90/10 into training and validation text by position. A `CharTokenizer` maps each
+# character to an id; `TextWindowDataset` cuts the text into windows of 64 characters,
+# each target being the input shifted by one. The baseline to beat is a **bigram** model
+# (next character from the current one only).
+
+# %%
+train_text, val_text = text.pydoc_corpus()
+ctok = text.CharTokenizer.from_text(train_text)
+train_ids, val_ids = np.array(ctok.encode(train_text)), np.array(ctok.encode(val_text))
+Vc = ctok.vocab_size
+bigram = text.bigram_loss(train_ids, val_ids, Vc)
+print(f"{len(train_text):,} training characters, vocabulary {Vc}; uniform guess {math.log(Vc):.2f} nats, "
+      f"bigram {bigram:.2f} nats")
+
+tn.manual_seed(0)
+lm = GPTMini(Vc, context=64, d_model=64, n_heads=4, n_layers=2)
+lm_opt = optim.AdamW(lm.parameters(), lr=3e-3)
+lm_steps = 3000 if FULL else 250
+loader = DataLoader(text.TextWindowDataset(train_ids, context=64, stride=17), batch_size=32, shuffle=True, seed=0)
+val_x, val_y = text.TextWindowDataset(val_ids, context=64, stride=64).take(np.arange(64))
+
+
+def val_loss(model):
+    model.eval()
+    with tn.no_grad():
+        out = F.cross_entropy(model(val_x).reshape(-1, Vc), val_y.reshape(-1)).item()
+    model.train()
+    return out
+
+
+lm_curve, lm_val = [], [(0, val_loss(lm))]
+while len(lm_curve) < lm_steps:
+    for xb, yb in loader:
+        lm_opt.zero_grad()
+        loss = F.cross_entropy(lm(xb).reshape(-1, Vc), yb.reshape(-1))
+        loss.backward()
+        lm_opt.step()
+        lm_curve.append(loss.item())
+        if len(lm_curve) % 50 == 0:
+            lm_val.append((len(lm_curve), val_loss(lm)))
+        if len(lm_curve) == lm_steps:
+            break
+plt.figure(figsize=(6.5, 3.2))
+plt.plot(lm_curve, lw=0.7, label="training batches")
+plt.plot(*zip(*lm_val), "o-", label="validation")
+plt.axhline(bigram, color="k", ls=":", label="bigram baseline")
+plt.xlabel("step")
+plt.ylabel("cross-entropy (nats/char)")
+plt.legend()
+plt.show()
+sample = lm.generate(tn.tensor([ctok.encode("The ")]), 300, temperature=0.8, seed=0)
+print(ctok.decode(sample.numpy()[0].tolist()))
+
+# %% [markdown]
+# After a few hundred steps on a CPU the model has learned spelling-like fragments and
+# spacing; set `FULL = True` for a few thousand steps and real words appear. The
+# documents' GPT-3 is the same architecture with 175 billion parameters instead of about
+# a hundred thousand.
+
+# %% [markdown]
+# ## 4 · The BERT-style classifier
+#
+# Seed 000 fine-tunes `bert-base-uncased` for text classification: a `[CLS]` token is put
+# in front of the text, a **bidirectional** Transformer encoder reads everything, and a
+# linear layer classifies the final hidden state of `[CLS]`. (Its code also mixes the
+# legacy `torchtext` API with the Hugging Face tokenizer, reads a `batch.attention_mask`
+# that its iterator never produces, and overwrites the IMDB split it just loaded; none of
+# it runs as written.) Here is the same design, `BERTClassifier`, trained from scratch on a
+# task a bag of words cannot solve: **is a string of parentheses balanced?** Unbalanced
+# examples have the same length and often the same counts, so the model must look at the
+# order. Padding positions are masked out of attention.
+
+# %%
+ptask = text.parens_task(3000, max_len=12, seed=0)
+ptrain, pval = ptask.split(500)
+ptok = ptask.tokenizer
+for i in range(3):
+    print(f"{ptok.decode(ptask.inputs[i].tolist()):>14s} -> {'balanced' if ptask.targets[i] else 'not balanced'}")
+tn.manual_seed(0)
+bert = BERTClassifier(ptok.vocab_size, num_classes=2, max_len=ptrain.inputs.shape[1], d_model=32,
+                      n_heads=4, n_layers=2, dropout=0.0, pad_id=ptok.pad_id)
+bopt = optim.AdamW(bert.parameters(), lr=3e-3)
+loader = DataLoader(ptrain.dataset(), batch_size=64, shuffle=True, seed=0)
+bert_steps = 1200 if FULL else 400
+bert_acc, step = [], 0
+while step < bert_steps:
+    for xb, yb in loader:
+        bopt.zero_grad()
+        loss = F.cross_entropy(bert(xb), yb)
+        loss.backward()
+        bopt.step()
+        step += 1
+        if step % 50 == 0:
+            bert.eval()
+            with tn.no_grad():
+                bert_acc.append((step, (bert(tn.tensor(pval.inputs)).argmax(axis=1).numpy() == pval.targets).mean()))
+            bert.train()
+        if step == bert_steps:
+            break
+print("validation accuracy:", [f"{s}: {a:.2f}" for s, a in bert_acc])
+plt.figure(figsize=(5, 3))
+plt.plot(*zip(*bert_acc), "o-")
+plt.axhline(0.5, color="k", ls=":", label="chance")
+plt.xlabel("step")
+plt.ylabel("validation accuracy")
+plt.legend()
+plt.show()
+
+# %% [markdown]
+# ## Checks
+
+# %%
+assert np.abs(out_manual.numpy() - out_fused.numpy()).max() < 1e-5
+assert np.abs((weights_causal @ v).numpy() - out_causal.numpy()).max() < 1e-5
+assert np.allclose(np.triu(weights_causal.numpy()[0], 1), 0)
+assert raw.max(-1).mean() > scaled.max(-1).mean()
+assert sort_losses[-1] < 0.1 * sort_losses[0] and sort_exact > 0.9, (sort_losses[-1], sort_exact)
+assert np.allclose(maps.sum(-1), 1, atol=1e-5) and np.allclose(np.triu(maps, 1), 0)
+assert lm_val[-1][1] < lm_val[0][1] - 1.0, lm_val
+assert len(sample.numpy()[0]) == 4 + 300
+assert bert_acc[-1][1] > 0.75, bert_acc
+print("all checks passed")

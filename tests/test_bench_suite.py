@@ -1,0 +1,84 @@
+"""The benchmark suite and ``tinynet bench`` run end to end and report honestly.
+
+No timing is asserted (timings are not tests): these check that the suite produces its
+table, JSON and plot, that pieces which cannot be built are reported as "not available"
+rather than given a number, that a simulated GPU is never timed, and the CLI's errors.
+"""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import suite, workloads  # noqa: E402
+from benchmarks._timing import alternate, fmt_time  # noqa: E402
+from tinynet.cli import bench as cli_bench  # noqa: E402
+from tinynet.cli.main import main as cli_main  # noqa: E402
+
+
+def test_alternate_reports_medians_and_errors():
+    calls = []
+
+    def broken():
+        raise ImportError("no such layer")
+
+    out = alternate({"a": lambda: calls.append(1), "b": broken}, rounds=3, block_s=0.001, warmup=1)
+    assert out["a"]["rounds"] == 3 and len(out["a"]["samples_s"]) == 3
+    assert out["a"]["median_s"] > 0 and out["a"]["min_s"] <= out["a"]["median_s"]
+    assert out["b"] == {"error": "ImportError: no such layer"}
+    assert fmt_time(2.5e-6) == "2.5 µs" and fmt_time(0.0123) == "12.30 ms" and fmt_time(None) == "—"
+
+
+def test_suite_quick_subset_writes_table_json_and_plot(tmp_path, monkeypatch):
+    def missing(lib):
+        raise ImportError("cannot import name 'Conv2d'")
+
+    monkeypatch.setitem(workloads.WORKLOADS, "W2", ("CNN", missing))
+    res = suite.run(quick=True, only={"W4-raw", "W2", "adam_step"}, log=lambda m: None)
+    files = suite.write(res, str(tmp_path))
+    names = {Path(f).name for f in files}
+    assert {"results.md", "results.json", "time_vs_size_cpu.png"} <= names
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["machine"]["cpu_model"] and data["machine"]["numpy"]
+    by_id = {w["id"]: w for w in data["workloads"]}
+    assert by_id["W4-raw"]["results"]["tinynet/cpu"]["median_s"] > 0
+    w2 = by_id["W2"]["results"]["tinynet/cpu"]
+    assert "median_s" not in w2 and w2["error"].startswith("not available: ImportError")
+    assert {m["size"] for m in data["micro"]} == {10_000, 1_000_000}
+    md = (tmp_path / "results.md").read_text()
+    assert "| W2 |" in md and "not available: ImportError" in md and "| adam_step | 10000 |" in md
+    # The test suite runs with a simulated GPU (or a real one): simulated devices are never timed.
+    import tinynet as tn
+    if tn.cuda.is_simulated():
+        assert data["not_timed"]["tinynet/cuda"] == "simulated, not timed"
+        assert "tinynet/cuda" not in by_id["W4-raw"]["results"]
+
+
+def test_cli_bench_is_registered_and_builds_the_suite_command(tmp_path):
+    from tinynet.cli.main import build_parser
+
+    args = build_parser().parse_args(["bench", "--quick", "--only", "W4", "--out", str(tmp_path), "--threads", "1"])
+    assert cli_bench.find_suite(ROOT) == ROOT
+    cmd = cli_bench.command(args, ROOT)
+    assert cmd[1:3] == ["-m", "benchmarks"] and "--quick" in cmd and cmd[cmd.index("--only") + 1] == "W4"
+    assert cmd[cmd.index("--out") + 1] == str(tmp_path.resolve())
+
+
+def test_cli_bench_without_checkout_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli_bench, "find_suite", lambda start=None: None)
+    assert cli_main(["bench", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "source checkout" in err and "python -m benchmarks" in err
+
+
+def test_cli_bench_device_cuda_without_gpu_exits_2(capsys):
+    import tinynet as tn
+
+    if tn.cuda.is_available():
+        pytest.skip("a real GPU is present")
+    assert cli_main(["bench", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "no GPU" in err and "cuda12" in err

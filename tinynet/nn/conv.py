@@ -1,0 +1,224 @@
+"""Convolution layers: Conv2d, Conv1d and ConvTranspose2d (PyTorch's arguments and init).
+
+A convolution layer slides ``out_channels`` learned filters of size
+``in_channels/groups x kh x kw`` over its input (see :mod:`tinynet.functional.conv` for
+the math and the im2col + GEMM implementation). The default initialisation is
+PyTorch's: weights ``kaiming_uniform(a=√5)``, i.e. ``U(−1/√fan_in, 1/√fan_in)`` with
+``fan_in = in_channels/groups · kh · kw``, and the bias from the same interval.
+
+Every shape problem is reported with the layer's name as written, e.g.
+``Conv2d(1→16, k=3): expected input of shape (N, C=1, H, W), got (64, 3, 28, 28)``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from .. import functional as F
+from ..backend import get_device
+from ..functional.conv import _ints
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _positive_int(value, what, layer):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{layer}: {what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class _ConvNd(Module):
+    """Shared construction, checks and repr of the convolution layers (``n`` spatial axes)."""
+
+    _n = 2
+    _transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                 padding_mode, device, dtype, output_padding=0):
+        super().__init__()
+        kind = type(self).__name__
+        in_channels = _positive_int(in_channels, "in_channels", kind)
+        out_channels = _positive_int(out_channels, "out_channels", kind)
+        groups = _positive_int(groups, "groups", kind)
+        n = self._n
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _ints(kernel_size, n, "kernel_size", kind)
+        self.stride = _ints(stride, n, "stride", kind)
+        self.dilation = _ints(dilation, n, "dilation", kind)
+        self.output_padding = _ints(output_padding, n, "output_padding", kind)
+        label = self._label()
+        if min(self.kernel_size) <= 0:
+            raise ValueError(f"{label}: kernel_size must be positive, got {kernel_size!r}")
+        if min(self.stride) <= 0:
+            raise ValueError(f"{label}: stride must be positive, got {stride!r}")
+        if min(self.dilation) <= 0:
+            raise ValueError(f"{label}: dilation must be positive, got {dilation!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{label}: groups={groups} must divide both in_channels ({in_channels}) and "
+                             f"out_channels ({out_channels})")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid") or self._transposed:
+                allowed = "a non-negative int or tuple" + ("" if self._transposed else ", 'same' or 'valid'")
+                raise ValueError(f"{label}: padding must be {allowed}, got {padding!r}")
+            if padding == "same" and max(self.stride) != 1:
+                raise ValueError(f"{label}: padding='same' needs stride 1, got stride {stride!r}")
+            self.padding = padding
+        else:
+            self.padding = _ints(padding, n, "padding", kind)
+            if min(self.padding) < 0:
+                raise ValueError(f"{label}: padding must be non-negative, got {padding!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{label}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        if padding_mode != "zeros" and self._transposed:
+            raise ValueError(f"{label}: only padding_mode='zeros' is supported for transposed convolutions")
+        self.padding_mode = padding_mode
+        dev = get_device(device)
+        dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+        if self._transposed:
+            wshape = (in_channels, out_channels // groups) + self.kernel_size
+        else:
+            wshape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(Tensor._make(dev.xp.empty(wshape, dtype=dt), dev))
+        if bias:
+            self.bias = Parameter(Tensor._make(dev.xp.empty((out_channels,), dtype=dt), dev))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Re-draw the parameters with PyTorch's default scheme (see the module docstring)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _label(self) -> str:
+        k = self.kernel_size
+        ks = str(k[0]) if len(set(k)) == 1 else "x".join(str(v) for v in k)
+        return f"{type(self).__name__}({self.in_channels}\u2192{self.out_channels}, k={ks})"
+
+    def _check_input(self, x):
+        label = self._label()
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{label}: expected a Tensor input, got {type(x).__name__}; wrap data with tn.tensor(...)")
+        spatial = ("H", "W") if self._n == 2 else ("L",)
+        expected = f"(N, C={self.in_channels}, {', '.join(spatial)})"
+        if x.ndim not in (self._n + 1, self._n + 2):
+            raise ValueError(f"{label}: expected input of shape {expected} ({self._n + 2}-D, or {self._n + 1}-D "
+                             f"without the batch axis), got shape {tuple(x.shape)}")
+        channels = x.shape[-self._n - 1]
+        if channels != self.in_channels:
+            raise ValueError(f"{label}: expected input of shape {expected}, got shape {tuple(x.shape)} "
+                             f"with {channels} channels")
+        if x.device is not self.weight.device:
+            raise RuntimeError(
+                f"{label}: input is on {x.device.type} but the layer's weights are on {self.weight.device.type}; "
+                f"move one, e.g. `x.to('{self.weight.device.type}')` or `model.to('{x.device.type}')`"
+            )
+        if x.dtype != self.weight.dtype:
+            raise TypeError(
+                f"{label}: input is {x.dtype} but the layer's weights are {self.weight.dtype}; convert the "
+                f"input (`x.to(tn.{self.weight.dtype})`) or the model (`model.to(tn.{x.dtype})`)"
+            )
+
+    def _explicit_pad(self, x):
+        """For padding_mode != 'zeros': pad with F.pad and convolve without padding."""
+        if self.padding == "valid":
+            return x, 0
+        if self.padding == "same":
+            pads = []
+            for d, k in zip(self.dilation, self.kernel_size):
+                t = d * (k - 1)
+                pads.append((t // 2, t - t // 2))
+        else:
+            pads = [(p, p) for p in self.padding]
+        flat = []
+        for lo, hi in reversed(pads):      # F.pad lists the last axis first
+            flat += [lo, hi]
+        return F.pad(x, tuple(flat), mode=self.padding_mode), 0
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}")
+        if self.padding != (0,) * self._n:
+            s += f", padding={self.padding!r}"
+        if self.dilation != (1,) * self._n:
+            s += f", dilation={self.dilation}"
+        if self._transposed and self.output_padding != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out) (see the module docstring).
+
+    ``H_out = (H + 2·padding − dilation·(kernel_size − 1) − 1) // stride + 1``. ``padding`` may
+    be ``"same"`` (stride 1) or ``"valid"``; ``padding_mode`` is ``"zeros"`` (default),
+    ``"reflect"``, ``"replicate"`` or ``"circular"``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+
+    def forward(self, x):
+        self._check_input(x)
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x, padding = self._explicit_pad(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
+                        op=self._label())
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) -> (N, C_out, L_out), e.g. over time series or token sequences."""
+
+    _n = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+
+    def forward(self, x):
+        self._check_input(x)
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x, padding = self._explicit_pad(x)
+        if not isinstance(padding, str):
+            padding = padding[0] if isinstance(padding, tuple) else padding
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups,
+                        op=self._label())
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution (the adjoint of Conv2d): upsamples (N, C_in, H, W).
+
+    ``H_out = (H − 1)·stride − 2·padding + dilation·(kernel_size − 1) + output_padding + 1``.
+    The weight has shape (C_in, C_out/groups, kh, kw), as in PyTorch.
+    """
+
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, output_padding=output_padding)
+
+    def forward(self, x):
+        self._check_input(x)
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation, op=self._label())
