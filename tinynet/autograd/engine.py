@@ -202,14 +202,15 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                 kept = fn._retained()
                 if kept is not None:
                     kept.grad = kept._make(g, kept.device, False, None, None)
-            if fn in want_node:
+            if want_node and fn in want_node:
                 for i in want_node[fn]:
                     results[i] = g
             if fn._counters is not None:
                 fn.check_versions()
-            if fn.backward_array is not None:
-                in_grads = fn.backward_array(g)
-                if not isinstance(in_grads, tuple):
+            backward_array = fn.backward_array
+            if backward_array is not None:
+                in_grads = backward_array(g)
+                if type(in_grads) is not tuple:
                     in_grads = (in_grads,)
             else:
                 in_grads = fn.backward(inputs[0]._make(g, fn.device, False, None, None))
@@ -220,7 +221,7 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                 if gi is None or not inp._requires_grad:
                     continue
                 like = inp.data
-                if gi.dtype != like.dtype:
+                if gi.dtype is not like.dtype and gi.dtype != like.dtype:
                     gi = gi.astype(like.dtype)
                 if gi.shape != like.shape:
                     raise RuntimeError(

@@ -11,7 +11,6 @@ metrics) and ``curves.png``. Exit status: 0 on success, 1 if the loss became NaN
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time

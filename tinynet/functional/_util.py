@@ -37,12 +37,16 @@ def operand(x, like: Tensor) -> Tensor:
 def pair(a, b, op: str):
     """Coerce a binary op's two operands to Tensors (at least one is a Tensor)."""
     if isinstance(a, Tensor):
-        b = operand(b, a)
+        if not isinstance(b, Tensor):
+            b = operand(b, a)
     elif isinstance(b, Tensor):
         a = operand(a, b)
     else:
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    da, db = a.data.dtype, b.data.dtype
+    if da is db:  # the common case, decided by identity (NumPy's builtin dtypes are singletons)
+        return a, b
+    ka, kb = da.kind, db.kind
     if (ka == "f") != (kb == "f"):
         # PyTorch's promotion: an integer/bool tensor meeting a float one takes the float's dtype
         # (NumPy would widen int64 + float32 to float64). Integer tensors never need grad.
