@@ -123,7 +123,8 @@ def _cell(entry):
 
 def _ratio(num, den):
     if num and den and "median_s" in num and "median_s" in den:
-        return f"{num['median_s'] / den['median_s']:.2f}"
+        r = num['median_s'] / den['median_s']
+        return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
     return "—"
 
 
@@ -147,7 +148,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="also write every figure to this JSON file")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, help="limit BLAS and PyTorch to this many threads")
     args = ap.parse_args(argv)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            pass
     res = run(rounds=args.rounds)
     print(markdown(res))
     if args.json:

@@ -34,10 +34,7 @@ class Lib:
     def sync(self):
         """Block until queued device work is done (GPU timing needs this)."""
         if self.device == "cuda":
-            if self.name == "torch":
-                self.mod.cuda.synchronize()
-            else:
-                self.mod.cuda.synchronize()
+            self.mod.cuda.synchronize()  # torch.cuda.synchronize / tn.cuda.synchronize
 
     def seed(self, s=0):
         self.mod.manual_seed(s)

@@ -169,6 +169,11 @@ def markdown(res) -> str:
                          f"{_cell(r, 'torch/cpu', absent)} | {_fmt_ratio(ratio)} | {tgt} | {met} | "
                          f"{_cell(r, 'tinynet/cuda', absent)} | {_cell(r, 'torch/cuda', absent)} | "
                          f"{_fmt_ratio(e['ratios']['cuda'])} |")
+        by_id = {e["id"]: e["results"] for e in res["workloads"]}
+        raw, nn_ = by_id.get("W4-raw", {}).get("tinynet/cpu", {}), by_id.get("W4", {}).get("torch/cpu", {})
+        if "median_s" in raw and "median_s" in nn_:
+            lines += ["", f"W4-raw (tinynet, raw ops) / PyTorch W4 (nn + optim): "
+                          f"{raw['median_s'] / nn_['median_s']:.2f} (the W4-raw row compares raw ops with raw ops)."]
         for e in res["workloads"]:
             if e["id"] == "W4" and "median_s" in e["results"].get("numpy/cpu (by hand)", {}):
                 lines += ["", f"W4 in NumPy by hand (no autograd, the floor): "

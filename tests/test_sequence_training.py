@@ -38,12 +38,12 @@ def test_bert_learns_balanced_parentheses():
     tn.manual_seed(0)
     task = parens_task(2000, max_len=8, seed=0)
     val = parens_task(300, max_len=8, seed=1)
-    model = BERTClassifier(task.tokenizer.vocab_size, 2, max_len=9, d_model=32, n_heads=2, n_layers=2,
+    model = BERTClassifier(task.tokenizer.vocab_size, 2, max_len=9, d_model=64, n_heads=2, n_layers=2,
                            dropout=0.0, pad_id=task.tokenizer.pad_id)
-    opt = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    opt = optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
     rng = np.random.default_rng(0)
     idx_iter = _batches(rng, len(task.inputs), 64)
-    for _ in range(250):
+    for _ in range(200):
         idx = next(idx_iter)
         loss = F.cross_entropy(model(tn.tensor(task.inputs[idx])), tn.tensor(task.targets[idx]))
         opt.zero_grad()
@@ -53,7 +53,7 @@ def test_bert_learns_balanced_parentheses():
     with tn.no_grad():
         pred = model(tn.tensor(val.inputs)).numpy().argmax(1)
     acc = (pred == val.targets).mean()
-    assert acc >= 0.85, f"parens accuracy {acc:.3f}"
+    assert acc >= 0.9, f"parens accuracy {acc:.3f}"
 
 
 def test_lstm_language_model_loss_falls_on_pydoc():
@@ -76,3 +76,20 @@ def test_lstm_language_model_loss_falls_on_pydoc():
     assert np.mean(losses[-10:]) < 0.75 * np.mean(losses[:5]), (losses[:5], losses[-10:])
     text = tok.decode(model.generate([tok.encode("The ")], 20, seed=0).numpy()[0])
     assert text.startswith("The ") and len(text) == 24
+
+
+def test_cli_trains_gpt_and_generates_from_the_checkpoint(tmp_path, capsys):
+    from tinynet.cli.main import main
+
+    out = tmp_path / "run"
+    rc = main(["train", "--model", "gpt", "--dataset", "sort", "--epochs", "1", "--task-samples", "200",
+               "--task-length", "4", "--d-model", "16", "--n-heads", "2", "--n-layers", "1", "--out", str(out),
+               "--no-progress"])
+    assert rc == 0
+    capsys.readouterr()
+    rc = main(["generate", str(out / "checkpoint.safetensors"), "--prompt", "3120|", "--tokens", "4",
+               "--temperature", "0"])
+    assert rc == 0
+    text = capsys.readouterr().out.strip()
+    assert text.startswith("3120|") and len(text) == 9 and set(text[5:]) <= set("0123456789|")
+    assert main(["generate", str(tmp_path / "missing.safetensors")]) == 1

@@ -178,3 +178,88 @@ def test_cpu_kernels_parallel_driver_matches_serial():
     t = np.random.default_rng(0).integers(0, 4, x.shape[0])
     loss, _ = ks.cross_entropy_forward(x, t, -100, 0.0)
     np.testing.assert_allclose(loss, ref_ce(x, t, -100, 0.0)[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("approx", [False, True])
+def test_gelu_float32_matches_float64_to_float32_precision(device, approx):
+    """The cpu float32 path uses its own vectorisable erfc/exp (kernels/cpu/gelu.py); it
+    must agree with the float64 (libm) path to float32 precision, tails included."""
+    x64 = np.concatenate([np.linspace(-20, 20, 4001), [-1e4, -50.0, -1e-30, 0.0, 1e-30, 50.0, 1e4]])
+    x32 = x64.astype(np.float32)
+    g64 = np.linspace(-2, 2, x64.size)
+    k = _k(device)
+    y32 = _host(device, k.gelu_forward(_dev(device, x32), approx))
+    y64 = _host(device, k.gelu_forward(_dev(device, x32.astype(np.float64)), approx))
+    d32 = _host(device, k.gelu_backward(_dev(device, x32), _dev(device, g64.astype(np.float32)), approx))
+    d64 = _host(device, k.gelu_backward(_dev(device, x32.astype(np.float64)),
+                                        _dev(device, g64.astype(np.float32).astype(np.float64)), approx))
+    assert np.isfinite(y32).all() and np.isfinite(d32).all()
+    # The CUDA simulator evaluates float32 kernels with NumPy float32 scalars, rounding
+    # intermediates such as x / sqrt(2) to float32 (a real GPU keeps them in float64):
+    # in the far tail erfc amplifies that rounding, hence the looser simulator tolerance.
+    rtol = 5e-5 if tn.device(device).simulated else 5e-7
+    np.testing.assert_allclose(y32, y64, rtol=rtol, atol=1e-38)
+    np.testing.assert_allclose(d32, d64, rtol=1e-6, atol=5e-7)
+    if not approx:  # far tail: relative accuracy survives (Phi from erfc, not 1 + erf)
+        i = np.argmin(np.abs(x64 + 8.0))
+        assert y32[i] == pytest.approx(-8.0 * 0.5 * math.erfc(8.0 / math.sqrt(2)), rel=max(rtol, 1e-6))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masked_minus_inf_entries_get_exactly_zero(device, dtype):
+    """Causal attention masks scores with -inf: their probabilities must be exactly 0."""
+    x = np.array([[0.5, -np.inf, 1.0, -np.inf], [-np.inf, 2.0, -np.inf, -np.inf]], dtype=dtype)
+    k = _k(device)
+    y = _host(device, k.softmax_forward(_dev(device, x)))
+    ly = _host(device, k.log_softmax_forward(_dev(device, x)))
+    assert (y[x == -np.inf] == 0).all() and (ly[x == -np.inf] == -np.inf).all()
+    np.testing.assert_allclose(y.sum(1), 1, rtol=1e-6)
+    np.testing.assert_allclose(y[0, [0, 2]], ref_softmax(np.array([[0.5, 1.0]]))[0], rtol=1e-6)
+
+
+def test_numpy_fallback_matches_kernels(monkeypatch):
+    """The functional ops' NumPy branches (used where no kernel serves, e.g. float16) give
+    the kernels' values and gradients, and second derivatives through them work."""
+    import tinynet.functional as F
+    import tinynet.functional.activation as act
+
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((6, 5, 3))
+    t = rng.integers(0, 5, (6, 3))
+    t[0, 1] = -100
+    cases = [
+        lambda x: F.softmax(x, dim=1),
+        lambda x: F.log_softmax(x, dim=-1),
+        lambda x: F.softmax(x, dim=0),
+        lambda x: F.cross_entropy(x, tn.tensor(t), label_smoothing=0.1),
+        lambda x: F.cross_entropy(x, tn.tensor(t), reduction="none"),
+        lambda x: F.cross_entropy(x, tn.tensor(t), reduction="sum"),
+    ]
+
+    def run(fn):
+        x = tn.tensor(data, dtype=tn.float64, requires_grad=True)
+        out = fn(x)
+        w = tn.tensor(np.linspace(-1, 1, out.numel()).reshape(out.shape), dtype=tn.float64)
+        (out * w).sum().backward()
+        return out.detach().numpy(), x.grad.numpy()
+
+    with_kernels = [run(fn) for fn in cases]
+    monkeypatch.setattr(act, "CPU_KERNEL_MAX_C", {k: 0 for k in act.CPU_KERNEL_MAX_C})
+    assert not act.use_row_kernels(tn.device("cpu"), 5, np.dtype(np.float64), "softmax_forward")
+    for fn, (out_k, grad_k) in zip(cases, with_kernels):
+        out_n, grad_n = run(fn)
+        np.testing.assert_allclose(out_n, out_k, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(grad_n, grad_k, rtol=1e-12, atol=1e-14)
+    x = tn.tensor(data[:2, :, :1], dtype=tn.float64, requires_grad=True)
+    assert tn.gradgradcheck(lambda a: F.log_softmax(a, dim=1), (x,))
+    assert tn.gradgradcheck(lambda a: F.cross_entropy(a, tn.tensor(t[:2, :1]), label_smoothing=0.2), (x,))
+
+
+def test_float16_uses_the_numpy_path():
+    import tinynet.functional as F
+
+    x = tn.tensor([[1.0, 2.0, 3.0]], dtype=tn.float16, requires_grad=True)
+    y = F.softmax(x, dim=1)
+    assert y.dtype == tn.float16
+    np.testing.assert_allclose(y.detach().numpy().astype(np.float64), ref_softmax(np.array([[1.0, 2.0, 3.0]])),
+                               rtol=2e-3)

@@ -41,7 +41,7 @@ import numpy as np
 from numba import prange
 
 #: Problems with at least this many ``cols`` entries use the parallel variant.
-PARALLEL_MIN = 1 << 17
+PARALLEL_MIN = 1 << 20
 
 
 @numba.njit(cache=True, inline="always")

@@ -4,13 +4,32 @@ NumPy has no ``erf``, and GELU written with NumPy ufuncs takes 4-8 passes over m
 (forward) and more for the gradient; these fuse each into one loop.
 
 * ``erf(x)``
-* ``gelu_forward(x, tanh_approx)``: ``x * Phi(x)`` with ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``,
-  or ``0.5 x (1 + tanh(u))``, ``u = sqrt(2/pi) (x + 0.044715 x^3)``
-* ``gelu_backward(x, g, tanh_approx)``: ``g * (Phi(x) + x phi(x))``, ``phi`` the normal pdf,
-  or ``g * (0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx)``
+* ``gelu_forward(x, tanh_approx)``: ``x * Phi(x)``, Phi the standard normal CDF, or
+  ``0.5 x (1 + tanh(u))``, computed as ``x * sigmoid(2u)`` (the same number, without
+  the cancellation of ``1 + tanh(u)`` for u << 0), ``u = sqrt(2/pi) (x + 0.044715 x^3)``
+* ``gelu_backward(x, g, tanh_approx)``: ``g * (Phi(x) + x phi(x))`` (phi the normal pdf), or
+  ``g * (s + x * 2 s (1 - s) du/dx)`` with ``s = sigmoid(2u)``
+
+Phi is taken from ``erfc`` (``Phi(x) = erfc(-x / sqrt 2) / 2``), not ``(1 + erf) / 2``,
+which loses all digits to cancellation for x below about -5.
+
+Two implementations:
+
+* float64 inputs: ``math.erfc`` / ``math.exp`` (libm, correctly rounded to ~1 ulp), one
+  scalar call per element;
+* float32 inputs: the same formulas in float64 arithmetic made only of +, *, / and
+  selects, which LLVM turns into SIMD code (libm calls cannot be vectorised without
+  Intel SVML): ``erfc`` is Numerical Recipes' Chebyshev fit ``erfcc`` (fractional error
+  < 1.2e-7), and ``exp(a)`` for ``a <= 0`` is ``(Taylor_12(a / 256))^256`` (relative
+  error ~3e-12). Measured against the float64 libm path on 1.1M points in [-20, 20]:
+  forward within 1.7e-7 relative (~1.4 float32 ulp; both formulas), backward within
+  2.7e-7 absolute for |g| up to ~5; CPU time per 1M float32 elements (serial, shared
+  loaded machine): exact 7.0 ms vs 27.4 ms forward, 10.0 vs 35.7 ms backward; tanh
+  form 3.8 vs 30.7 ms forward.
 
 Serial loop for small arrays, ``prange`` from ``PARALLEL_MIN_ELEMENTS`` up (a parallel
-launch costs tens of microseconds). Twins of the same names in ``kernels/cuda/gelu.py``.
+launch costs tens of microseconds). Twins of the same names in ``kernels/cuda/gelu.py``
+(where libm's erf/exp are fast GPU intrinsics).
 """
 from __future__ import annotations
 
@@ -19,6 +38,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._vecmath import exp_nonpos as _exp_nonpos
+
 PARALLEL_MIN_ELEMENTS = 1 << 16
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -26,22 +47,72 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+# --- float64: libm ---------------------------------------------------------------------
+@njit(cache=True)
+def _sigmoid2_libm(u):
+    """sigmoid(2u) = 0.5 (1 + tanh u), without the cancellation of 1 + tanh(u) for u << 0."""
+    e = math.exp(-2.0 * abs(u))
+    return 1.0 / (1.0 + e) if u >= 0 else e / (1.0 + e)
+
+
 @njit(cache=True)
 def _gelu_one(v, tanh_approx):
     if tanh_approx:
-        return 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))
-    return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT_2))
+        return v * _sigmoid2_libm(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
+    return 0.5 * v * math.erfc(-v * _INV_SQRT_2)
 
 
 @njit(cache=True)
 def _gelu_grad_one(v, tanh_approx):
     if tanh_approx:
-        t = math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
+        s = _sigmoid2_libm(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-        return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du
-    return 0.5 * (1.0 + math.erf(v * _INV_SQRT_2)) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
+        return s + v * 2.0 * s * (1.0 - s) * du
+    return 0.5 * math.erfc(-v * _INV_SQRT_2) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
 
 
+# --- float32: vectorisable float64 arithmetic ------------------------------------------
+@njit(cache=True, inline="always", error_model="numpy")
+def _erfc_nonneg(a):
+    """erfc(a) for a >= 0 (Numerical Recipes erfcc; erfc(10) ~ 2e-45 is 0 in float32)."""
+    a = min(a, 10.0)
+    t = 1.0 / (1.0 + 0.5 * a)
+    arg = -a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    return t * _exp_nonpos(min(arg, 0.0))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _cdf(v):
+    h = 0.5 * _erfc_nonneg(abs(v) * _INV_SQRT_2)
+    return 1.0 - h if v >= 0 else h
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _sigmoid2(u):
+    """sigmoid(2u) = 0.5 (1 + tanh u), stable in both tails."""
+    e = _exp_nonpos(-2.0 * abs(u))
+    return 1.0 / (1.0 + e) if u >= 0 else e / (1.0 + e)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gelu_fast(v, tanh_approx):
+    if tanh_approx:
+        return v * _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
+    return v * _cdf(v)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gelu_grad_fast(v, tanh_approx):
+    if tanh_approx:
+        s = _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
+        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
+        return s + v * 2.0 * s * (1.0 - s) * du
+    return _cdf(v) + v * _exp_nonpos(-0.5 * v * v) * _INV_SQRT_2PI
+
+
+# --- drivers ----------------------------------------------------------------------------
 @njit(cache=True)
 def _erf_s(x, y):
     for i in range(x.size):
@@ -78,12 +149,44 @@ def _gelu_bwd_p(x, g, tanh_approx, dx):
         dx[i] = g[i] * _gelu_grad_one(x[i], tanh_approx)
 
 
+@njit(cache=True, error_model="numpy")
+def _gelu32_s(x, tanh_approx, y):
+    for i in range(x.size):
+        y[i] = _gelu_fast(np.float64(x[i]), tanh_approx)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _gelu32_p(x, tanh_approx, y):
+    for i in prange(x.size):
+        y[i] = _gelu_fast(np.float64(x[i]), tanh_approx)
+
+
+@njit(cache=True, error_model="numpy")
+def _gelu32_bwd_s(x, g, tanh_approx, dx):
+    for i in range(x.size):
+        dx[i] = g[i] * _gelu_grad_fast(np.float64(x[i]), tanh_approx)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _gelu32_bwd_p(x, g, tanh_approx, dx):
+    for i in prange(x.size):
+        dx[i] = g[i] * _gelu_grad_fast(np.float64(x[i]), tanh_approx)
+
+
 def _flat(a, dtype=None):
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
 
 
+def _pick(flat, serial, parallel, serial32, parallel32):
+    big = flat.size >= PARALLEL_MIN_ELEMENTS
+    if flat.dtype == np.float32:
+        return parallel32 if big else serial32
+    return parallel if big else serial
+
+
+# --- public kernels (same names and signatures as kernels/cuda/gelu.py) ----------------
 def erf(x):
-    """The error function, elementwise."""
+    """The error function, elementwise (libm)."""
     flat = _flat(x)
     y = np.empty_like(flat)
     (_erf_p if flat.size >= PARALLEL_MIN_ELEMENTS else _erf_s)(flat, y)
@@ -94,7 +197,7 @@ def gelu_forward(x, tanh_approx):
     """GELU of every element (exact, or the tanh approximation)."""
     flat = _flat(x)
     y = np.empty_like(flat)
-    (_gelu_p if flat.size >= PARALLEL_MIN_ELEMENTS else _gelu_s)(flat, bool(tanh_approx), y)
+    _pick(flat, _gelu_s, _gelu_p, _gelu32_s, _gelu32_p)(flat, bool(tanh_approx), y)
     return y.reshape(np.shape(x))
 
 
@@ -103,5 +206,5 @@ def gelu_backward(x, g, tanh_approx):
     flat = _flat(x)
     gf = _flat(g, flat.dtype)
     dx = np.empty_like(flat)
-    (_gelu_bwd_p if flat.size >= PARALLEL_MIN_ELEMENTS else _gelu_bwd_s)(flat, gf, bool(tanh_approx), dx)
+    _pick(flat, _gelu_bwd_s, _gelu_bwd_p, _gelu32_bwd_s, _gelu32_bwd_p)(flat, gf, bool(tanh_approx), dx)
     return dx.reshape(np.shape(x))

@@ -34,50 +34,69 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._vecmath import exp_nonpos
+
 #: From this many elements up the row loop runs in parallel (prange).
 PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
 # --- one row each ----------------------------------------------------------------------
-@njit(cache=True)
+# ``fast`` (float32 input) selects loops whose exp is ``exp_nonpos`` (vectorisable, float64
+# arithmetic; every exponent here is <= 0: x - max, or a log-probability); float64 input
+# uses libm's exp. ``reassoc`` lets LLVM vectorise the row sums (it may add in a
+# different order; nothing else about IEEE semantics changes: no nnan/ninf).
+_FM = {"reassoc", "contract", "nsz"}
+
+
+@njit(cache=True, fastmath=_FM)
 def _row_max(x, i):
-    # Start from the row's first element (callers never pass C = 0) so m keeps x's dtype:
-    # then x - m stays float32 for float32 input and exp() is the single-precision one.
+    # Start from the row's first element (callers never pass C = 0) so m keeps x's dtype.
     m = x[i, 0]
     for j in range(1, x.shape[1]):
-        if x[i, j] > m:
-            m = x[i, j]
+        m = max(m, x[i, j])
     return m
 
 
-@njit(cache=True)
-def _softmax_row(x, y, i):
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _softmax_row(x, y, i, fast):
     C = x.shape[1]
     m = _row_max(x, i)
     s = 0.0
-    for j in range(C):
-        e = math.exp(x[i, j] - m)
-        y[i, j] = e
-        s += e
+    if fast:
+        mm = np.float64(m)
+        for j in range(C):
+            y[i, j] = exp_nonpos(np.float64(x[i, j]) - mm)
+        for j in range(C):
+            s += y[i, j]
+    else:
+        for j in range(C):
+            e = math.exp(x[i, j] - m)
+            y[i, j] = e
+            s += e
     inv = 1.0 / s
     for j in range(C):
         y[i, j] = y[i, j] * inv
 
 
-@njit(cache=True)
-def _log_softmax_row(x, y, i):
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _log_softmax_row(x, y, i, fast):
     C = x.shape[1]
     m = _row_max(x, i)
     s = 0.0
-    for j in range(C):
-        s += math.exp(x[i, j] - m)
+    if fast:
+        mm = np.float64(m)
+        for j in range(C):
+            s += exp_nonpos(np.float64(x[i, j]) - mm)
+    else:
+        for j in range(C):
+            s += math.exp(x[i, j] - m)
     lse = m + math.log(s)
     for j in range(C):
         y[i, j] = x[i, j] - lse
 
 
-@njit(cache=True)
-def _softmax_backward_row(y, g, dx, i):
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _softmax_backward_row(y, g, dx, i, fast):
     C = y.shape[1]
     dot = 0.0
     for j in range(C):
@@ -86,18 +105,22 @@ def _softmax_backward_row(y, g, dx, i):
         dx[i, j] = y[i, j] * (g[i, j] - dot)
 
 
-@njit(cache=True)
-def _log_softmax_backward_row(y, g, dx, i):
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _log_softmax_backward_row(y, g, dx, i, fast):
     C = y.shape[1]
     s = 0.0
     for j in range(C):
         s += g[i, j]
-    for j in range(C):
-        dx[i, j] = g[i, j] - math.exp(y[i, j]) * s
+    if fast:
+        for j in range(C):
+            dx[i, j] = g[i, j] - exp_nonpos(np.float64(y[i, j])) * s
+    else:
+        for j in range(C):
+            dx[i, j] = g[i, j] - math.exp(y[i, j]) * s
 
 
-@njit(cache=True)
-def _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse_out, i):
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse_out, i, fast):
     C = x.shape[1]
     t = target[i]
     if t == ignore_index:
@@ -105,20 +128,27 @@ def _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse_out, 
         lse_out[i] = 0.0
         return
     m = _row_max(x, i)
+    mm = np.float64(m)
     s = 0.0
     total = 0.0  # sum of x - m
-    for j in range(C):
-        d = x[i, j] - m
-        s += math.exp(d)
-        total += d
+    if fast:
+        for j in range(C):
+            d = np.float64(x[i, j]) - mm
+            s += exp_nonpos(d)
+            total += d
+    else:
+        for j in range(C):
+            d = x[i, j] - m
+            s += math.exp(d)
+            total += d
     log_s = math.log(s)
-    lse_out[i] = float(m) + log_s
+    lse_out[i] = mm + log_s
     # lse - (1 - eps) x_t - eps/C sum(x), written with x - m: no difference of large numbers.
     loss[i] = log_s - (1.0 - label_smoothing) * (x[i, t] - m) - (label_smoothing / C) * total
 
 
-@njit(cache=True)
-def _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i):
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i, fast):
     C = x.shape[1]
     t = target[i]
     if t == ignore_index:
@@ -127,91 +157,96 @@ def _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoot
         return
     sc = scale[i]
     spread = label_smoothing / C
-    # exp(x - lse) = exp((x - m) - r) with r = lse - m = log(sum(exp(x - m))) small: round r
-    # to x's dtype (through dx[i, 0], overwritten below) so float32 rows use float32 exp.
-    m = _row_max(x, i)
-    dx[i, 0] = lse[i] - m
-    r = dx[i, 0]
-    for j in range(C):
-        dx[i, j] = (math.exp(x[i, j] - m - r) - spread) * sc
+    if fast:
+        # exp(x - lse) with every exponent <= 0 (lse >= max x), in float64.
+        for j in range(C):
+            dx[i, j] = (exp_nonpos(np.float64(x[i, j]) - lse[i]) - spread) * sc
+    else:
+        for j in range(C):
+            dx[i, j] = (math.exp(x[i, j] - lse[i]) - spread) * sc
     dx[i, t] -= (1.0 - label_smoothing) * sc
 
 
 # --- drivers: serial and parallel loops over rows ----------------------------------------
 @njit(cache=True)
-def _softmax_s(x, y):
+def _softmax_s(x, y, fast):
     for i in range(x.shape[0]):
-        _softmax_row(x, y, i)
+        _softmax_row(x, y, i, fast)
 
 
 @njit(parallel=True, cache=True)
-def _softmax_p(x, y):
+def _softmax_p(x, y, fast):
     for i in prange(x.shape[0]):
-        _softmax_row(x, y, i)
+        _softmax_row(x, y, i, fast)
 
 
 @njit(cache=True)
-def _log_softmax_s(x, y):
+def _log_softmax_s(x, y, fast):
     for i in range(x.shape[0]):
-        _log_softmax_row(x, y, i)
+        _log_softmax_row(x, y, i, fast)
 
 
 @njit(parallel=True, cache=True)
-def _log_softmax_p(x, y):
+def _log_softmax_p(x, y, fast):
     for i in prange(x.shape[0]):
-        _log_softmax_row(x, y, i)
+        _log_softmax_row(x, y, i, fast)
 
 
 @njit(cache=True)
-def _softmax_backward_s(y, g, dx):
+def _softmax_backward_s(y, g, dx, fast):
     for i in range(y.shape[0]):
-        _softmax_backward_row(y, g, dx, i)
+        _softmax_backward_row(y, g, dx, i, fast)
 
 
 @njit(parallel=True, cache=True)
-def _softmax_backward_p(y, g, dx):
+def _softmax_backward_p(y, g, dx, fast):
     for i in prange(y.shape[0]):
-        _softmax_backward_row(y, g, dx, i)
+        _softmax_backward_row(y, g, dx, i, fast)
 
 
 @njit(cache=True)
-def _log_softmax_backward_s(y, g, dx):
+def _log_softmax_backward_s(y, g, dx, fast):
     for i in range(y.shape[0]):
-        _log_softmax_backward_row(y, g, dx, i)
+        _log_softmax_backward_row(y, g, dx, i, fast)
 
 
 @njit(parallel=True, cache=True)
-def _log_softmax_backward_p(y, g, dx):
+def _log_softmax_backward_p(y, g, dx, fast):
     for i in prange(y.shape[0]):
-        _log_softmax_backward_row(y, g, dx, i)
+        _log_softmax_backward_row(y, g, dx, i, fast)
 
 
 @njit(cache=True)
-def _cross_entropy_s(x, target, ignore_index, label_smoothing, loss, lse):
+def _cross_entropy_s(x, target, ignore_index, label_smoothing, loss, lse, fast):
     for i in range(x.shape[0]):
-        _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i)
+        _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i, fast)
 
 
 @njit(parallel=True, cache=True)
-def _cross_entropy_p(x, target, ignore_index, label_smoothing, loss, lse):
+def _cross_entropy_p(x, target, ignore_index, label_smoothing, loss, lse, fast):
     for i in prange(x.shape[0]):
-        _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i)
+        _cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i, fast)
 
 
 @njit(cache=True)
-def _cross_entropy_backward_s(x, lse, target, scale, ignore_index, label_smoothing, dx):
+def _cross_entropy_backward_s(x, lse, target, scale, ignore_index, label_smoothing, dx, fast):
     for i in range(x.shape[0]):
-        _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i)
+        _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i, fast)
 
 
 @njit(parallel=True, cache=True)
-def _cross_entropy_backward_p(x, lse, target, scale, ignore_index, label_smoothing, dx):
+def _cross_entropy_backward_p(x, lse, target, scale, ignore_index, label_smoothing, dx, fast):
     for i in prange(x.shape[0]):
-        _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i)
+        _cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smoothing, dx, i, fast)
 
 
 def _big(a) -> bool:
     return a.size >= PARALLEL_MIN_ELEMENTS
+
+
+def _fast(a) -> bool:
+    """float32 rows take the vectorisable-exp loops (see the module docstring)."""
+    return a.dtype == np.float32
 
 
 def _c(a, dtype=None):
@@ -224,7 +259,7 @@ def softmax_forward(x):
     """Softmax of each row of ``x`` (rows, C)."""
     x = _c(x)
     y = np.empty_like(x)
-    (_softmax_p if _big(x) else _softmax_s)(x, y)
+    (_softmax_p if _big(x) else _softmax_s)(x, y, _fast(x))
     return y
 
 
@@ -232,7 +267,7 @@ def log_softmax_forward(x):
     """Log-softmax of each row of ``x`` (rows, C): ``x - logsumexp(x)``."""
     x = _c(x)
     y = np.empty_like(x)
-    (_log_softmax_p if _big(x) else _log_softmax_s)(x, y)
+    (_log_softmax_p if _big(x) else _log_softmax_s)(x, y, _fast(x))
     return y
 
 
@@ -241,7 +276,7 @@ def softmax_backward(y, g):
     y = _c(y)
     g = _c(g, y.dtype)
     dx = np.empty_like(y)
-    (_softmax_backward_p if _big(y) else _softmax_backward_s)(y, g, dx)
+    (_softmax_backward_p if _big(y) else _softmax_backward_s)(y, g, dx, _fast(y))
     return dx
 
 
@@ -250,7 +285,7 @@ def log_softmax_backward(y, g):
     y = _c(y)
     g = _c(g, y.dtype)
     dx = np.empty_like(y)
-    (_log_softmax_backward_p if _big(y) else _log_softmax_backward_s)(y, g, dx)
+    (_log_softmax_backward_p if _big(y) else _log_softmax_backward_s)(y, g, dx, _fast(y))
     return dx
 
 
@@ -267,7 +302,8 @@ def cross_entropy_forward(x, target, ignore_index, label_smoothing):
     target = _c(target, np.int64)
     loss = np.empty(x.shape[0], dtype=x.dtype)
     lse = np.empty(x.shape[0], dtype=np.float64)
-    (_cross_entropy_p if _big(x) else _cross_entropy_s)(x, target, int(ignore_index), float(label_smoothing), loss, lse)
+    (_cross_entropy_p if _big(x) else _cross_entropy_s)(x, target, int(ignore_index), float(label_smoothing), loss, lse,
+                                                      _fast(x))
     return loss, lse
 
 
@@ -284,5 +320,5 @@ def cross_entropy_backward(x, lse, target, scale, ignore_index, label_smoothing)
     scale = _c(scale, x.dtype)
     dx = np.empty_like(x)
     (_cross_entropy_backward_p if _big(x) else _cross_entropy_backward_s)(
-        x, lse, target, scale, int(ignore_index), float(label_smoothing), dx)
+        x, lse, target, scale, int(ignore_index), float(label_smoothing), dx, _fast(x))
     return dx

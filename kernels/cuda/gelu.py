@@ -1,5 +1,8 @@
 """GELU and erf on the GPU (Numba CUDA): twins of ``kernels/cpu/gelu.py`` (same math,
-names and signatures), one thread per element over the flattened array."""
+names and signatures), one thread per element over the flattened array. Phi comes from
+``erfc`` and the tanh form is written as ``x * sigmoid(2u)``, as on the cpu (no
+cancellation in the negative tail); the GPU's erfc/exp are fast intrinsics, so there
+is no separate float32 formula here."""
 from __future__ import annotations
 
 import math
@@ -20,6 +23,15 @@ def _erf_kernel(x, y):
         y[i] = math.erf(x[i])
 
 
+@cuda.jit(device=True)
+def _sigmoid2(u):
+    """sigmoid(2u) = 0.5 (1 + tanh u), without the cancellation of 1 + tanh(u) for u << 0."""
+    e = math.exp(-2.0 * abs(u))
+    if u >= 0:
+        return 1.0 / (1.0 + e)
+    return e / (1.0 + e)
+
+
 @cuda.jit
 def _gelu_kernel(x, tanh_approx, y):
     i = cuda.grid(1)
@@ -27,9 +39,9 @@ def _gelu_kernel(x, tanh_approx, y):
         return
     v = x[i]
     if tanh_approx:
-        y[i] = 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))
+        y[i] = v * _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
     else:
-        y[i] = 0.5 * v * (1.0 + math.erf(v * _INV_SQRT_2))
+        y[i] = 0.5 * v * math.erfc(-v * _INV_SQRT_2)
 
 
 @cuda.jit
@@ -39,11 +51,11 @@ def _gelu_backward_kernel(x, g, tanh_approx, dx):
         return
     v = x[i]
     if tanh_approx:
-        t = math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
+        s = _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-        d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du
+        d = s + v * 2.0 * s * (1.0 - s) * du
     else:
-        d = 0.5 * (1.0 + math.erf(v * _INV_SQRT_2)) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
+        d = 0.5 * math.erfc(-v * _INV_SQRT_2) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
     dx[i] = g[i] * d
 
 

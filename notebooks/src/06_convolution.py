@@ -115,7 +115,8 @@ ax = axes[1]
 ax.imshow(np.zeros_like(cols), cmap="Greys", vmin=0, vmax=1)
 for (r, c), v in np.ndenumerate(cols):
     ax.text(c, r, int(v), ha="center", va="center", fontsize=10, color=colours[c], fontweight="bold")
-ax.set_xticks(range(4), [f"field {k}" for k in range(4)])
+ax.set_xticks(range(4), [str(k) for k in range(4)])
+ax.set_xlabel("receptive field = output position")
 ax.set_yticks(range(9), [f"w[{i},{j}]" for i in range(3) for j in range(3)])
 ax.set_title("cols (9 × 4): one column per output position")
 plt.tight_layout()
@@ -216,18 +217,25 @@ conv1 = cnn[0]
 filters = conv1.weight.detach().numpy()[:, 0]                  # (16, 3, 3)
 with tn.no_grad():
     fmap = F.relu(conv1(Xte[:1])).numpy()[0]                   # (16, 8, 8)
-fig, axes = plt.subplots(3, 16, figsize=(14, 3.2))
+fig, axes = plt.subplots(2, 17, figsize=(15, 2.4))
 lim = np.abs(filters).max()
+axes[0, 0].imshow(Xte.numpy()[0, 0], cmap="gray_r")
+axes[0, 0].set_title(f"input: {int(yte.numpy()[0])}", fontsize=9)
 for k in range(16):
-    axes[0, k].imshow(filters[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[1, k].imshow(fmap[k], cmap="viridis")
-    axes[2, k].imshow(Xte.numpy()[0, 0], cmap="gray_r")
+    axes[0, k + 1].imshow(filters[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[1, k + 1].imshow(fmap[k], cmap="viridis")
 for ax in axes.ravel():
     ax.axis("off")
-axes[0, 0].set_title("filters", fontsize=9, loc="left")
-axes[1, 0].set_title("feature maps", fontsize=9, loc="left")
-axes[2, 0].set_title(f"input digit {int(yte.numpy()[0])}", fontsize=9, loc="left")
+axes[0, 1].set_title("16 filters →", fontsize=9, loc="left")
+axes[1, 1].set_title("16 feature maps →", fontsize=9, loc="left")
 plt.show()
+print("feature maps that are zero everywhere for this digit:", int((fmap.reshape(16, -1).max(1) == 0).sum()))
+
+# %% [markdown]
+# A map that is dark everywhere belongs to a filter whose response to this digit is
+# negative at every position, so the ReLU zeroes it. If that happened for *every* input,
+# the unit would be "dead" (no gradient ever reaches it): one reason for careful
+# initialisation and modest learning rates.
 
 # %% [markdown]
 # ## 6 · Data augmentation

@@ -137,7 +137,7 @@ lm = LSTMLanguageModel(V, embed_dim=32, hidden_size=128)
 print(lm)
 opt = optim.Adam(lm.parameters(), lr=5e-3)
 loader = DataLoader(text.TextWindowDataset(train_ids, context=64, stride=17), batch_size=32, shuffle=True, seed=0)
-steps = 2000 if FULL else 250
+steps = 2000 if FULL else 200
 
 
 def val_loss():

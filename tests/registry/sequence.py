@@ -89,6 +89,13 @@ def _ref_rnn(x, h, wi, wh, bi, bh, relu=False, reverse=False):
     return out
 
 
+def _ref_scatter(g, ids, rows, pad):
+    out = np.zeros((rows, g.shape[-1]))
+    np.add.at(out, ids.reshape(-1), g.reshape(-1, g.shape[-1]))
+    out[pad] = 0
+    return out
+
+
 _IDS = np.array([[0, 3, 3, 1], [4, 2, 3, 0]])
 _PAD = np.array([[True, True, True, False], [True, True, True, True]])  # key padding (N, S)
 
@@ -100,6 +107,10 @@ ENTRIES = [
     OpEntry("embedding_padding_idx",
             lambda w, ids: F.embedding(ids, w, padding_idx=3) * tn.tensor((ids.numpy() != 3)[..., None] * 1.0, dtype=tn.float64, device=w.device),
             lambda r: [_n(r, 5, 3), _IDS], lambda w, ids: w[ids] * (ids != 3)[..., None]),
+    # the scatter-add gradient as an op of its own (what create_graph differentiates again)
+    OpEntry("embedding_grad_scatter",
+            lambda w, ids: tn.autograd.grad((F.embedding(ids, w, padding_idx=4) ** 2).sum(), w, create_graph=True),
+            lambda r: [_n(r, 5, 3), _IDS], lambda w, ids: _ref_scatter(2 * w[ids], ids, 5, 4)),
     OpEntry("layer_norm", lambda x, w, b: F.layer_norm(x, (6,), w, b),
             lambda r: [_n(r, 3, 4, 6), _n(r, 6), _n(r, 6)], _ref_layer_norm, fwd_atol=1e-6),
     # 150 rows: more than one CUDA block (128 threads) with a partial last block

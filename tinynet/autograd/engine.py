@@ -15,7 +15,7 @@ RNN unroll) needs no recursion.
 from __future__ import annotations
 
 from .function import GraphFreedError
-from .grad_mode import set_grad_enabled
+from .grad_mode import STATE, set_grad_enabled
 
 
 def topological_order(roots):
@@ -142,6 +142,24 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     return results
 
 
+def _store_leaf_grad(leaf, g, stored):
+    """Accumulate the gradient array ``g`` into ``leaf.grad`` (array fast path).
+
+    The leaf must own its gradient: another leaf, or a view, may share g's memory, so a
+    gradient already handed out (``stored`` holds their ids) or a view is copied first.
+    """
+    if id(g) in stored or getattr(g, "base", None) is not None:
+        g = g.copy()
+    stored.add(id(g))
+    old = leaf.grad
+    if old is None:
+        leaf.grad = leaf._make(g, leaf.device, False, None, None)
+    elif old.device is leaf.device:
+        leaf.grad = leaf._make(old.data + g, leaf.device, False, None, None)
+    else:  # a .grad the user put on another device: let the op raise its clear error
+        leaf.grad = old + leaf._make(g, leaf.device, False, None, None)
+
+
 def _run_backward_arrays(roots, root_grads, retain_graph, capture):
     """``run_backward`` without ``create_graph``: the same walk, on raw arrays.
 
@@ -161,25 +179,14 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                 want_node.setdefault(t.grad_fn, []).append(i)
             else:
                 want_leaf.setdefault(id(t), []).append(i)
-    results = [None] * (len(capture) if capture is not None else 0)
-    stored = set()
+        results = [None] * len(capture)
 
-    def to_leaf(leaf, g):
-        if capture is not None:
+        def to_leaf(leaf, g):
             for i in want_leaf.get(id(leaf), ()):
                 results[i] = g if results[i] is None else results[i] + g
-            return
-        # The leaf must own its gradient: another leaf, or a view, may share g's memory.
-        if id(g) in stored or getattr(g, "base", None) is not None:
-            g = g.copy()
-        stored.add(id(g))
-        old = leaf.grad
-        if old is None:
-            leaf.grad = leaf._make(g, leaf.device, False, None, None)
-        elif old.device is leaf.device:
-            leaf.grad = leaf._make(old.data + g, leaf.device, False, None, None)
-        else:  # a .grad the user put on another device: let the op raise its clear error
-            leaf.grad = old + leaf._make(g, leaf.device, False, None, None)
+    else:
+        results, to_leaf = [], None
+    stored = set()
 
     roots_fn = []
     for t, g in zip(roots, root_grads):
@@ -187,12 +194,16 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
         fn = t.grad_fn
         if fn is None:
             if t._requires_grad:
-                to_leaf(t, g)
+                if to_leaf is None:
+                    _store_leaf_grad(t, g, stored)
+                else:
+                    to_leaf(t, g)
             continue
         grads[fn] = grads[fn] + g if fn in grads else g
         roots_fn.append(fn)
 
-    with set_grad_enabled(False):
+    prev, STATE.enabled = STATE.enabled, False  # (a bare save/restore: cheaper than the context manager)
+    try:
         for fn in topological_order(roots_fn):
             g = grads.pop(fn, None)
             if g is None:
@@ -210,7 +221,7 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
             backward_array = fn.backward_array
             if backward_array is not None:
                 in_grads = backward_array(g)
-                if type(in_grads) is not tuple:
+                if not isinstance(in_grads, tuple):
                     in_grads = (in_grads,)
             else:
                 in_grads = fn.backward(inputs[0]._make(g, fn.device, False, None, None))
@@ -230,13 +241,18 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                     )
                 nxt = inp.grad_fn
                 if nxt is None:
-                    to_leaf(inp, gi)
+                    if to_leaf is None:
+                        _store_leaf_grad(inp, gi, stored)
+                    else:
+                        to_leaf(inp, gi)
                 elif nxt in grads:
                     grads[nxt] = grads[nxt] + gi
                 else:
                     grads[nxt] = gi
             if not retain_graph:
                 fn.release()
+    finally:
+        STATE.enabled = prev
     if capture is not None:
         results = [None if r is None else t._make(r, t.device, False, None, None)
                    for t, r in zip(capture, results)]

@@ -34,27 +34,27 @@ from .methods import bind
 
 #: On "cpu", each softmax-family kernel serves rows of at most this many classes (None:
 #: any width, 0: never); otherwise NumPy runs. Measured with
-#: ``python benchmarks/bench_softmax_kernels.py`` (2-core AVX-512 machine, float32,
-#: 2026-11-22, machine shared with other jobs (load ~13), rows 128/512/2048, C 10/16/65;
-#: ratio = NumPy time / kernel time, A/B alternated, medians of 400 calls):
+#: ``python benchmarks/bench_softmax_kernels.py [--dtype float64]`` (2-core AVX-512
+#: machine shared with other jobs, 2026-11-22; rows 128/512/2048 x C 10/16/65; ratio =
+#: NumPy time / kernel time, A/B alternated medians):
 #:
-#: * forward softmax / log_softmax / cross-entropy: 1.12-2.42x at C <= 16 (one pass
-#:   instead of NumPy's 5-8 separate ones), 0.77-0.92x at C = 65 (cross-entropy 1.29x at
-#:   128 rows), where NumPy's SIMD ``exp`` beats Numba's scalar one (no Intel SVML here);
-#: * softmax backward (no exp) and cross-entropy backward: 1.04-2.06x at every size;
-#: * log_softmax backward (one exp per element): 1.12-1.26x at 128 x 10/16, 0.54-0.84x
-#:   everywhere else, so NumPy.
+#: * float32 (the kernels' exp is a vectorisable polynomial, ``kernels/cpu/_vecmath.py``):
+#:   1.02-4.6x faster for every kernel at every size (softmax forward 1.29-2.06x,
+#:   cross-entropy forward 1.41-3.39x, backward 1.69-4.56x; log_softmax backward
+#:   1.02-1.64x, the narrowest margin);
+#: * float64 (libm exp): 1.17-3.9x faster everywhere (log_softmax backward 1.17-1.37x).
 #:
-#: W1 (128 x 10) thus runs every softmax/cross-entropy step in the kernels; W3's
-#: 2048 x 65 cross-entropy runs the NumPy forward and the kernel backward. Full table:
-#: /tmp/notes/act-loss.md.
+#: One Numba pass replaces NumPy's 5-8 separate passes over the rows, so the kernels
+#: serve every width on "cpu" and the NumPy branches below are the fallback for other
+#: dtypes (float16). An earlier version whose float32 loops called scalar libm ``exp``
+#: lost to NumPy at C = 65 (0.54-0.92x); the table of both is in the benchmark's docstring.
 CPU_KERNEL_MAX_C = {
-    "softmax_forward": 16,
-    "log_softmax_forward": 16,
-    "cross_entropy_forward": 16,
+    "softmax_forward": None,
+    "log_softmax_forward": None,
+    "cross_entropy_forward": None,
     "softmax_backward": None,
     "cross_entropy_backward": None,
-    "log_softmax_backward": 0,
+    "log_softmax_backward": None,
 }
 
 
@@ -127,7 +127,8 @@ class Sigmoid(Function):
     def forward(self, x):
         xp = self.xp
         e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        r = 1 / (1 + e)
+        return xp.where(x >= 0, r, e * r)
 
     def backward(self, g):
         if not is_grad_enabled():  # plain backward: one array expression, no graph

@@ -130,4 +130,5 @@ def get(name: str) -> Recipe:
 
 # Recipe modules: one import line each (they register themselves).
 from . import mlp  # noqa: E402,F401
+from . import cnn  # noqa: E402,F401
 from . import sequence  # noqa: E402,F401
