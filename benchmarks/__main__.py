@@ -28,6 +28,9 @@ def parse(argv=None):
     ap.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
                     help="devices to time (default: every available one)")
     ap.add_argument("--threads", type=int, help="limit BLAS and PyTorch to this many threads (default: their own)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall-clock time (default), or this process's CPU time: steadier on a machine shared "
+                         "with other jobs; implies --threads 1 and skips GPU timing")
     ap.add_argument("--keep-openblas-env", action="store_true",
                     help="do not drop OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for this run")
     return ap.parse_args(argv)
@@ -58,6 +61,8 @@ def _cuda_ok() -> bool:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
+    if args.clock == "cpu":
+        args.threads = 1  # CPU time per call is only meaningful single-threaded
     if not args.keep_openblas_env:
         _reexec_without_openblas_overrides(argv)
     if args.threads:
@@ -85,8 +90,9 @@ def main(argv=None) -> int:
         print("benchmarks: --device cuda: no GPU found (CuPy missing or no device; a simulated GPU is not timed). "
               "Install the CUDA extra on a GPU machine: pip install -e \".[cuda12]\"", file=sys.stderr)
         return 2
-    res = suite.run(quick=args.quick, only=only, device=args.device, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    res = suite.run(quick=args.quick, only=only, device=args.device, clock=args.clock, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     res["settings"]["threads"] = args.threads
+    res["settings"]["command"] = " ".join(["python -m benchmarks", *argv])
     res["settings"]["dropped_env"] = os.environ.get("TINYNET_BENCH_DROPPED_ENV")
     files = suite.write(res, args.out)
     print(suite.markdown(res))

@@ -15,16 +15,16 @@ import statistics
 import time
 
 
-def _calls_for(fn, sync, block_s):
+def _calls_for(fn, sync, block_s, clock=time.perf_counter):
     """How many calls of ``fn`` fill about ``block_s`` seconds (at least 1)."""
     n = 1
     while True:
         sync()
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             fn()
         sync()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= block_s * 0.5 or n >= 1 << 20:
             return max(1, int(n * block_s / max(dt, 1e-9)))
         n *= 2 if dt > block_s * 0.05 else 10
@@ -34,8 +34,13 @@ def _noop():
     pass
 
 
-def alternate(cases: dict, rounds: int = 7, block_s: float = 0.02, warmup: int = 3, syncs: dict | None = None):
+def alternate(cases: dict, rounds: int = 7, block_s: float = 0.02, warmup: int = 3, syncs: dict | None = None,
+              clock=time.perf_counter):
     """Time every callable in ``cases`` ({label: fn}) in interleaved rounds.
+
+    ``clock`` is wall time by default. ``time.process_time`` (CPU time of this process)
+    is steadier on a machine shared with other jobs, but only means "time per call" when
+    the work is single-threaded and on the CPU (``python -m benchmarks --clock cpu``).
 
     Returns {label: {"median_s", "min_s", "rounds", "calls_per_round", "samples_s"}}, each
     figure being seconds per call. A case whose callable raises during warm-up is
@@ -49,7 +54,7 @@ def alternate(cases: dict, rounds: int = 7, block_s: float = 0.02, warmup: int =
             for _ in range(warmup):
                 fn()
             sync()
-            calls[label] = _calls_for(fn, sync, block_s)
+            calls[label] = _calls_for(fn, sync, block_s, clock)
             live[label] = fn
         except Exception as exc:  # a broken case must not hide the others
             out[label] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -59,11 +64,11 @@ def alternate(cases: dict, rounds: int = 7, block_s: float = 0.02, warmup: int =
             sync = syncs.get(label, _noop)
             n = calls[label]
             sync()
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 fn()
             sync()
-            samples[label].append((time.perf_counter() - t0) / n)
+            samples[label].append((clock() - t0) / n)
     for label, s in samples.items():
         out[label] = {"median_s": statistics.median(s), "min_s": min(s), "rounds": rounds,
                       "calls_per_round": calls[label], "samples_s": s}

@@ -11,6 +11,7 @@ tinynet against PyTorch CPU in the same run, alternating A B A B (median of roun
   (nn.MultiheadAttention with the fused packed attention op); PyTorch runs the same
   architecture written with its own modules (``nn.MultiheadAttention``, need_weights off,
   causal mask). Both in float32.
+* ``W3-gelu-tanh``: the same with GELU's tanh approximation (GPT-2's) in both frameworks.
 * ``LSTM``: Embedding(65, 64) -> LSTM(64, 128) -> Linear(128, 65), batch 32, 64 steps,
   cross-entropy over all positions, Adam(1e-3).
 
@@ -46,13 +47,14 @@ import numpy as np  # noqa: E402
 from ._timing import alternate, fmt_time
 
 
-def tinynet_w3(batch=32, context=64, vocab=65):
+def tinynet_w3(batch=32, context=64, vocab=65, approximate="none"):
     import tinynet as tn
     import tinynet.functional as F
     from tinynet.models import GPTMini
 
     tn.manual_seed(0)
-    model = GPTMini(vocab, context=context, d_model=128, n_heads=4, n_layers=2)
+    model = GPTMini(vocab, context=context, d_model=128, n_heads=4, n_layers=2,
+                    activation="gelu" if approximate == "none" else "gelu_tanh")
     opt = tn.optim.AdamW(model.parameters(), lr=3e-4)
     rng = np.random.default_rng(0)
     x = tn.tensor(rng.integers(0, vocab, (batch, context)))
@@ -66,7 +68,7 @@ def tinynet_w3(batch=32, context=64, vocab=65):
     return step
 
 
-def torch_w3(batch=32, context=64, vocab=65):
+def torch_w3(batch=32, context=64, vocab=65, approximate="none"):
     import torch
     from torch import nn
 
@@ -81,7 +83,7 @@ def torch_w3(batch=32, context=64, vocab=65):
         def forward(self, x):
             h = self.ln_1(x)
             x = x + self.attn(h, h, h, attn_mask=self.mask, need_weights=False, is_causal=True)[0]
-            return x + self.proj(nn.functional.gelu(self.fc(self.ln_2(x))))
+            return x + self.proj(nn.functional.gelu(self.fc(self.ln_2(x)), approximate=approximate))
 
     class GPT(nn.Module):
         def __init__(self, d=128, h=4, layers=2):
@@ -199,7 +201,10 @@ def main(argv=None):
             torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
-    pairs = {"W3": (tinynet_w3, torch_w3), "LSTM": (tinynet_lstm, torch_lstm)}
+    tanh = dict(approximate="tanh")
+    pairs = {"W3": (tinynet_w3, torch_w3),
+             "W3-gelu-tanh": (lambda: tinynet_w3(**tanh), lambda: torch_w3(**tanh)),
+             "LSTM": (tinynet_lstm, torch_lstm)}
     for name, (tn_case, torch_case) in pairs.items():
         cases = {f"{name} tinynet": tn_case()}
         if torch is not None:

@@ -52,10 +52,10 @@ def ref_max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 def ref_max_pool_backward(g, idx, h, w):
     n, c = g.shape[:2]
     dx = np.zeros((n * c, h * w), g.dtype)
-    for p, q in itertools.product(range(n * c), range(g.shape[2] * g.shape[3])):
-        k = idx.reshape(n * c, -1)[p, q]
-        if k >= 0:
-            dx[p, k] += g.reshape(n * c, -1)[p, q]
+    rows = np.repeat(np.arange(n * c), g.shape[2] * g.shape[3])
+    flat_idx, flat_g = idx.reshape(-1), g.reshape(-1)
+    keep = flat_idx >= 0
+    np.add.at(dx, (rows[keep], flat_idx[keep]), flat_g[keep])    # repeated winners accumulate
     return dx.reshape(n, c, h, w)
 
 
@@ -195,16 +195,18 @@ def test_avg_pool_kernels_match_reference(device, case, count_include_pad, divis
 
 
 def test_pool_kernels_parallel_sizes(rng):
-    """The cpu kernels' parallel variants (large inputs) agree with the references."""
+    """The cpu kernels' parallel variants (inputs of >= 2**19 elements) agree with the references,
+    for the unrolled 2x2/stride-2 max pooling and the general window."""
     k = tn.device("cpu").kernels
-    x = rng.standard_normal((16, 8, 16, 16)).astype(np.float32)
-    y, idx = k.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1, 8, 8)
-    ry, ridx = ref_max_pool(x, 2, 2, 2, 2, 0, 0, 1, 1, 8, 8)
-    np.testing.assert_array_equal(y, ry)
-    np.testing.assert_array_equal(idx, ridx)
-    g = rng.standard_normal(y.shape).astype(np.float32)
-    np.testing.assert_allclose(k.max_pool2d_backward(g, idx, 16, 16, 2, 2, 2, 2, 0, 0, 1, 1),
-                               ref_max_pool_backward(g, ridx, 16, 16))
-    a = ref_avg_weights(16, 16, 3, 3, 2, 2, 1, 1, 8, 8, True, 0)
-    np.testing.assert_allclose(k.avg_pool2d_forward(x, 3, 3, 2, 2, 1, 1, 8, 8, True, 0),
-                               (x.reshape(128, -1) @ a.T).reshape(16, 8, 8, 8), rtol=1e-5, atol=1e-6)
+    x = rng.standard_normal((16, 8, 64, 64)).astype(np.float32)
+    for geom, (oh, ow) in [((2, 2, 2, 2, 0, 0, 1, 1), (32, 32)), ((3, 3, 2, 2, 1, 1, 1, 1), (32, 32))]:
+        y, idx = k.max_pool2d_forward(x, *geom, oh, ow)
+        ry, ridx = ref_max_pool(x, *geom, oh, ow)
+        np.testing.assert_array_equal(y, ry)
+        np.testing.assert_array_equal(idx, ridx)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        np.testing.assert_allclose(k.max_pool2d_backward(g, idx, 64, 64, *geom),
+                                   ref_max_pool_backward(g, ridx, 64, 64), rtol=1e-6)
+    a = ref_avg_weights(64, 64, 3, 3, 2, 2, 1, 1, 32, 32, True, 0)
+    np.testing.assert_allclose(k.avg_pool2d_forward(x, 3, 3, 2, 2, 1, 1, 32, 32, True, 0),
+                               (x.reshape(128, -1) @ a.T).reshape(16, 8, 32, 32), rtol=1e-5, atol=1e-6)

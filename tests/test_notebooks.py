@@ -38,9 +38,20 @@ def _builder():
 
 
 def _kernel_env():
-    """The kernel's environment: a learner's machine (no simulated GPU), Agg backend."""
+    """The kernel's environment: a learner's machine (no simulated GPU), Agg backend.
+
+    BLAS and Numba thread pools are pinned to one thread (unless the caller set them): the
+    notebooks train small models whose GEMMs and kernels are tiny, and on a shared,
+    oversubscribed CI runner spinning worker threads made them several times slower (an
+    LSTM step: 55 ms single-threaded, 320-1190 ms with OpenBLAS's threads under load;
+    notebook 07: 63 s against 106 s). The same code runs either way; the test checks the
+    notebooks' results, not the machine's thread scaling (kernel tests do that), and
+    learners running the notebooks get their full thread count.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("TINYNET_CUDA_SIM", "NUMBA_ENABLE_CUDASIM")}
     env["MPLBACKEND"] = "Agg"
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env.setdefault(var, "1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
     return env
 

@@ -32,4 +32,4 @@ def exp_nonpos(a):
     p = p * p
     p = p * p
     p = p * p
-    return p if a >= -103.0 else 0.0
+    return 0.0 if a < -103.0 else p  # NaN (not < -103) stays NaN

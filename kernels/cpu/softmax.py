@@ -23,6 +23,12 @@ parallel launch costs tens of microseconds of thread wake-up (milliseconds when 
 cores are busy with other work), so the public kernels use the serial driver for
 small arrays and the parallel one from ``PARALLEL_MIN_ELEMENTS`` elements up.
 
+float32 rows take loops whose ``exp`` is ``_vecmath.exp_nonpos`` (float64 arithmetic made
+of +, * and selects, relative error ~3e-12; every exponent here is <= 0), which LLVM
+vectorises; libm's ``exp`` cannot be vectorised without Intel SVML, and with it these
+kernels lost to NumPy's SIMD exp at C = 65. float64 rows keep libm's ``exp``. Row sums
+are compiled with ``fastmath={"reassoc", "contract", "nsz"}`` so they vectorise too.
+
 The twins in ``kernels/cuda/softmax.py`` have the same names and signatures. Whether
 tinynet calls these on "cpu" or plain NumPy is decided by measurement
 (``benchmarks/bench_softmax_kernels.py``; see ``tinynet.functional.activation``).

@@ -11,3 +11,4 @@ from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax
                       log_softmax_forward, softmax_backward, softmax_forward)
 from .conv import col2im, im2col  # noqa: E402,F401
 from .pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward  # noqa: E402,F401
+from .lstm import lstm_gates_backward, lstm_gates_forward  # noqa: E402,F401

@@ -2,8 +2,8 @@
 # # 04 · Optimizers: how the gradient becomes a step
 #
 # Backpropagation gives the gradient; the **optimizer** decides what to do with it. The
-# source documents name the usual ones: plain gradient descent, momentum (seed 003,
-# §4.3.2), Adam and AdamW (seed 000, seed 001), SGD and RMSprop (seed 004). Here each one
+# source documents name the usual ones: plain gradient descent and momentum (seed 003,
+# §4.3), Adam and AdamW (seed 000), Adam and AdaGrad (seed 001), SGD and RMSprop (seed 004). Here each one
 # walks down the same 2-D loss surface so you can *see* its path, then trains a real
 # model; finally, learning-rate warm-up and decay.
 #

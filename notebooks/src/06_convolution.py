@@ -23,6 +23,7 @@ import tinynet.nn as nn
 import tinynet.nn.functional as F
 import tinynet.optim as optim
 from tinynet.data import DataLoader, load_digits, transforms
+from tinynet.models import LeNet
 
 FULL = False   # True: train longer, and with augmentation
 tn.manual_seed(0)
@@ -160,19 +161,16 @@ plt.show()
 # %% [markdown]
 # ## 5 · A conv-pool-fc network, trained
 #
-# The architecture of seeds 002/003, sized for 8×8 digits:
-# `Conv(1→16, 3, pad 1) → ReLU → MaxPool 2` (16×4×4) `→ Conv(16→32, 3, pad 1) → ReLU →
-# MaxPool 2` (32×2×2) `→ Flatten → Linear(128→10)`.
+# The architecture of seeds 002/003 is tinynet's `LeNet` (in `tinynet.models`), here sized
+# for 8×8 digits: `Conv(1→16, 3, pad 1) → ReLU → MaxPool 2` (16×4×4) `→ Conv(16→32, 3,
+# pad 1) → ReLU → MaxPool 2` (32×2×2) `→ Flatten → Linear(128→10)` (`hidden=0`: a single
+# fully connected layer, as in the benchmark workload W2).
 
 # %%
 train, val, test = (load_digits(s, flatten=False) for s in ("train", "val", "test"))
 Xte, yte = test.tensors
 tn.manual_seed(0)
-cnn = nn.Sequential(
-    nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
-)
+cnn = LeNet(in_channels=1, num_classes=10, input_size=8, channels=(16, 32), hidden=0)
 print(cnn)
 opt = optim.Adam(cnn.parameters(), lr=3e-3)
 augment = transforms.RandomAffine(degrees=10, translate=(0.1, 0.1)) if FULL else None
@@ -213,7 +211,7 @@ plt.show()
 # gives 16 **feature maps**: where each filter responds.
 
 # %%
-conv1 = cnn[0]
+conv1 = cnn.features[0]
 filters = conv1.weight.detach().numpy()[:, 0]                  # (16, 3, 3)
 with tn.no_grad():
     fmap = F.relu(conv1(Xte[:1])).numpy()[0]                   # (16, 8, 8)

@@ -201,6 +201,7 @@ if stored is not None:
                 if xs:
                     ax.loglog(xs, ys, "o-" if label.endswith("cuda") else "s--", label=label)
             ax.set_title(op, fontsize=10)
+            ax.set_xlabel(next(e["size_label"] for e in stored["micro"] if e["op"] == op), fontsize=8)
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
         for ax in list(axes.flat)[len(ops):]:

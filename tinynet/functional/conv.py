@@ -33,7 +33,6 @@ from __future__ import annotations
 import numbers
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import STATE
 from ..tensor.tensor import Tensor
 
 

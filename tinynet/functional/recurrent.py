@@ -78,16 +78,25 @@ class _Recurrent(Function):
     """Shared plumbing: inputs ``(x, h0[, c0], w_ih, w_hh, b_ih, b_hh)``; params ``reverse``."""
 
     def _input_proj(self, x, w_ih, b):
+        """Every step's input projection in one GEMM, time-major (T, N, G) so step t is contiguous."""
         n, t, i = x.shape
-        return (x.reshape(n * t, i) @ w_ih.T).reshape(n, t, -1) + b
+        xt = self.xp.ascontiguousarray(x.transpose(1, 0, 2)).reshape(t * n, i)
+        out = xt @ w_ih.T
+        out += b
+        return out.reshape(t, n, -1)
 
-    def _finish(self, x, w_ih, dg_time, extra):
-        """dx, dW_ih and db from the per-step gate gradients in time order (T, N, G)."""
+    def _finish(self, x, w_ih, dg_time):
+        """dx, dW_ih and db from the per-step gate gradients in time order (T, N, G).
+
+        Works time-major: only the (small) input is transposed, never the gate gradients;
+        dx comes back as a (N, T, I) view of a time-major array.
+        """
         xp = self.xp
         t, n, g = dg_time.shape
-        dg = xp.ascontiguousarray(dg_time.transpose(1, 0, 2)).reshape(n * t, g)
-        dx = (dg @ w_ih).reshape(x.shape)
-        dw_ih = dg.T @ x.reshape(n * t, -1)
+        dg = dg_time.reshape(t * n, g)
+        dx = (dg @ w_ih).reshape(t, n, -1).transpose(1, 0, 2)
+        xt = xp.ascontiguousarray(x.transpose(1, 0, 2)).reshape(t * n, -1)
+        dw_ih = dg.T @ xt
         return dx, dw_ih, dg.sum(axis=0)
 
     def _composite(self, g):
@@ -119,7 +128,7 @@ class RNNLayer(_Recurrent):
         out = xp.empty((n, T, H), dtype=x.dtype)
         h = h0
         for t in _steps(T, self.reverse):
-            a = xg[:, t] + h @ w_hh.T
+            a = xg[t] + h @ w_hh.T
             h = xp.tanh(a) if self.nonlinearity == "tanh" else xp.maximum(a, 0)
             out[:, t] = h
         self.hs = out
@@ -144,7 +153,7 @@ class RNNLayer(_Recurrent):
             da = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
             da_all[t] = da
             dh = da @ w_hh
-        dx, dw_ih, db = self._finish(x, w_ih, da_all, None)
+        dx, dw_ih, db = self._finish(x, w_ih, da_all)
         dw_hh = da_all.reshape(T * n, H).T @ hprev.reshape(T * n, H)
         mk = self.constant
         return mk(dx), mk(dh), mk(dw_ih), mk(dw_hh), mk(db), mk(db.copy())
@@ -158,69 +167,65 @@ class RNNLayer(_Recurrent):
 
 
 class LSTMLayer(_Recurrent):
-    """LSTM over (N, T, I) -> (N, T + 1, H): hidden states, then the final cell state."""
+    """LSTM over (N, T, I) -> (N, T + 1, H): hidden states, then the final cell state.
+
+    Per step: one GEMM ``h W_hh^T`` into the gate buffer, then the device's fused gate
+    kernel (``kernels.lstm_gates_forward``: sigmoids, tanh, cell and hidden update in one
+    pass); backward per step: the fused ``lstm_gates_backward`` and one GEMM for dh.
+    """
 
     name = "lstm_layer"
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        xp = self.xp
+        xp, k = self.xp, self.kernels
         n, T, _ = x.shape
         H = h0.shape[-1]
         xg = self._input_proj(x, w_ih, b_ih + b_hh)
         acts = xp.empty((T, n, 4 * H), dtype=x.dtype)   # activated gates i, f, g, o (by time)
         cs = xp.empty((T, n, H), dtype=x.dtype)          # cell states c_t
         tcs = xp.empty((T, n, H), dtype=x.dtype)         # tanh(c_t)
-        out = xp.empty((n, T + 1, H), dtype=x.dtype)
+        hs = xp.empty((T, n, H), dtype=x.dtype)          # hidden states h_t
         whh_t = w_hh.T
-        h, c = h0, c0
+        h, c = h0, xp.ascontiguousarray(c0)
         for t in _steps(T, self.reverse):
             a = acts[t]
             xp.matmul(h, whh_t, out=a)
-            a += xg[:, t]
-            gpre = a[:, 2 * H:3 * H].copy()
-            _sigmoid(xp, a, out=a)                         # i, f, o (the g block is redone below)
-            xp.tanh(gpre, out=a[:, 2 * H:3 * H])
-            c = a[:, H:2 * H] * c + a[:, :H] * a[:, 2 * H:3 * H]
-            cs[t] = c
-            tc = xp.tanh(c, out=tcs[t])
-            h = a[:, 3 * H:] * tc
-            out[:, t] = h
+            a += xg[t]
+            k.lstm_gates_forward(a, c, cs[t], tcs[t], hs[t])
+            h, c = hs[t], cs[t]
+        out = xp.empty((n, T + 1, H), dtype=x.dtype)
+        out[:, :T] = hs.transpose(1, 0, 2)
         out[:, T] = c
-        self.acts, self.cs, self.tcs = acts, cs, tcs
+        self.acts, self.cs, self.tcs, self.hs = acts, cs, tcs, hs
         return out
 
     def backward(self, g):
         if STATE.enabled:
             return self._composite(g)
         x, h0, c0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
-        xp = self.xp
+        xp, k = self.xp, self.kernels
         n, T1, H = g.shape
         T = T1 - 1
         G = g.data
-        hs = self.out[:, :T]
         dgates = xp.empty((T, n, 4 * H), dtype=x.dtype)
-        hprev = xp.empty((T, n, H), dtype=x.dtype)
+        hprev = xp.empty((T, n, H), dtype=x.dtype)    # the h each step started from
+        if self.reverse:
+            hprev[T - 1] = h0
+            hprev[:T - 1] = self.hs[1:]
+        else:
+            hprev[0] = h0
+            hprev[1:] = self.hs[:-1]
+        c0 = xp.ascontiguousarray(c0)
         dh = xp.zeros((n, H), dtype=x.dtype)
-        dc = G[:, T].copy()
+        dc = xp.ascontiguousarray(G[:, T])
         order = list(_steps(T, self.reverse))
         for s in range(T - 1, -1, -1):
             t = order[s]
-            prev = order[s - 1] if s else None
-            a = self.acts[t]
-            i, f, gg, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            tc = self.tcs[t]
-            c_prev = c0 if prev is None else self.cs[prev]
-            hprev[t] = h0 if prev is None else hs[:, prev]
+            c_prev = c0 if s == 0 else self.cs[order[s - 1]]
             dh = dh + G[:, t]
-            dc = dc + dh * o * (1 - tc * tc)
-            d = dgates[t]
-            d[:, :H] = dc * gg * i * (1 - i)
-            d[:, H:2 * H] = dc * c_prev * f * (1 - f)
-            d[:, 2 * H:3 * H] = dc * i * (1 - gg * gg)
-            d[:, 3 * H:] = dh * tc * o * (1 - o)
-            dc = dc * f
-            dh = d @ w_hh
-        dx, dw_ih, db = self._finish(x, w_ih, dgates, None)
+            k.lstm_gates_backward(self.acts[t], self.tcs[t], c_prev, dh, dc, dgates[t])
+            dh = dgates[t] @ w_hh
+        dx, dw_ih, db = self._finish(x, w_ih, dgates)
         dw_hh = dgates.reshape(T * n, 4 * H).T @ hprev.reshape(T * n, H)
         mk = self.constant
         return mk(dx), mk(dh), mk(dc), mk(dw_ih), mk(dw_hh), mk(db), mk(db.copy())
@@ -252,10 +257,10 @@ class GRULayer(_Recurrent):
         for t in _steps(T, self.reverse):
             hg = h @ w_hh.T + b_hh
             r_z = rz[t]
-            xp.add(xg[:, t, :2 * H], hg[:, :2 * H], out=r_z)
+            xp.add(xg[t, :, :2 * H], hg[:, :2 * H], out=r_z)
             _sigmoid(xp, r_z, out=r_z)
             hns[t] = hg[:, 2 * H:]
-            nn_ = xp.tanh(xg[:, t, 2 * H:] + r_z[:, :H] * hg[:, 2 * H:], out=ns[t])
+            nn_ = xp.tanh(xg[t, :, 2 * H:] + r_z[:, :H] * hg[:, 2 * H:], out=ns[t])
             z = r_z[:, H:]
             h = nn_ + z * (h - nn_)
             out[:, t] = h
@@ -293,7 +298,7 @@ class GRULayer(_Recurrent):
             dht[:, :2 * H] = dxt[:, :2 * H]
             dht[:, 2 * H:] = dan * r
             dh = dh * z + dht @ w_hh
-        dx, dw_ih, db_ih = self._finish(x, w_ih, dxg, None)
+        dx, dw_ih, db_ih = self._finish(x, w_ih, dxg)
         flat = dhg.reshape(T * n, 3 * H)
         dw_hh = flat.T @ hprev.reshape(T * n, H)
         mk = self.constant

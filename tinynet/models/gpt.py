@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import functional as F
 from ..autograd.grad_mode import no_grad
 from ..nn import init
 from ..nn.containers import ModuleList
@@ -50,19 +49,23 @@ def as_id_batch(idx, device) -> Tensor:
 
 
 class GPTMini(Module):
-    """A small GPT. ``forward(idx)`` maps (N, T) token ids, T <= context, to (N, T, vocab) logits."""
+    """A small GPT. ``forward(idx)`` maps (N, T) token ids, T <= context, to (N, T, vocab) logits.
+
+    ``activation`` is the MLP's: "gelu" (exact, erf) or "gelu_tanh" (GPT-2's approximation).
+    """
 
     def __init__(self, vocab_size: int, context: int = 64, d_model: int = 128, n_heads: int = 4,
-                 n_layers: int = 2, dropout: float = 0.0, device=None, dtype=None):
+                 n_layers: int = 2, dropout: float = 0.0, activation: str = "gelu", device=None, dtype=None):
         super().__init__()
         self.config = dict(vocab_size=vocab_size, context=context, d_model=d_model, n_heads=n_heads,
-                           n_layers=n_layers, dropout=dropout)
+                           n_layers=n_layers, dropout=dropout, activation=activation)
         self.context = context
         kw = dict(device=device, dtype=dtype)
         self.tok_emb = Embedding(vocab_size, d_model, **kw)
         self.pos_emb = Embedding(context, d_model, **kw)
         self.drop = Dropout(dropout)
-        self.blocks = ModuleList([TransformerDecoderBlock(d_model, n_heads, 4 * d_model, dropout=dropout, **kw)
+        self.blocks = ModuleList([TransformerDecoderBlock(d_model, n_heads, 4 * d_model, dropout=dropout,
+                                                          activation=activation, **kw)
                                   for _ in range(n_layers)])
         self.ln_f = LayerNorm(d_model, **kw)
         self.head = Linear(d_model, vocab_size, bias=False, **kw)
@@ -126,5 +129,6 @@ from .registry import register_model  # noqa: E402
 
 
 @register_model("gpt")
-def build_gpt(vocab_size, context=64, d_model=128, n_heads=4, n_layers=2, dropout=0.0):
-    return GPTMini(vocab_size, context=context, d_model=d_model, n_heads=n_heads, n_layers=n_layers, dropout=dropout)
+def build_gpt(vocab_size, context=64, d_model=128, n_heads=4, n_layers=2, dropout=0.0, activation="gelu"):
+    return GPTMini(vocab_size, context=context, d_model=d_model, n_heads=n_heads, n_layers=n_layers, dropout=dropout,
+                   activation=activation)

@@ -167,7 +167,13 @@ def _activation(activation, label):
         return F.relu
     if activation == "gelu":
         return F.gelu
-    raise ValueError(f"{label}: activation must be 'relu', 'gelu' or a callable, got {activation!r}")
+    if activation == "gelu_tanh":  # GPT-2's tanh approximation of GELU
+        return _gelu_tanh
+    raise ValueError(f"{label}: activation must be 'relu', 'gelu', 'gelu_tanh' or a callable, got {activation!r}")
+
+
+def _gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")
 
 
 class TransformerEncoderLayer(Module):

@@ -10,9 +10,10 @@ Datasets:
 
 Augmentation (``--augment``, on by default) is applied per batch by the training
 loader: a random affine warp of every image (rotation ±10°, shift ±10 %, zoom 0.9-1.1,
-bilinear), drawn from the loader's seeded generator. On digits it is what lifts the
-LeNet from ~97 % to ~99 % test accuracy: 1257 training images are few, and small shifts
-and rotations are exactly the variation handwriting has.
+bilinear), drawn from the loader's seeded generator. On digits (defaults, seed 0) it lifts
+the LeNet's test accuracy from 98.5 % to 99.3 % at about twice the time per epoch: 1257
+training images are few, and small shifts and rotations are exactly the variation
+handwriting has.
 """
 from __future__ import annotations
 
