@@ -166,6 +166,11 @@ def test_gelu_and_erf_kernels(device, dtype, approx):
     np.testing.assert_allclose(y, want, **tol)
     np.testing.assert_allclose(dx, dwant, **tol)
     np.testing.assert_allclose(_host(device, k.erf(src)), _erf(x64), **tol)
+    # The training forward returns GELU'(x) from the same pass; backward is then g * dy/dx.
+    y2, d2 = (_host(device, a) for a in k.gelu_forward(src, approx, True))
+    assert y2.dtype == dtype and d2.dtype == dtype and d2.shape == x.shape
+    np.testing.assert_allclose(y2, want, **tol)
+    np.testing.assert_allclose(g64 * d2, dwant, **tol)
 
 
 def test_cpu_kernels_parallel_driver_matches_serial():
@@ -178,6 +183,13 @@ def test_cpu_kernels_parallel_driver_matches_serial():
     t = np.random.default_rng(0).integers(0, 4, x.shape[0])
     loss, _ = ks.cross_entropy_forward(x, t, -100, 0.0)
     np.testing.assert_allclose(loss, ref_ce(x, t, -100, 0.0)[0], rtol=1e-12, atol=1e-12)
+    from tinynet.kernels.cpu import gelu as kg
+
+    for dtype in (np.float32, np.float64):  # GELU with its derivative, parallel vs serial drivers
+        xg = _data((kg.PARALLEL_MIN_ELEMENTS + 5,), dtype)
+        y, d = kg.gelu_forward(xg, False, True)
+        np.testing.assert_array_equal(y, kg.gelu_forward(xg, False))
+        np.testing.assert_array_equal(d, kg.gelu_backward(xg, np.ones_like(xg), False))
 
 
 @pytest.mark.parametrize("approx", [False, True])
@@ -193,6 +205,10 @@ def test_gelu_float32_matches_float64_to_float32_precision(device, approx):
     d32 = _host(device, k.gelu_backward(_dev(device, x32), _dev(device, g64.astype(np.float32)), approx))
     d64 = _host(device, k.gelu_backward(_dev(device, x32.astype(np.float64)),
                                         _dev(device, g64.astype(np.float32).astype(np.float64)), approx))
+    y32b, dydx32 = (_host(device, a) for a in k.gelu_forward(_dev(device, x32), approx, True))
+    np.testing.assert_array_equal(y32b, y32)
+    assert np.isfinite(dydx32).all()
+    np.testing.assert_allclose(g64.astype(np.float32) * dydx32, d64, rtol=1e-6, atol=5e-7)
     assert np.isfinite(y32).all() and np.isfinite(d32).all()
     # The CUDA simulator evaluates float32 kernels with NumPy float32 scalars, rounding
     # intermediates such as x / sqrt(2) to float32 (a real GPU keeps them in float64):

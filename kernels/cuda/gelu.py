@@ -44,19 +44,27 @@ def _gelu_kernel(x, tanh_approx, y):
         y[i] = 0.5 * v * math.erfc(-v * _INV_SQRT_2)
 
 
-@cuda.jit
-def _gelu_backward_kernel(x, g, tanh_approx, dx):
-    i = cuda.grid(1)
-    if i >= x.size:
-        return
-    v = x[i]
+@cuda.jit(device=True)
+def _gelu_grad(v, tanh_approx):
     if tanh_approx:
         s = _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-        d = s + v * 2.0 * s * (1.0 - s) * du
-    else:
-        d = 0.5 * math.erfc(-v * _INV_SQRT_2) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
-    dx[i] = g[i] * d
+        return s + v * 2.0 * s * (1.0 - s) * du
+    return 0.5 * math.erfc(-v * _INV_SQRT_2) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
+
+
+@cuda.jit
+def _gelu_backward_kernel(x, g, tanh_approx, dx):
+    i = cuda.grid(1)
+    if i < x.size:
+        dx[i] = g[i] * _gelu_grad(x[i], tanh_approx)
+
+
+@cuda.jit
+def _gelu_grad_kernel(x, tanh_approx, d):
+    i = cuda.grid(1)
+    if i < x.size:
+        d[i] = _gelu_grad(x[i], tanh_approx)
 
 
 def _threads(n):
@@ -78,12 +86,17 @@ def erf(x):
     return y.reshape(x.shape)
 
 
-def gelu_forward(x, tanh_approx):
-    """GELU of every element (exact, or the tanh approximation)."""
+def gelu_forward(x, tanh_approx, with_grad=False):
+    """GELU of every element (exact, or the tanh approximation); with ``with_grad``,
+    ``(y, dy/dx)`` (as on the cpu, so the backward is one multiply)."""
     xp = array_module(x)
     flat = prepare(x).reshape(-1)
     y = xp.empty_like(flat)
     _run(_gelu_kernel, flat.size, flat, flat, bool(tanh_approx), y)
+    if with_grad:
+        d = xp.empty_like(flat)
+        _run(_gelu_grad_kernel, flat.size, flat, flat, bool(tanh_approx), d)
+        return y.reshape(x.shape), d.reshape(x.shape)
     return y.reshape(x.shape)
 
 

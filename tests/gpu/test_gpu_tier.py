@@ -38,6 +38,21 @@ def test_device_housekeeping():
     assert tn.cuda.device_count() == (1 if tn.cuda.is_available() else 0)
 
 
+@pytest.mark.parametrize("pin_memory", [False, True])
+def test_loader_moves_batches_to_cuda(pin_memory):
+    """Batches arrive on cuda, equal to the host data, in order, pinned staging or not."""
+    x = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
+    y = np.arange(50, dtype=np.int64)
+    loader = tn.data.DataLoader(tn.data.TensorDataset(x, y), batch_size=16, device="cuda",
+                                pin_memory=pin_memory)
+    seen = []
+    for xb, yb in loader:
+        assert xb.device == "cuda" and yb.device == "cuda" and xb.dtype == tn.float32
+        seen.append((xb.numpy(), yb.numpy()))
+    np.testing.assert_array_equal(np.concatenate([a for a, _ in seen]), x)
+    np.testing.assert_array_equal(np.concatenate([b for _, b in seen]), y)
+
+
 def _mlp():
     tn.manual_seed(0)
     return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))

@@ -55,7 +55,7 @@ class Device:
     A device compares equal to its name: ``t.device == "cpu"``.
     """
 
-    __slots__ = ("type", "xp", "kernels", "simulated", "index")
+    __slots__ = ("type", "xp", "kernels", "simulated", "index", "_staged")
 
     def __init__(self, type: str, xp, kernel_package: str, simulated: bool = False):
         self.type = type
@@ -63,6 +63,7 @@ class Device:
         self.kernels = KernelTable(kernel_package)
         self.simulated = simulated
         self.index = 0 if type == "cuda" else None
+        self._staged = []  # (event, pinned host buffer) of in-flight host-to-device copies
 
     def __repr__(self):
         sim = ", simulated=True" if self.simulated else ""
@@ -82,10 +83,30 @@ class Device:
         return hash(self.type)
 
     # --- moving arrays between host and device -------------------------------------
-    def from_host(self, array):
-        """Copy a host (NumPy) array onto this device."""
+    def from_host(self, array, pinned: bool = False):
+        """Copy a host (NumPy) array onto this device.
+
+        With ``pinned=True`` on a real GPU the array is first staged in page-locked host
+        memory and copied on CuPy's current stream without blocking the host (the DMA
+        engine reads pinned pages directly; pageable memory needs an extra driver copy).
+        On the CPU and the simulated GPU there is nothing to pin, so it is a plain copy.
+        """
         if self.xp.__name__ == "numpy":
             return self.xp.array(array, copy=True)
+        if pinned:
+            import cupyx
+            host = cupyx.empty_pinned(array.shape, dtype=array.dtype)
+            host[...] = array
+            out = self.xp.empty(array.shape, dtype=array.dtype)
+            stream = self.xp.cuda.get_current_stream()
+            out.set(host, stream=stream)
+            # The staging buffer must outlive the asynchronous copy: keep it with an event
+            # and release the oldest ones only once their copies have finished.
+            self._staged.append((stream.record(), host))
+            while len(self._staged) > 4:
+                event, _ = self._staged.pop(0)
+                event.synchronize()
+            return out
         return self.xp.asarray(array)
 
     def to_host(self, array):

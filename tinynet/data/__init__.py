@@ -10,7 +10,9 @@ from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import (load_digits, make_blobs, make_moons, make_regression, make_separable,
                        make_spirals)
 from .loader import DataLoader, default_collate
+from .mnist import load_mnist, load_mnist_csv, load_mnist_idx, read_idx
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
            "default_collate", "transforms", "datasets", "load_digits", "make_moons", "make_spirals",
-           "make_regression", "make_blobs", "make_separable"]
+           "make_regression", "make_blobs", "make_separable", "load_mnist", "load_mnist_idx",
+           "load_mnist_csv", "read_idx"]

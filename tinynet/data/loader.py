@@ -96,17 +96,17 @@ def _apply_transform(transform, x, generator):
     return transform(x)
 
 
-def _move(batch, device):
+def _move(batch, device, pinned=False):
     if isinstance(batch, Tensor):
         if batch.device is device:
             return batch
-        return Tensor._make(device.from_host(batch.device.to_host(batch.data)), device)
+        return Tensor._make(device.from_host(batch.device.to_host(batch.data), pinned=pinned), device)
     if isinstance(batch, tuple):
-        return tuple(_move(b, device) for b in batch)
+        return tuple(_move(b, device, pinned) for b in batch)
     if isinstance(batch, list):
-        return [_move(b, device) for b in batch]
+        return [_move(b, device, pinned) for b in batch]
     if isinstance(batch, dict):
-        return {k: _move(v, device) for k, v in batch.items()}
+        return {k: _move(v, device, pinned) for k, v in batch.items()}
     return batch
 
 
@@ -122,7 +122,8 @@ class DataLoader:
         collate_fn: merges a list of samples into a batch (default: :func:`default_collate`).
         transform: applied to each batch's first field (inputs) with the loader's generator.
         device: move every batch to this device ("cpu", "cuda").
-        pin_memory: accepted for PyTorch compatibility; host arrays are used as they are.
+        pin_memory: on a real GPU, stage each batch in page-locked host memory and copy it to
+            the device asynchronously on CuPy's current stream; elsewhere a plain copy.
         generator: a NumPy ``Generator`` to use instead of ``seed``.
         num_workers: only 0 (batches are made in the main process).
     """
@@ -181,7 +182,7 @@ class DataLoader:
             if self.transform is not None:
                 batch = self._transform(batch)
             if self.device is not None:
-                batch = _move(batch, self.device)
+                batch = _move(batch, self.device, self.pin_memory)
             yield batch
 
     def _transform(self, batch):

@@ -137,6 +137,10 @@ class Sigmoid(Function):
         y = self.output()
         return g * y * (1 - y)
 
+    def backward_array(self, g):
+        y = self.out
+        return g * y * (1 - y)
+
 
 class ReLU(Function):
     """relu(x) = max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
@@ -152,6 +156,9 @@ class ReLU(Function):
             return self.constant(g.data * (x > 0))
         return g * self.constant((x > 0).astype(g.dtype))
 
+    def backward_array(self, g):
+        return g * (self.inputs[0].data > 0)
+
 
 class Tanh(Function):
     """tanh(x); d tanh / dx = 1 - tanh(x)^2."""
@@ -166,6 +173,10 @@ class Tanh(Function):
             y = self.out
             return self.constant(g.data * (1 - y * y))
         y = self.output()
+        return g * (1 - y * y)
+
+    def backward_array(self, g):
+        y = self.out
         return g * (1 - y * y)
 
 
@@ -271,14 +282,25 @@ class GELU(Function):
     """
 
     name = "gelu"
+    save_grad = False  # set by gelu() when a backward will follow
+    dydx = None  # GELU'(x), saved by the forward then
 
     def forward(self, x):
-        return self.kernels.gelu_forward(x, self.approximate == "tanh")
+        tanh_approx = self.approximate == "tanh"
+        if self.save_grad:
+            y, self.dydx = self.kernels.gelu_forward(x, tanh_approx, True)
+            return y
+        return self.kernels.gelu_forward(x, tanh_approx)
+
+    def backward_array(self, g):
+        if self.dydx is not None:
+            return g * self.dydx
+        return self.kernels.gelu_backward(self.inputs[0].data, g, self.approximate == "tanh")
 
     def backward(self, g):
         x = self.inputs[0]
         if not is_grad_enabled():
-            return self.constant(self.kernels.gelu_backward(x.data, g.data, self.approximate == "tanh"))
+            return self.constant(self.backward_array(g.data))
         from .elementwise import exp
 
         if self.approximate == "tanh":
@@ -409,7 +431,7 @@ def gelu(input, approximate: str = "none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     _check_float(input, "gelu")
-    return GELU.apply(input, approximate=approximate)
+    return GELU.apply(input, approximate=approximate, save_grad=input._requires_grad and is_grad_enabled())
 
 
 def silu(input, inplace: bool = False):

@@ -36,6 +36,19 @@ class Linear(Function):
             gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
         return gx, gw, gb
 
+    def backward_array(self, g):
+        """The same three GEMM/sum formulas on raw arrays (the engine's no-graph fast path)."""
+        x, w = self.inputs[0], self.inputs[1]
+        gx = gw = gb = None
+        g2 = g.reshape(-1, g.shape[-1])
+        if x._requires_grad:
+            gx = g @ w.data
+        if w._requires_grad:
+            gw = g2.T @ x.data.reshape(-1, x.shape[-1])
+        if len(self.inputs) == 3 and self.inputs[2]._requires_grad:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
 
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` (PyTorch's ``F.linear``): input (..., in), weight (out, in), bias (out,)."""

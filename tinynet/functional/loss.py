@@ -118,6 +118,11 @@ class MSELoss(Function):
             gx = (x - y) * (g * self._factor())
         return (gx if x._requires_grad else None), (-gx if y._requires_grad else None)
 
+    def backward_array(self, g):
+        x, y = self.inputs
+        gx = self.d * (g * self._factor())
+        return (gx if x._requires_grad else None), (-gx if y._requires_grad else None)
+
 
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
@@ -391,21 +396,26 @@ class CrossEntropy(Function):
         q = (xp.arange(C)[None, :] == self.t2[:, None]).astype(x2.dtype) * (1 - eps) + eps / C
         return q * self.valid[:, None]
 
+    def backward_array(self, g):
+        """softmax(x) - q, scaled per row: the fused kernel where it pays, else NumPy."""
+        xp = self.xp
+        scale = self._row_scale(g)
+        if self.x2.shape[0] and use_row_kernels(self.device, self.x2.shape[1], self.x2.dtype,
+                                                "cross_entropy_backward"):
+            dx2 = self.kernels.cross_entropy_backward(self.x2, self.lse, self.t2, scale, self.ignore_index,
+                                                      self.label_smoothing)
+        else:
+            p = xp.exp(self.x2 - self.lse[:, None]).astype(self.x2.dtype, copy=False)
+            dx2 = (p * self.valid[:, None] - self._target_rows()) * scale[:, None]
+        return from_rows(xp, dx2.astype(self.x2.dtype, copy=False), self.moved, 1, self.inputs[0].ndim)
+
     def backward(self, g):
         xp = self.xp
-        ndim = self.inputs[0].ndim
         if not is_grad_enabled():
-            scale = self._row_scale(g.data)
-            if self.x2.shape[0] and use_row_kernels(self.device, self.x2.shape[1], self.x2.dtype,
-                                                    "cross_entropy_backward"):
-                dx2 = self.kernels.cross_entropy_backward(self.x2, self.lse, self.t2, scale, self.ignore_index,
-                                                          self.label_smoothing)
-            else:
-                p = xp.exp(self.x2 - self.lse[:, None]).astype(self.x2.dtype, copy=False)
-                dx2 = (p * self.valid[:, None] - self._target_rows()) * scale[:, None]
-            return self.constant(from_rows(xp, dx2.astype(self.x2.dtype, copy=False), self.moved, 1, ndim))
+            return self.constant(self.backward_array(g.data))
         # create_graph: the same formula in differentiable ops.
         x = self.inputs[0]
+        ndim = x.ndim
         p = softmax(x, dim=1)
         q = self.constant(from_rows(xp, self._target_rows(), self.moved, 1, ndim))
         mask_rows = self.valid.astype(self.x2.dtype)[:, None]

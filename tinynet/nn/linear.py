@@ -6,6 +6,7 @@ import math
 from .. import functional as F
 from ..backend import get_device
 from ..tensor import dtypes as _dt
+from ..functional.linear import Linear as _LinearOp
 from ..tensor.tensor import Tensor
 from . import init
 from .module import Module
@@ -62,24 +63,33 @@ class Linear(Module):
         return f"Linear({self.in_features}\u2192{self.out_features})"
 
     def forward(self, x):
+        params = self._parameters
+        w, b = params["weight"], params["bias"]
+        # Fast path: one check of everything that must hold, then the op itself (this layer
+        # runs thousands of times per second in small models; per-call Python is the cost).
+        if (isinstance(x, Tensor) and x.ndim and x.shape[-1] == self.in_features
+                and x.device is w.device and x.dtype == w.dtype):
+            return _LinearOp.apply(x, w) if b is None else _LinearOp.apply(x, w, b)
+        self._reject(x, w)
+
+    def _reject(self, x, w):
+        """Raise the error that says what is wrong with ``x`` for this layer."""
         _check_tensor(self._label(), x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self._label()}: expected input with {self.in_features} features (last axis), "
                 f"got shape {tuple(x.shape)}"
             )
-        if x.device is not self.weight.device:
+        if x.device is not w.device:
             raise RuntimeError(
                 f"{self._label()}: input is on {x.device.type} but the layer's weights are on "
-                f"{self.weight.device.type}; move one, e.g. `x.to('{self.weight.device.type}')` or "
+                f"{w.device.type}; move one, e.g. `x.to('{w.device.type}')` or "
                 f"`model.to('{x.device.type}')`"
             )
-        if x.dtype != self.weight.dtype:
-            raise TypeError(
-                f"{self._label()}: input is {x.dtype} but the layer's weights are {self.weight.dtype}; "
-                f"convert the input (`x.to(tn.{self.weight.dtype})`) or the model (`model.to(tn.{x.dtype})`)"
-            )
-        return F.linear(x, self.weight, self.bias)
+        raise TypeError(
+            f"{self._label()}: input is {x.dtype} but the layer's weights are {w.dtype}; "
+            f"convert the input (`x.to(tn.{w.dtype})`) or the model (`model.to(tn.{x.dtype})`)"
+        )
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
