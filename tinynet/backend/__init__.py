@@ -10,9 +10,12 @@ import os as _os
 if _os.environ.get("TINYNET_CUDA_SIM", "") not in ("", "0"):
     _os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
+from . import allocator
 from .device import Device, KernelTable
 from .registry import (available_devices, cuda_available, cuda_unavailable_reason,
                        get_device, simulated_cuda)
+
+allocator.tune_glibc_malloc()  # reuse freed host memory across training steps (see allocator.py)
 
 __all__ = ["Device", "KernelTable", "get_device", "available_devices", "cuda_available",
            "cuda_unavailable_reason", "simulated_cuda"]

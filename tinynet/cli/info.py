@@ -52,7 +52,7 @@ def _kernels(kind):
 
 def collect() -> dict:
     import tinynet
-    from ..backend import registry
+    from ..backend import allocator, registry
 
     cuda = {"status": "absent", "reason": None}
     if registry.simulated_cuda():
@@ -85,6 +85,7 @@ def collect() -> dict:
         "cpu_cores": os.cpu_count(),
         "packages": {name: _version(name) for name in PACKAGES if name in ALWAYS_SHOWN or _version(name)},
         "devices": {"cpu": {"status": "available", "array_module": "numpy"}, "cuda": cuda},
+        "host_allocator": allocator.tuning(),
         "kernels": {"cpu": _kernels("cpu"), "cuda": _kernels("cuda")},
         "models": registered,
         "train_recipes": models,
@@ -105,6 +106,10 @@ def run(args) -> int:
               "simulated": lambda c: f"simulated -- {c['reason']}",
               "absent": lambda c: f"absent -- {c['reason']}"}[cuda["status"]](cuda)
     print(f"  cuda   {detail}")
+    alloc = info["host_allocator"]
+    print("host memory: " + (f"freed blocks kept for reuse (glibc mmap threshold {alloc['mmap_threshold'] >> 20} MiB; "
+                             "TINYNET_MALLOC_TUNING=0 turns this off)" if alloc["applied"]
+                             else f"C allocator untouched ({alloc['reason']})"))
     for kind, table in info["kernels"].items():
         if "error" in table:
             print(f"kernels ({kind}): unavailable ({table['error']})")
