@@ -66,8 +66,9 @@ def main(argv=None) -> int:
     if not args.keep_openblas_env:
         _reexec_without_openblas_overrides(argv)
     if args.threads:
-        # Numba and OpenMP read these when they load (tinynet's kernels load on first use).
         os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    import tinynet  # noqa: F401  (first: its thread-pool settings must precede NumPy's load)
+    if args.threads:
         try:
             from threadpoolctl import threadpool_limits
             threadpool_limits(args.threads)

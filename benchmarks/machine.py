@@ -82,6 +82,8 @@ def describe() -> dict:
         "blas": _blas(),
         "tinynet": tinynet.__version__,
         "env": {k: os.environ.get(k) for k in OPENBLAS_VARS},
+        "tinynet_process_tuning": {"threads": tinynet.backend.threads.tuning(),
+                                   "host_allocator": tinynet.backend.allocator.tuning()},
         "gpu": _gpu(),
     }
     try:

@@ -123,8 +123,12 @@ def test_col2im_matches_reference(device, case, rng):
     np.testing.assert_allclose(_host(device, got), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_col2im_is_the_adjoint_of_im2col(rng):
-    """<im2col(x), c> == <x, col2im(c)> for the cpu kernels at a size that runs in parallel."""
+@pytest.mark.parametrize("variant", ["serial", "parallel"])
+def test_col2im_is_the_adjoint_of_im2col(rng, monkeypatch, variant):
+    """<im2col(x), c> == <x, col2im(c)> for the cpu kernels, serial and parallel loops."""
+    from tinynet.kernels.cpu import conv as kconv
+
+    monkeypatch.setattr(kconv, "PARALLEL_MIN", 1 if variant == "parallel" else 1 << 62)
     k = tn.device("cpu").kernels
     for n, c, h, kk, s, p in [(64, 4, 14, 3, 1, 1), (16, 3, 13, 5, 2, 2)]:
         oh = _out(h, kk, s, 2 * p, 1)
@@ -195,7 +199,7 @@ def test_avg_pool_kernels_match_reference(device, case, count_include_pad, divis
 
 
 def test_pool_kernels_parallel_sizes(rng):
-    """The cpu kernels' parallel variants (inputs of >= 2**19 elements) agree with the references,
+    """The cpu kernels' parallel variants (inputs of >= PARALLEL_MIN elements) agree with the references,
     for the unrolled 2x2/stride-2 max pooling and the general window."""
     k = tn.device("cpu").kernels
     x = rng.standard_normal((16, 8, 64, 64)).astype(np.float32)
@@ -210,3 +214,17 @@ def test_pool_kernels_parallel_sizes(rng):
     a = ref_avg_weights(64, 64, 3, 3, 2, 2, 1, 1, 32, 32, True, 0)
     np.testing.assert_allclose(k.avg_pool2d_forward(x, 3, 3, 2, 2, 1, 1, 32, 32, True, 0),
                                (x.reshape(128, -1) @ a.T).reshape(16, 8, 32, 32), rtol=1e-5, atol=1e-6)
+
+
+def test_serial_and_parallel_variants_have_their_own_disk_cache():
+    """Numba keys its disk cache by function name and argument types, not by parallel=:
+    kernels/cpu/_compile.py gives each variant its own function, so neither loads the
+    other's machine code (the "parallel" pooling once ran the serial loop that way)."""
+    from tinynet.kernels.cpu import conv as kconv, optim as koptim, pooling as kpool
+
+    pairs = [kpool._max2x2, kpool._max_backward, kpool._avg_forward,
+             (kconv._im2col_serial, kconv._im2col_parallel), (koptim._adam_serial, koptim._adam_parallel)]
+    for serial, parallel in pairs:
+        assert serial.targetoptions["parallel"] is False and parallel.targetoptions["parallel"] is True
+        assert serial._cache._cache_file._index_name != parallel._cache._cache_file._index_name
+        assert serial.py_func.__code__ is parallel.py_func.__code__  # one body, compiled twice

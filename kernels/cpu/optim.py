@@ -25,8 +25,9 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 from numba import prange
+
+from ._compile import serial_and_parallel
 
 #: Arrays at least this long are updated with the parallel variant.
 PARALLEL_MIN = 1 << 16
@@ -82,8 +83,7 @@ def _sgd_body(param, grad, buf, lr, momentum, one_minus_dampening, weight_decay,
         param[i] -= lr * g
 
 
-_sgd_serial = numba.njit(cache=True, error_model="numpy")(_sgd_body)
-_sgd_parallel = numba.njit(cache=True, parallel=True, error_model="numpy")(_sgd_body)
+_sgd_serial, _sgd_parallel = serial_and_parallel(_sgd_body, error_model="numpy")
 
 
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
@@ -123,8 +123,7 @@ def _adam_body(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, beta1, o
         param[i] = p - step_size * m / denom
 
 
-_adam_serial = numba.njit(cache=True, error_model="numpy")(_adam_body)
-_adam_parallel = numba.njit(cache=True, parallel=True, error_model="numpy")(_adam_body)
+_adam_serial, _adam_parallel = serial_and_parallel(_adam_body, error_model="numpy")
 
 
 def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
@@ -170,8 +169,7 @@ def _rmsprop_body(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, on
             param[i] -= lr * g / avg
 
 
-_rmsprop_serial = numba.njit(cache=True, error_model="numpy")(_rmsprop_body)
-_rmsprop_parallel = numba.njit(cache=True, parallel=True, error_model="numpy")(_rmsprop_body)
+_rmsprop_serial, _rmsprop_parallel = serial_and_parallel(_rmsprop_body, error_model="numpy")
 
 
 def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weight_decay, momentum,
@@ -201,8 +199,7 @@ def _adagrad_body(param, grad, state_sum, clr, eps, weight_decay, maximize):
         param[i] -= clr * g / (math.sqrt(s) + eps)
 
 
-_adagrad_serial = numba.njit(cache=True, error_model="numpy")(_adagrad_body)
-_adagrad_parallel = numba.njit(cache=True, parallel=True, error_model="numpy")(_adagrad_body)
+_adagrad_serial, _adagrad_parallel = serial_and_parallel(_adagrad_body, error_model="numpy")
 
 
 def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize):

@@ -23,8 +23,11 @@ import numba
 import numpy as np
 from numba import prange
 
-#: Planes x pixels at least this large use the parallel variant.
-PARALLEL_MIN = 1 << 19
+from ._compile import serial_and_parallel
+
+#: Planes x pixels at least this large use the parallel variant (2x2 max pooling on two
+#: threads: 25K pixels serial 0.03 ms vs parallel 0.09; 100K: 0.43 vs 0.22; 400K: 1.9 vs 1.1).
+PARALLEL_MIN = 1 << 16
 
 
 @numba.njit(cache=True, inline="always")
@@ -159,11 +162,11 @@ def _avg_backward_body(g, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor
                         d[hh, ww] += v
 
 
-_max_forward = (numba.njit(cache=True)(_max_forward_body), numba.njit(cache=True, parallel=True)(_max_forward_body))
-_max2x2 = (numba.njit(cache=True)(_max2x2_body), numba.njit(cache=True, parallel=True)(_max2x2_body))
-_max_backward = (numba.njit(cache=True)(_max_backward_body), numba.njit(cache=True, parallel=True)(_max_backward_body))
-_avg_forward = (numba.njit(cache=True)(_avg_forward_body), numba.njit(cache=True, parallel=True)(_avg_forward_body))
-_avg_backward = (numba.njit(cache=True)(_avg_backward_body), numba.njit(cache=True, parallel=True)(_avg_backward_body))
+_max_forward = serial_and_parallel(_max_forward_body)
+_max2x2 = serial_and_parallel(_max2x2_body)
+_max_backward = serial_and_parallel(_max_backward_body)
+_avg_forward = serial_and_parallel(_avg_forward_body)
+_avg_backward = serial_and_parallel(_avg_backward_body)
 
 
 def _pick(pair, size):

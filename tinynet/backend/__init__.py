@@ -10,8 +10,12 @@ import os as _os
 if _os.environ.get("TINYNET_CUDA_SIM", "") not in ("", "0"):
     _os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
-from . import allocator
-from .device import Device, KernelTable
+from . import allocator, threads
+
+# Before NumPy and Numba start their thread pools (see threads.py).
+threads.quiet_idle_threads()
+
+from .device import Device, KernelTable  # noqa: E402
 from .registry import (available_devices, cuda_available, cuda_unavailable_reason,
                        get_device, simulated_cuda)
 

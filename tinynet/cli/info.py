@@ -52,7 +52,7 @@ def _kernels(kind):
 
 def collect() -> dict:
     import tinynet
-    from ..backend import allocator, registry
+    from ..backend import allocator, registry, threads
 
     cuda = {"status": "absent", "reason": None}
     if registry.simulated_cuda():
@@ -86,6 +86,7 @@ def collect() -> dict:
         "packages": {name: _version(name) for name in PACKAGES if name in ALWAYS_SHOWN or _version(name)},
         "devices": {"cpu": {"status": "available", "array_module": "numpy"}, "cuda": cuda},
         "host_allocator": allocator.tuning(),
+        "thread_pools": threads.tuning(),
         "kernels": {"cpu": _kernels("cpu"), "cuda": _kernels("cuda")},
         "models": registered,
         "train_recipes": models,
@@ -110,6 +111,7 @@ def run(args) -> int:
     print("host memory: " + (f"freed blocks kept for reuse (glibc mmap threshold {alloc['mmap_threshold'] >> 20} MiB; "
                              "TINYNET_MALLOC_TUNING=0 turns this off)" if alloc["applied"]
                              else f"C allocator untouched ({alloc['reason']})"))
+    print("idle threads: " + ", ".join(f"{k}={v}" for k, v in info["thread_pools"].items()))
     for kind, table in info["kernels"].items():
         if "error" in table:
             print(f"kernels ({kind}): unavailable ({table['error']})")

@@ -18,7 +18,10 @@ class Linear(Function):
     name = "linear"
 
     def forward(self, x, w, b=None):
-        out = self.xp.matmul(x, w.T)
+        if x.ndim > 2:  # one (N*L, in) GEMM, not N small ones (NumPy loops over leading axes)
+            out = self.xp.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(*x.shape[:-1], w.shape[0])
+        else:
+            out = self.xp.matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -42,7 +45,7 @@ class Linear(Function):
         gx = gw = gb = None
         g2 = g.reshape(-1, g.shape[-1])
         if x._requires_grad:
-            gx = g @ w.data
+            gx = (g2 @ w.data).reshape(x.shape)
         if w._requires_grad:
             gw = g2.T @ x.data.reshape(-1, x.shape[-1])
         if len(self.inputs) == 3 and self.inputs[2]._requires_grad:
