@@ -35,12 +35,18 @@ def _noop():
 
 
 def alternate(cases: dict, rounds: int = 7, block_s: float = 0.02, warmup: int = 3, syncs: dict | None = None,
-              clock=time.perf_counter):
+              clock=time.perf_counter, settle_s: float = 0.03):
     """Time every callable in ``cases`` ({label: fn}) in interleaved rounds.
 
     ``clock`` is wall time by default. ``time.process_time`` (CPU time of this process)
     is steadier on a machine shared with other jobs, but only means "time per call" when
     the work is single-threaded and on the CPU (``python -m benchmarks --clock cpu``).
+
+    Before each timed block the process sleeps ``settle_s`` (untimed): after its last
+    parallel region a thread pool keeps its workers spinning for a while (OpenMP's default
+    spin lasts milliseconds), and without the pause those spinning workers of the case
+    just timed would run on the cores of the next one, taxing whichever framework comes
+    second in the round.
 
     Returns {label: {"median_s", "min_s", "rounds", "calls_per_round", "samples_s"}}, each
     figure being seconds per call. A case whose callable raises during warm-up is
@@ -64,6 +70,8 @@ def alternate(cases: dict, rounds: int = 7, block_s: float = 0.02, warmup: int =
             sync = syncs.get(label, _noop)
             n = calls[label]
             sync()
+            if settle_s:
+                time.sleep(settle_s)
             t0 = clock()
             for _ in range(n):
                 fn()

@@ -147,17 +147,26 @@ class ReLU(Function):
 
     name = "relu"
 
+    def _kernel(self, x):
+        """Use the device's fused kernel (one parallel pass) for large float arrays."""
+        return x.dtype.kind == "f" and x.dtype.itemsize in (4, 8) and x.size >= self.kernels.RELU_KERNEL_MIN
+
     def forward(self, x):
+        if self._kernel(x):
+            return self.kernels.relu_forward(x)
         return self.xp.maximum(x, 0)
 
     def backward(self, g):
-        x = self.inputs[0].data
         if not is_grad_enabled():
-            return self.constant(g.data * (x > 0))
+            return self.constant(self.backward_array(g.data))
+        x = self.inputs[0].data
         return g * self.constant((x > 0).astype(g.dtype))
 
     def backward_array(self, g):
-        return g * (self.inputs[0].data > 0)
+        x = self.inputs[0].data
+        if self._kernel(x):
+            return self.kernels.relu_backward(x, g)
+        return g * (x > 0)
 
 
 class Tanh(Function):
