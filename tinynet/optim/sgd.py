@@ -32,22 +32,23 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
 
     def _update_group(self, group):
-        lr, momentum = group["lr"], group["momentum"]
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         for p in group["params"]:
             if p.grad is None:
                 continue
-            state = self.state.setdefault(p, {})
             grad = self._flat_grad(p)
             param, copied = self._flat_param(p)
             if momentum != 0:
+                state = self.state.setdefault(p, {})
                 first = "momentum_buffer" not in state
                 if first:
                     state["momentum_buffer"] = self._zeros_like(p)
                 buf = self._state_array(p, state, "momentum_buffer")
             else:
-                first, buf = False, self._empty(p)
-            p.device.kernels.sgd_step(param, grad, buf, lr, momentum, group["dampening"], group["weight_decay"],
-                                      group["nesterov"], group["maximize"], first)
+                first, buf = False, param[:0]  # no buffer: an empty array of the right dtype
+            p.device.kernels.sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay,
+                                      nesterov, maximize, first)
             if momentum != 0:
                 state["momentum_buffer"]._bump()
             self._finish(p, param, copied)
