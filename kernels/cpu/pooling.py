@@ -23,6 +23,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..pool_window import avg_divisor as _avg_divisor, max_window
 from ._compile import serial_and_parallel
 
 #: Planes x pixels at least this large use the parallel variant (2x2 max pooling on two
@@ -30,22 +31,8 @@ from ._compile import serial_and_parallel
 PARALLEL_MIN = 1 << 16
 
 
-@numba.njit(cache=True, inline="always")
-def avg_divisor(oy, ox, h, w, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """The number an average-pooling window's sum is divided by (PyTorch's rule)."""
-    if divisor_override != 0:
-        return divisor_override
-    hs = oy * sh - ph
-    ws = ox * sw - pw
-    he = min(hs + kh, h + ph)
-    we = min(ws + kw, w + pw)
-    if count_include_pad:
-        return (he - hs) * (we - ws)
-    hs = max(hs, 0)
-    ws = max(ws, 0)
-    he = min(he, h)
-    we = min(we, w)
-    return max(he - hs, 0) * max(we - ws, 0)
+avg_divisor = numba.njit(cache=True, inline="always")(_avg_divisor)
+_max_window = numba.njit(cache=True, inline="always")(max_window)
 
 
 def _max_forward_body(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
@@ -54,22 +41,7 @@ def _max_forward_body(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     for p in prange(planes):
         for oy in range(oh):
             for ox in range(ow):
-                best = -np.inf
-                arg = -1
-                for i in range(kh):
-                    hh = oy * sh - ph + i * dh
-                    if hh < 0 or hh >= h:
-                        continue
-                    for j in range(kw):
-                        ww = ox * sw - pw + j * dw
-                        if ww < 0 or ww >= w:
-                            continue
-                        v = x[p, hh, ww]
-                        if v > best or arg < 0 or (v != v and best == best):
-                            best = v
-                            arg = hh * w + ww
-                y[p, oy, ox] = best
-                idx[p, oy, ox] = arg
+                y[p, oy, ox], idx[p, oy, ox] = _max_window(x, p, oy, ox, h, w, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 def _max2x2_body(x, y, idx):

@@ -2,63 +2,36 @@
 
 One thread per (row, hidden unit): it reads that unit's four gates and writes its cell,
 tanh(cell) and hidden values (forward) or its four gate gradients and the carried cell
-gradient (backward). The same math as the cpu kernel; arrays must be C-contiguous (the
+gradient (backward), with the per-unit math of ``kernels/lstm_unit.py`` (shared with the cpu kernel); arrays must be C-contiguous (the
 recurrent layer allocates them so) because the kernels write into them in place.
 """
 from __future__ import annotations
 
-import math
-
 from numba import cuda
 
+from ..lstm_unit import unit_backward, unit_forward
+
 from ._launch import THREADS, blocks_for, stream_for
+
+
+_unit_forward = cuda.jit(device=True)(unit_forward)
+_unit_backward = cuda.jit(device=True)(unit_backward)
 
 
 @cuda.jit
 def _forward_kernel(a, c_prev, c, tc, h):
     k = cuda.grid(1)
-    n, h4 = a.shape
-    H = h4 // 4
-    if k >= n * H:
-        return
-    r = k // H
-    j = k - r * H
-    i = 1.0 / (1.0 + math.exp(-a[r, j]))
-    f = 1.0 / (1.0 + math.exp(-a[r, H + j]))
-    g = math.tanh(a[r, 2 * H + j])
-    o = 1.0 / (1.0 + math.exp(-a[r, 3 * H + j]))
-    a[r, j] = i
-    a[r, H + j] = f
-    a[r, 2 * H + j] = g
-    a[r, 3 * H + j] = o
-    cc = f * c_prev[r, j] + i * g
-    t = math.tanh(cc)
-    c[r, j] = cc
-    tc[r, j] = t
-    h[r, j] = o * t
+    H = a.shape[1] // 4
+    if k < a.shape[0] * H:
+        _unit_forward(a, c_prev, c, tc, h, k // H, k % H, H)
 
 
 @cuda.jit
 def _backward_kernel(acts, tc, c_prev, dh, dc, dgates):
     k = cuda.grid(1)
-    n, h4 = acts.shape
-    H = h4 // 4
-    if k >= n * H:
-        return
-    r = k // H
-    j = k - r * H
-    i = acts[r, j]
-    f = acts[r, H + j]
-    g = acts[r, 2 * H + j]
-    o = acts[r, 3 * H + j]
-    t = tc[r, j]
-    d = dh[r, j]
-    dct = dc[r, j] + d * o * (1.0 - t * t)
-    dgates[r, j] = dct * g * i * (1.0 - i)
-    dgates[r, H + j] = dct * c_prev[r, j] * f * (1.0 - f)
-    dgates[r, 2 * H + j] = dct * i * (1.0 - g * g)
-    dgates[r, 3 * H + j] = d * t * o * (1.0 - o)
-    dc[r, j] = dct * f
+    H = acts.shape[1] // 4
+    if k < acts.shape[0] * H:
+        _unit_backward(acts, tc, c_prev, dh, dc, dgates, k // H, k % H, H)
 
 
 def _contiguous(*arrays):

@@ -10,29 +10,16 @@ Same argument conventions and divisor rule (PyTorch's) as the cpu kernels.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import cuda
 
+from ..pool_window import avg_divisor, max_window
 from ._launch import THREADS, array_module, blocks_for, prepare, stream_for
 
 
-@cuda.jit(device=True, inline=True)
-def _avg_divisor(oy, ox, h, w, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    if divisor_override != 0:
-        return divisor_override
-    hs = oy * sh - ph
-    ws = ox * sw - pw
-    he = min(hs + kh, h + ph)
-    we = min(ws + kw, w + pw)
-    if count_include_pad:
-        return (he - hs) * (we - ws)
-    hs = max(hs, 0)
-    ws = max(ws, 0)
-    he = min(he, h)
-    we = min(we, w)
-    return max(he - hs, 0) * max(we - ws, 0)
+_avg_divisor = cuda.jit(device=True, inline=True)(avg_divisor)
+_max_window = cuda.jit(device=True, inline=True)(max_window)
 
 
 @cuda.jit
@@ -45,22 +32,7 @@ def _max_forward_kernel(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     ox = t % ow
     oy = (t // ow) % oh
     p = t // (ow * oh)
-    best = -math.inf
-    arg = -1
-    for i in range(kh):
-        hh = oy * sh - ph + i * dh
-        if hh < 0 or hh >= h:
-            continue
-        for j in range(kw):
-            ww = ox * sw - pw + j * dw
-            if ww < 0 or ww >= w:
-                continue
-            v = x[p, hh, ww]
-            if v > best or (v != v and best == best) or arg < 0:
-                best = v
-                arg = hh * w + ww
-    y[p, oy, ox] = best
-    idx[p, oy, ox] = arg
+    y[p, oy, ox], idx[p, oy, ox] = _max_window(x, p, oy, ox, h, w, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @cuda.jit
