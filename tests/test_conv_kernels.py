@@ -220,11 +220,25 @@ def test_serial_and_parallel_variants_have_their_own_disk_cache():
     """Numba keys its disk cache by function name and argument types, not by parallel=:
     kernels/cpu/_compile.py gives each variant its own function, so neither loads the
     other's machine code (the "parallel" pooling once ran the serial loop that way)."""
-    from tinynet.kernels.cpu import conv as kconv, optim as koptim, pooling as kpool
+    from tinynet.kernels.cpu import conv as kconv, gelu as kgelu, optim as koptim, pooling as kpool, relu as krelu
 
-    pairs = [kpool._max2x2, kpool._max_backward, kpool._avg_forward,
+    pairs = [kpool._max2x2, kpool._max_backward, kpool._avg_forward, kgelu._GELU_FG[1], kgelu._ERF, krelu._relu,
              (kconv._im2col_serial, kconv._im2col_parallel), (koptim._adam_serial, koptim._adam_parallel)]
     for serial, parallel in pairs:
         assert serial.targetoptions["parallel"] is False and parallel.targetoptions["parallel"] is True
         assert serial._cache._cache_file._index_name != parallel._cache._cache_file._index_name
         assert serial.py_func.__code__ is parallel.py_func.__code__  # one body, compiled twice
+
+
+def test_kernels_refuse_a_second_module_name():
+    """Imported as top-level ``kernels`` (from the repository root) the package would compile
+    under another module name and poison Numba's disk cache for tinynet: a clear ImportError."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", "import kernels"], cwd=root, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode != 0
+    assert "ImportError" in out.stderr and "tinynet.kernels" in out.stderr

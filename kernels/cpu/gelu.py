@@ -40,6 +40,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._compile import serial_and_parallel
 from ._vecmath import exp_nonpos as _exp_nonpos
 
 PARALLEL_MIN_ELEMENTS = 1 << 16
@@ -114,79 +115,36 @@ def _gelu_grad_fast(v, tanh_approx):
     return _cdf(v) + v * _exp_nonpos(-0.5 * v * v) * _INV_SQRT_2PI
 
 
-# --- drivers ----------------------------------------------------------------------------
-@njit(cache=True)
-def _erf_s(x, y):
-    for i in range(x.size):
-        y[i] = math.erf(x[i])
-
-
-@njit(parallel=True, cache=True)
-def _erf_p(x, y):
+# --- drivers: one loop body each, compiled serial and parallel (_compile.py) -----------
+def _erf_body(x, y):
     for i in prange(x.size):
         y[i] = math.erf(x[i])
 
 
-@njit(cache=True)
-def _gelu_s(x, tanh_approx, y):
-    for i in range(x.size):
-        y[i] = _gelu_one(x[i], tanh_approx)
-
-
-@njit(parallel=True, cache=True)
-def _gelu_p(x, tanh_approx, y):
+def _gelu_body(x, tanh_approx, y):
     for i in prange(x.size):
         y[i] = _gelu_one(x[i], tanh_approx)
 
 
-@njit(cache=True)
-def _gelu_bwd_s(x, g, tanh_approx, dx):
-    for i in range(x.size):
-        dx[i] = g[i] * _gelu_grad_one(x[i], tanh_approx)
-
-
-@njit(parallel=True, cache=True)
-def _gelu_bwd_p(x, g, tanh_approx, dx):
+def _gelu_bwd_body(x, g, tanh_approx, dx):
     for i in prange(x.size):
         dx[i] = g[i] * _gelu_grad_one(x[i], tanh_approx)
 
 
-@njit(cache=True, error_model="numpy")
-def _gelu32_s(x, tanh_approx, y):
-    for i in range(x.size):
-        y[i] = _gelu_fast(np.float64(x[i]), tanh_approx)
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def _gelu32_p(x, tanh_approx, y):
-    for i in prange(x.size):
-        y[i] = _gelu_fast(np.float64(x[i]), tanh_approx)
-
-
-@njit(cache=True, error_model="numpy")
-def _gelu32_bwd_s(x, g, tanh_approx, dx):
-    for i in range(x.size):
-        dx[i] = g[i] * _gelu_grad_fast(np.float64(x[i]), tanh_approx)
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def _gelu32_bwd_p(x, g, tanh_approx, dx):
-    for i in prange(x.size):
-        dx[i] = g[i] * _gelu_grad_fast(np.float64(x[i]), tanh_approx)
-
-
-@njit(cache=True)
-def _gelu_fg_s(x, tanh_approx, y, d):
-    for i in range(x.size):
-        y[i] = _gelu_one(x[i], tanh_approx)
-        d[i] = _gelu_grad_one(x[i], tanh_approx)
-
-
-@njit(parallel=True, cache=True)
-def _gelu_fg_p(x, tanh_approx, y, d):
+def _gelu_fg_body(x, tanh_approx, y, d):
     for i in prange(x.size):
         y[i] = _gelu_one(x[i], tanh_approx)
         d[i] = _gelu_grad_one(x[i], tanh_approx)
+
+
+def _gelu32_body(x, tanh_approx, y):
+    for i in prange(x.size):
+        y[i] = _gelu_fast(np.float64(x[i]), tanh_approx)
+
+
+def _gelu32_bwd_body(x, g, tanh_approx, dx):
+    for i in prange(x.size):
+        dx[i] = g[i] * _gelu_grad_fast(np.float64(x[i]), tanh_approx)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -200,27 +158,26 @@ def _gelu_and_grad_fast(v, tanh_approx):
     return v * c, c + v * _exp_nonpos(-0.5 * v * v) * _INV_SQRT_2PI
 
 
-@njit(cache=True, error_model="numpy")
-def _gelu32_fg_s(x, tanh_approx, y, d):
-    for i in range(x.size):
-        y[i], d[i] = _gelu_and_grad_fast(np.float64(x[i]), tanh_approx)
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def _gelu32_fg_p(x, tanh_approx, y, d):
+def _gelu32_fg_body(x, tanh_approx, y, d):
     for i in prange(x.size):
         y[i], d[i] = _gelu_and_grad_fast(np.float64(x[i]), tanh_approx)
+
+
+# (serial, parallel) pairs; the float32 loops use NumPy's error model (no division checks)
+_ERF = serial_and_parallel(_erf_body)
+_GELU = serial_and_parallel(_gelu_body), serial_and_parallel(_gelu32_body, error_model="numpy")
+_GELU_BWD = serial_and_parallel(_gelu_bwd_body), serial_and_parallel(_gelu32_bwd_body, error_model="numpy")
+_GELU_FG = serial_and_parallel(_gelu_fg_body), serial_and_parallel(_gelu32_fg_body, error_model="numpy")
 
 
 def _flat(a, dtype=None):
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
 
 
-def _pick(flat, serial, parallel, serial32, parallel32):
-    big = flat.size >= PARALLEL_MIN_ELEMENTS
-    if flat.dtype == np.float32:
-        return parallel32 if big else serial32
-    return parallel if big else serial
+def _pick(flat, kernels):
+    """The float64 or float32 pair of ``kernels``, serial or parallel by size."""
+    pair = kernels[1] if flat.dtype == np.float32 else kernels[0]
+    return pair[flat.size >= PARALLEL_MIN_ELEMENTS]
 
 
 # --- public kernels (same names and signatures as kernels/cuda/gelu.py) ----------------
@@ -228,7 +185,7 @@ def erf(x):
     """The error function, elementwise (libm)."""
     flat = _flat(x)
     y = np.empty_like(flat)
-    (_erf_p if flat.size >= PARALLEL_MIN_ELEMENTS else _erf_s)(flat, y)
+    _ERF[flat.size >= PARALLEL_MIN_ELEMENTS](flat, y)
     return y.reshape(np.shape(x))
 
 
@@ -243,9 +200,9 @@ def gelu_forward(x, tanh_approx, with_grad=False):
     y = np.empty_like(flat)
     if with_grad:
         d = np.empty_like(flat)
-        _pick(flat, _gelu_fg_s, _gelu_fg_p, _gelu32_fg_s, _gelu32_fg_p)(flat, bool(tanh_approx), y, d)
+        _pick(flat, _GELU_FG)(flat, bool(tanh_approx), y, d)
         return y.reshape(np.shape(x)), d.reshape(np.shape(x))
-    _pick(flat, _gelu_s, _gelu_p, _gelu32_s, _gelu32_p)(flat, bool(tanh_approx), y)
+    _pick(flat, _GELU)(flat, bool(tanh_approx), y)
     return y.reshape(np.shape(x))
 
 
@@ -254,5 +211,5 @@ def gelu_backward(x, g, tanh_approx):
     flat = _flat(x)
     gf = _flat(g, flat.dtype)
     dx = np.empty_like(flat)
-    _pick(flat, _gelu_bwd_s, _gelu_bwd_p, _gelu32_bwd_s, _gelu32_bwd_p)(flat, gf, bool(tanh_approx), dx)
+    _pick(flat, _GELU_BWD)(flat, gf, bool(tanh_approx), dx)
     return dx.reshape(np.shape(x))
