@@ -1,8 +1,9 @@
-"""tinynet's benchmark suite (not part of the installed package; needs the repo checkout).
+"""tinynet's benchmark suite, installed with the package as ``tinynet.benchmarks``.
 
-``python -m benchmarks`` (or ``tinynet bench`` from a checkout) runs the reference
-workloads W1–W5 of shared/anchors.md and op microbenchmarks on every available device,
-against PyTorch where it is installed, and writes a Markdown table, a JSON file and PNG
-plots. ``benchmarks/bench_overhead.py`` measures per-op Python overhead. Timings live
-here, never in test asserts.
+``tinynet bench`` (or ``python -m benchmarks`` from a source checkout) runs the reference
+workloads W1–W5 (an MLP, a CNN, GPT-mini, a tiny MLP that measures per-op overhead, one
+large Linear layer) and op microbenchmarks on every available device, against PyTorch
+where it is installed, and writes a Markdown table, a JSON file and PNG plots.
+``bench_overhead.py`` measures per-op Python overhead. Timings live here, never in test
+asserts. tinynet itself never imports this package (it imports PyTorch when run).
 """

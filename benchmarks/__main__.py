@@ -33,7 +33,10 @@ def parse(argv=None):
                          "with other jobs; implies --threads 1 and skips GPU timing")
     ap.add_argument("--keep-openblas-env", action="store_true",
                     help="do not drop OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for this run")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads: expected a positive integer, got {args.threads}")
+    return args
 
 
 def _reexec_without_openblas_overrides(argv):
@@ -44,7 +47,7 @@ def _reexec_without_openblas_overrides(argv):
     env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_OVERRIDES}
     env["TINYNET_BENCH_DROPPED_ENV"] = ";".join(f"{k}={v}" for k, v in found.items())
     print(f"benchmarks: running without {', '.join(found)} (this run only)", file=sys.stderr)
-    os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *argv], env)
+    os.execve(sys.executable, list(sys.orig_argv), env)  # the very same command line
 
 
 def _cuda_ok() -> bool:
@@ -56,6 +59,13 @@ def _cuda_ok() -> bool:
     except ImportError:
         torch_cuda = False
     return tn.cuda.is_available() or torch_cuda
+
+
+def unknown_names(only) -> list:
+    """The names in the comma-separated ``only`` that are neither a workload nor a microbenchmark."""
+    from . import micro, workloads  # (imported late: NumPy must load after the thread settings)
+
+    return [n for n in only.split(",") if n not in workloads.WORKLOADS and n not in micro.MICRO]
 
 
 def main(argv=None) -> int:
@@ -79,7 +89,12 @@ def main(argv=None) -> int:
             torch.set_num_threads(args.threads)
         except ImportError:
             pass
-    from . import suite
+    from . import micro, suite, workloads
+
+    if args.only is not None and unknown_names(args.only):  # (after the thread settings: this loads NumPy)
+        print(f"benchmarks: error: --only: unknown name(s) {', '.join(unknown_names(args.only))}; choose from "
+              f"{', '.join([*workloads.WORKLOADS, *micro.MICRO])}", file=sys.stderr)
+        return 2
 
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) and not args.threads:
         print(f"benchmarks: warning: load average {os.getloadavg()[0]:.1f} exceeds the {os.cpu_count()} cpus; "

@@ -5,7 +5,7 @@ tinynet against PyTorch CPU in the same run, alternating A B A B (median of roun
     python -m benchmarks.bench_conv --threads 1      # pin every thread pool (busy machines)
     python -m benchmarks.bench_conv --kernels        # also im2col/col2im: Numba vs NumPy versions
 
-* ``W2`` (shared/anchors.md): Conv2d(1,16,3,pad 1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,pad 1)-
+* ``W2`` (reference workload): Conv2d(1,16,3,pad 1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,pad 1)-
   ReLU-MaxPool2d(2)-Flatten-Linear(1568,10), input 64x1x28x28 float32, cross-entropy,
   SGD(lr 0.01, momentum 0.9); one step = zero_grad, forward, loss, backward, step.
 * ``conv2d``: forward + backward (input and weight gradients) of one float32 convolution,

@@ -11,7 +11,7 @@ Columns: ``fwd`` = one op on inputs that require grad (graph recorded); ``fwd no
 the same under no_grad; ``fwd+bwd`` = the op, then backward of its output with a given
 gradient (the grads are reset to None each time, in every framework). NumPy's ``fwd+bwd``
 is the forward plus the hand-written gradient formulas. The W4 rows time one training
-step of W4 (shared/anchors.md) built every way the frameworks allow.
+step of W4 (MLP 2-16-16-1, batch 32) built every way the frameworks allow.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ tinynet against PyTorch CPU in the same run, alternating A B A B (median of roun
     python -m benchmarks.bench_sequence --threads 2     # pin BLAS / PyTorch threads
     python -m benchmarks.bench_sequence --layernorm     # also the layer-norm kernel vs NumPy
 
-* ``W3``: shared/anchors.md's GPT-mini (vocab 65, context 64, d_model 128, 4 heads, 2
+* ``W3``: the reference GPT-mini (vocab 65, context 64, d_model 128, 4 heads, 2
   pre-LayerNorm blocks, GELU MLP 4x, learned positions, untied head), batch 32,
   cross-entropy over all positions, AdamW(lr 3e-4). tinynet runs ``tinynet.models.GPTMini``
   (nn.MultiheadAttention with the fused packed attention op); PyTorch runs the same

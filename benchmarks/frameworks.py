@@ -1,6 +1,6 @@
 """One small adapter per framework, so each workload is written once.
 
-tinynet's public API is PyTorch-shaped (shared/design.md), so a model written against
+tinynet's public API is PyTorch-shaped, so a model written against
 ``lib.nn`` / ``lib.F`` / ``lib.optim`` runs unchanged on both. The adapter adds the few
 things that differ: turning NumPy data into a tensor on a device, waiting for the GPU,
 and whether the device may be timed at all.

@@ -173,7 +173,7 @@ def markdown(res) -> str:
     if res["settings"].get("command"):
         lines[-1:-1] = ["", f"Command: `{res['settings']['command']}`"]
     if res["workloads"]:
-        lines += ["## Workloads (one training step; shared/anchors.md)", "",
+        lines += ["## Workloads (one training step each)", "",
                   "| id | workload | tinynet cpu | PyTorch cpu | ratio | target | met | tinynet cuda | PyTorch cuda | ratio cuda |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for e in res["workloads"]:

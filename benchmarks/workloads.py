@@ -1,4 +1,4 @@
-"""The reference workloads W1–W5 of shared/anchors.md, written once for tinynet and PyTorch.
+"""The reference workloads W1–W5, written once for tinynet and PyTorch.
 
 A builder takes a :class:`~benchmarks.frameworks.Lib` and returns ``step()``: one
 training step (zero_grad, forward, loss, backward, optimizer step) on fixed random

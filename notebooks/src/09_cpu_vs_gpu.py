@@ -142,7 +142,7 @@ def w4_step():
 
 
 w4_time = timeit(w4_step, rounds=7)
-print(f"W4 step on cpu: {w4_time * 1e3:.3f} ms  (PyTorch CPU on this machine class: 0.40–0.47 ms, see shared/anchors.md)")
+print(f"W4 step on cpu: {w4_time * 1e3:.3f} ms  (PyTorch CPU on this machine class: 0.40–0.47 ms)")
 
 # %% [markdown]
 # ## 4 · The GPU side

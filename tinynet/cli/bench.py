@@ -1,20 +1,29 @@
 """``tinynet bench``: run the benchmark suite (W1–W5 and op microbenchmarks vs PyTorch).
 
-The suite lives in the source checkout's ``benchmarks/`` folder, not in the installed
-package: it imports PyTorch to compare against, and tinynet itself never imports torch.
-This command finds that folder (the current directory's ``benchmarks/``, else the one
-next to an editable install's ``tinynet/`` package) and runs ``python -m benchmarks``
-there with the same options, so ``tinynet bench`` and ``python -m benchmarks`` are one
-program. Without a checkout it says how to get one.
+The suite is installed with tinynet as the package ``tinynet.benchmarks`` (the
+``benchmarks/`` folder of the source tree). It imports PyTorch to compare against, so it
+runs in a child process -- ``python -I -m tinynet.benchmarks`` -- never inside tinynet.
+Isolated mode (``-I``) keeps the current directory off the module path, so a
+``benchmarks/`` or ``tinynet/`` folder wherever the user stands is never executed.
+``--suite PATH`` runs another copy of the suite explicitly (a checkout's ``benchmarks/``
+folder, say): only then is code outside the installed package run.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from .common import CLIError
+from .common import CLIError, positive_int
+
+INSTALLED_SUITE = "tinynet.benchmarks"
+
+# Runs the package named argv[2] found in the folder argv[1] as ``python -m`` would, with the
+# remaining arguments; used for --suite (isolated mode leaves that folder off sys.path).
+_RUN_FROM_FOLDER = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                    "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
 
 
 def add_parser(subparsers):
@@ -28,23 +37,36 @@ def add_parser(subparsers):
     p.add_argument("--only", help="comma-separated workload ids / op names, e.g. W1,W4,matmul")
     p.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
                    help="devices to time (default: every available one)")
-    p.add_argument("--threads", type=int, help="limit BLAS, Numba and PyTorch to this many threads")
+    p.add_argument("--threads", type=positive_int, help="limit BLAS, Numba and PyTorch to this many threads")
+    p.add_argument("--suite", metavar="PATH", default=None,
+                   help="run the suite in this folder (a checkout's benchmarks/) instead of the installed one")
     return p
 
 
-def find_suite(start=None):
-    """The folder holding ``benchmarks/`` (a source checkout), or None."""
-    candidates = [Path(start or os.getcwd())]
-    candidates.append(Path(__file__).resolve().parents[2])  # <checkout>/tinynet/cli/bench.py
-    for root in candidates:
-        if (root / "benchmarks" / "suite.py").is_file():
-            return root
-    return None
+def suite_location(path=None):
+    """``(folder to put on sys.path or None, package name)`` of the suite to run.
+
+    Without ``path``: the installed ``tinynet.benchmarks``. With ``path``: that folder, which
+    must hold a suite (``__main__.py`` and ``suite.py``).
+    """
+    if path is None:
+        if importlib.util.find_spec(INSTALLED_SUITE) is None:
+            raise CLIError(f"the benchmark suite ({INSTALLED_SUITE}) is not installed; reinstall tinynet "
+                           "(`pip install tinynet`, or `pip install -e .` in a checkout), or name one with --suite PATH",
+                           code=1)
+        return None, INSTALLED_SUITE
+    folder = Path(path).resolve()
+    if not ((folder / "__main__.py").is_file() and (folder / "suite.py").is_file()):
+        raise CLIError(f"--suite {path}: not a benchmark suite folder (it needs __main__.py and suite.py, as "
+                       "a checkout's benchmarks/ has)")
+    return str(folder.parent), folder.name
 
 
-def command(args, root: Path) -> list:
-    """The ``python -m benchmarks`` command line for these options."""
-    cmd = [sys.executable, "-m", "benchmarks", "--out", str(Path(args.out).resolve())]
+def command(args, location) -> list:
+    """The command line that runs the suite at ``location`` (see :func:`suite_location`)."""
+    folder, package = location
+    cmd = [sys.executable, "-I"] + (["-m", package] if folder is None else ["-c", _RUN_FROM_FOLDER, folder, package])
+    cmd += ["--out", str(Path(args.out).resolve())]
     if args.quick:
         cmd.append("--quick")
     if args.only:
@@ -66,10 +88,5 @@ def run(args) -> int:
                 else f"CuPy/GPU not found ({cuda_unavailable_reason()})"
             raise CLIError(f"--device cuda: no GPU to benchmark: {why}. On a machine with an NVIDIA GPU install "
                            "the CUDA extra, `pip install -e \".[cuda12]\"` (or `.[cuda13]`), or use --device cpu.", code=2)
-    root = find_suite()
-    if root is None:
-        raise CLIError("the benchmark suite is not installed with the package: it lives in the `benchmarks/` folder "
-                       "of a source checkout (it imports PyTorch, which tinynet never does). Clone the repository, "
-                       "`pip install -e .` there, and run `tinynet bench` (or `python -m benchmarks`) from its root.",
-                       code=1)
-    return subprocess.call(command(args, root), cwd=root)
+    location = suite_location(args.suite)
+    return subprocess.call(command(args, location), cwd=os.getcwd())

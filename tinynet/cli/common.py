@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
@@ -20,34 +21,82 @@ class CLIError(Exception):
         self.code = code
 
 
-def positive_int(text):
+def _number(text, kind, what):
+    """Parse ``text`` as ``kind`` (int or float) for an argparse ``type=``; ``what`` names the range."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r} (not a finite number)")
+    return value
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    value = _number(text, int, "a positive integer (1, 2, ...)")
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1, 2, ...), got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    value = _number(text, int, "an integer >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+MAX_SEED = 2**63 - 1
+
+
+def seed_int(text):
+    """argparse type: a seed, an integer in [0, 2**63 - 1] (NumPy's generators take no negative seed)."""
+    value = _number(text, int, f"a seed in [0, {MAX_SEED}]")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, {MAX_SEED}], got {text!r}")
     return value
 
 
 def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    """argparse type: a finite number > 0 (``inf`` and ``nan`` are refused)."""
+    value = _number(text, float, "a finite number > 0")
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
 
 
 def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    """argparse type: a finite number >= 0."""
+    value = _number(text, float, "a finite number >= 0")
     if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
+
+
+def probability(text):
+    """argparse type: a dropout probability in [0, 1)."""
+    value = _number(text, float, "a probability in [0, 1)")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
+def int_list(text):
+    """argparse type: comma-separated positive integers such as ``128,64`` (kept as the text)."""
+    parts = [s.strip() for s in str(text).split(",")]
+    if not parts or not all(s.isdigit() and int(s) > 0 for s in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 128,64, got {text!r}")
+    return text
+
+
+def existing_dir(text):
+    """argparse type: a folder that exists."""
+    if not os.path.isdir(text):
+        why = "is not a folder" if os.path.exists(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r} {why}; give the folder that holds the files")
+    return text
 
 
 def resolve_device(name: str):

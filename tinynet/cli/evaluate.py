@@ -26,42 +26,36 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
-    from ..serialization import load
-    from .recipes import get as get_recipe
-    from .train import _setup, format_report
-    from .trainer import CHECKPOINT_FORMAT, Trainer
+    from .train import _load_checkpoint, _setup, config_namespace, format_report
+    from .trainer import Trainer
 
     device = resolve_device(args.device)
-    try:
-        ck = load(args.checkpoint, map_location=device)
-    except (ValueError, FileNotFoundError) as exc:
-        raise CLIError(str(exc), code=1) from None
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or not isinstance(ck.get("config"), dict):
-        raise CLIError(f"{args.checkpoint} is not a tinynet training checkpoint", code=1)
-    config = dict(ck["config"])
-    try:
-        get_recipe(config.get("model"))
-    except ValueError as exc:
-        raise CLIError(f"{args.checkpoint}: {exc}", code=1) from None
-    ns = argparse.Namespace(**config)
+    ck = _load_checkpoint(args.checkpoint, map_location=device)
+    ns = config_namespace(ck["config"], args.checkpoint)
     ns.device = args.device
     if args.batch_size is not None:
         ns.batch_size = args.batch_size
-    _, setup = _setup(ns)
+    try:
+        _, setup = _setup(ns)
+    except CLIError as exc:  # the saved settings do not build a run: the checkpoint's fault
+        raise CLIError(f"{args.checkpoint}: its settings do not build a model: {exc}", code=1) from None
     try:
         setup.model.load_state_dict(ck["model"])
     except (ValueError, KeyError, RuntimeError) as exc:
         raise CLIError(f"{args.checkpoint}: the weights do not fit the model: {exc}", code=1) from None
     loader = {"test": setup.test_loader, "val": setup.val_loader, "train": setup.train_loader}[args.split]
     if loader is None:
-        raise CLIError(f"the {config['model']} recipe has no {args.split} split")
+        raise CLIError(f"the {ns.model} recipe has no {args.split} split")
     trainer = Trainer(setup.model, None, setup.loss_fn, setup.train_loader, task=setup.task, forward=setup.forward,
                       predict=setup.predict, num_classes=setup.num_classes, progress=False)
-    metrics = trainer.evaluate(loader)
+    try:
+        metrics = trainer.evaluate(loader)
+    except ValueError as exc:  # an empty split
+        raise CLIError(str(exc), code=1) from None
     if args.json:
         print(json.dumps({"checkpoint": args.checkpoint, "epoch": ck.get("epoch"), "split": args.split, **metrics}))
     else:
-        print(f"{args.checkpoint}: {config['model']} on {config['dataset']}, epoch {ck.get('epoch')}, "
+        print(f"{args.checkpoint}: {ns.model} on {ns.dataset}, epoch {ck.get('epoch')}, "
               f"{args.split} split ({len(loader.dataset)} samples)")
         print(format_report(metrics, args.split))
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CLIError, non_negative_float, positive_int, resolve_device
+from .common import CLIError, non_negative_float, positive_int, resolve_device, seed_int
 
 
 def add_parser(subparsers):
@@ -25,7 +25,7 @@ def add_parser(subparsers):
     p.add_argument("--tokens", type=positive_int, default=200, help="how many tokens to generate")
     p.add_argument("--temperature", type=non_negative_float, default=0.8, help="sampling temperature (0 = greedy)")
     p.add_argument("--top-k", type=positive_int, default=None, help="sample only among the k most likely tokens")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampler")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the sampler")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     return p
 
@@ -34,22 +34,22 @@ def load_generator(path, device="cpu"):
     """(model, tokenizer) rebuilt from a language-model training checkpoint."""
     from ..data.text import Tokenizer
     from ..models import build_model
-    from ..serialization import load
-    from .trainer import CHECKPOINT_FORMAT
+    from .train import _load_checkpoint
 
-    try:
-        ck = load(path, map_location=device)
-    except (ValueError, FileNotFoundError) as exc:
-        raise CLIError(str(exc), code=1) from None
-    extra = ck.get("extra") if isinstance(ck, dict) and ck.get("format") == CHECKPOINT_FORMAT else None
-    if not isinstance(extra, dict) or "tokenizer" not in extra or extra.get("model_kind") not in ("gpt", "lstm"):
+    ck = _load_checkpoint(path, map_location=device)
+    extra = ck["extra"]
+    if not isinstance(extra.get("tokenizer"), dict) or extra.get("model_kind") not in ("gpt", "lstm") \
+            or not isinstance(extra.get("model_config"), dict):
         raise CLIError(f"{path} is not a language-model checkpoint (train one with `tinynet train --model gpt` "
                        "or `--model lstm`)", code=1)
-    tok = Tokenizer.from_dict(extra["tokenizer"])
-    model = build_model(extra["model_kind"], **extra["model_config"])
+    try:
+        tok = Tokenizer.from_dict(extra["tokenizer"])
+        model = build_model(extra["model_kind"], **extra["model_config"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CLIError(f"{path}: its tokenizer or model settings are unusable: {exc}", code=1) from None
     try:
         model.load_state_dict(ck["model"])
-    except (ValueError, KeyError, RuntimeError) as exc:
+    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise CLIError(f"{path}: the weights do not fit the model: {exc}", code=1) from None
     return model.to(device), tok
 

@@ -21,6 +21,13 @@ from .common import CLIError
 COMMANDS = ["train", "evaluate", "generate", "info", "bench"]
 
 
+def _short_usage(parser) -> str:
+    """A one-line usage (``tinynet train [options]``): a usage error prints it and one error
+    line, not argparse's full option list; ``--help`` still lists every option."""
+    positionals = [a.metavar or a.dest for a in parser._actions if not a.option_strings]
+    return " ".join(["%(prog)s", *positionals, "[options]"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
@@ -34,14 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"{__package__}.{name}")
         p = module.add_parser(sub)
+        p.usage = _short_usage(p)
         p.set_defaults(_run=module.run, _parser=p)
     return parser
 
 
 def main(argv=None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    args._argv = argv  # what was typed: `train --resume` tells given options from defaults
     if extra:  # report unknown options with the subcommand's own usage line (exit 2)
         args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
@@ -49,7 +59,8 @@ def main(argv=None) -> int:
     except CLIError as exc:
         if exc.code == 2:
             args._parser.print_usage(sys.stderr)
-        print(f"tinynet {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
+        print(f"tinynet {args.command}: error: {message}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

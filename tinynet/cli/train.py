@@ -2,35 +2,54 @@
 
     tinynet train --model mlp --dataset digits
     tinynet train --model mlp --dataset moons --epochs 20 --optimizer sgd --lr 0.1
-    tinynet train --model mlp --dataset digits --epochs 60 --resume runs/mlp-digits/checkpoint.safetensors
+    tinynet train --resume runs/mlp-digits/checkpoint.safetensors --epochs 60
 
 Writes to ``--out`` (default ``runs/<model>-<dataset>``): ``checkpoint.safetensors`` (each
 epoch, atomically), ``metrics.csv``, ``metrics.json`` (per-epoch history and the final test
-metrics) and ``curves.png``. Exit status: 0 on success, 1 if the loss became NaN/inf
-(the last good checkpoint is kept), 2 for usage errors.
+metrics) and ``curves.png``. The folder is checked before training starts.
+
+**Resuming** (``--resume CKPT``) continues the saved run: model, data, optimizer, schedule
+and seed come from the checkpoint, and the run writes next to the checkpoint it resumes
+(``--out`` overrides; the folder stored inside a checkpoint never chooses where to write).
+``--epochs`` is the new total. A schedule whose shape depends on the run's length
+(``step``, ``cosine``, ``warmup-cosine``) cannot run past the epoch it was planned to end
+at; to train on, give the remaining epochs a schedule of their own with ``--scheduler``
+and/or ``--lr``: the new schedule starts at the resumed epoch, from ``--lr`` (default: the
+run's base rate), and spans the remaining epochs. Other options cannot change on resume.
+
+Exit status: 0 on success; 1 if training diverged (the last good checkpoint is kept), an
+output file could not be written, or a checkpoint is unusable; 2 for usage errors.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
+import warnings
+
+import numpy as _np
 
 from .common import (OPTIMIZERS, SCHEDULERS, CLIError, apply_defaults, build_optimizer, build_scheduler,
-                     config_of, non_negative_float, positive_float, positive_int, resolve_device)
+                     config_of, non_negative_float, non_negative_int, positive_float, positive_int,
+                     resolve_device, seed_int)
 from .recipes import RECIPES, get as get_recipe
 
-# Options a resumed run takes from the command line when given; everything else (model, data,
-# optimizer, schedule, seed) comes from the checkpoint's config, so the run continues unchanged.
-# A learning-rate schedule keeps the length it was planned with (its state is restored).
+# Options a resumed run takes from the command line; everything else (model, data, optimizer,
+# seed) comes from the checkpoint's config, so the run continues unchanged.
 RESUME_OVERRIDES = ("epochs", "out", "device", "no_progress", "resume")
+# Options that, given on resume, start a new learning-rate schedule at the resumed epoch.
+SCHEDULE_OPTIONS = ("scheduler", "lr")
+# Schedules whose shape depends on the planned number of epochs.
+LENGTH_DEPENDENT = ("step", "cosine", "warmup-cosine")
+# Config entries every training checkpoint has (the rest may take their defaults).
+REQUIRED_CONFIG = ("model", "dataset", "seed", "epochs")
+# Config entries that are not command-line options: where the current schedule starts and its length.
+SCHEDULE_KEYS = ("schedule_start", "schedule_epochs")
 
 
-def add_parser(subparsers):
-    p = subparsers.add_parser(
-        "train", help="train a model (e.g. --model mlp --dataset digits)",
-        description="Train a model on an offline dataset with a progress bar, validation metrics each epoch, "
-                    "a checkpoint, metrics CSV/JSON and a PNG of the curves. Options left out take the "
-                    "model recipe's defaults.")
+def define_options(p):
+    """Add every ``tinynet train`` option to the parser ``p``."""
     p.add_argument("--model", default="mlp", choices=sorted(RECIPES), help="which model (recipe) to train (default: mlp)")
     p.add_argument("--dataset", default=None,
                    help="dataset; per model: " + "; ".join(f"{n}: {', '.join(r.datasets)}" for n, r in sorted(RECIPES.items()))
@@ -44,8 +63,9 @@ def add_parser(subparsers):
     p.add_argument("--scheduler", choices=SCHEDULERS, default=None, help="per-epoch learning-rate schedule")
     p.add_argument("--clip-grad-norm", type=positive_float, default=None, help="clip the gradient norm to this value")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout (default: 0)")
-    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<model>-<dataset>)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for initialisation, shuffling and dropout (default: 0)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<model>-<dataset>; "
+                   "with --resume: the checkpoint's folder)")
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue from a checkpoint (its settings are reused; --epochs is the new total)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -55,21 +75,124 @@ def add_parser(subparsers):
     return p
 
 
-def _merge_resume(args):
-    """Take the run's settings from the checkpoint so the resumed run continues the same one."""
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "train", help="train a model (e.g. --model mlp --dataset digits)",
+        description="Train a model on an offline dataset with a progress bar, validation metrics each epoch, "
+                    "a checkpoint, metrics CSV/JSON and a PNG of the curves. Options left out take the "
+                    "model recipe's defaults.")
+    return define_options(p)
+
+
+def _options():
+    """``{dest: argparse action}`` of every train option."""
+    return {a.dest: a for a in define_options(argparse.ArgumentParser(add_help=False))._actions}
+
+
+def explicit_options(argv) -> dict:
+    """The train options the user actually typed in ``argv`` (defaults left out), parsed."""
+    parser = define_options(argparse.ArgumentParser(add_help=False))
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return vars(parser.parse_known_args(argv)[0])
+
+
+def _check_option(action, value):
+    """Why ``value`` is not a value the option could have been given, or None."""
+    if value is None:
+        return None if action.default is None else "must not be null"
+    if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+        return None if isinstance(value, bool) else f"must be true or false, found {value!r}"
+    if action.choices is not None and value not in action.choices:
+        return f"must be one of {', '.join(map(str, action.choices))}, found {value!r}"
+    if action.type is None:
+        return None if isinstance(value, str) else f"must be text, found {type(value).__name__}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return f"has the wrong type ({type(value).__name__})"
+    try:
+        parsed = action.type(value if isinstance(value, str) else repr(value))
+    except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+        return str(exc)
+    return None if parsed == value and type(parsed) is type(value) else f"is not a valid value ({value!r})"
+
+
+def config_namespace(config: dict, where: str) -> argparse.Namespace:
+    """A training checkpoint's config as a full option namespace, every value checked.
+
+    Each saved option must be one ``tinynet train`` has and hold a value that option could
+    take (a tampered config is refused, never run); options the config lacks take their
+    defaults. Raises ``CLIError`` (exit status 1) naming the file and the option.
+    """
+    actions = _options()
+    for key in REQUIRED_CONFIG:
+        if key not in config:
+            raise CLIError(f"{where}: not a tinynet training checkpoint (or one tampered with): its config has no "
+                           f"{key!r}", code=1)
+    ns = argparse.Namespace(**{dest: a.default for dest, a in actions.items() if dest != "help"})
+    for key, value in config.items():
+        if key in SCHEDULE_KEYS:
+            problem = None if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+                else f"must be an integer >= 0, found {value!r}"
+        elif key in actions:
+            problem = _check_option(actions[key], value)
+        else:
+            problem = "is not a tinynet train option"
+        if problem:
+            raise CLIError(f"{where}: not a tinynet training checkpoint (or one tampered with): config option {key!r} {problem}", code=1)
+        setattr(ns, key, value)
+    return ns
+
+
+def _load_checkpoint(path, map_location="cpu"):
+    """Load and check a training checkpoint; any problem is a one-line CLIError (exit status 1)."""
     from ..serialization import load
+    from .trainer import check_checkpoint
 
     try:
-        ck = load(args.resume, map_location="cpu")
-    except (ValueError, FileNotFoundError) as exc:
-        raise CLIError(f"--resume: {exc}", code=1) from None
-    config = ck.get("config") if isinstance(ck, dict) else None
-    if not isinstance(config, dict):
-        raise CLIError(f"--resume: {args.resume} is not a tinynet training checkpoint (no config)", code=1)
-    for key, value in config.items():
-        if key not in RESUME_OVERRIDES or getattr(args, key, None) is None:
+        return check_checkpoint(load(path, map_location=map_location), path)
+    except (ValueError, TypeError, OSError) as exc:
+        raise CLIError(str(exc), code=1) from None
+
+
+def _merge_resume(args):
+    """Take the run's settings from the checkpoint so the resumed run continues the same one.
+
+    Returns ``(checkpoint, new_schedule)``: ``new_schedule`` is true when ``--scheduler`` or
+    ``--lr`` was given, which starts a new schedule at the resumed epoch.
+    """
+    ck = _load_checkpoint(args.resume)
+    saved = config_namespace(ck["config"], args.resume)
+    given = explicit_options(args._argv)
+    changed = [k for k, v in given.items()
+               if k not in RESUME_OVERRIDES + SCHEDULE_OPTIONS and v != getattr(saved, k, None)]
+    if changed:
+        names = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise CLIError(f"--resume continues the saved run, so {names} cannot change (saved: "
+                       + ", ".join(f"{k}={getattr(saved, k, None)!r}" for k in changed)
+                       + "). Drop the option, or start a new run without --resume.")
+    new_schedule = any(k in given for k in SCHEDULE_OPTIONS)
+    for key, value in vars(saved).items():
+        if key in ("out", "resume"):  # the folder a checkpoint names never chooses where to write
+            continue
+        if key not in given or key not in RESUME_OVERRIDES + SCHEDULE_OPTIONS:
             setattr(args, key, value)
-    return ck
+    if args.out is None:  # write next to the checkpoint that is resumed, never where it says
+        args.out = os.path.dirname(args.resume) or os.curdir
+    start = getattr(saved, "schedule_start", None) or 0
+    length = getattr(saved, "schedule_epochs", None) or saved.epochs
+    epochs, done = args.epochs or saved.epochs, ck["epoch"]
+    if new_schedule:
+        args.schedule_start, args.schedule_epochs = done, max(1, epochs - done)
+    else:
+        args.schedule_start, args.schedule_epochs = start, length
+        end = start + length
+        if args.scheduler in LENGTH_DEPENDENT and epochs > end:
+            raise CLIError(
+                f"--resume: this run's {args.scheduler} schedule was planned to end at epoch {end} (its learning rate "
+                f"is spent there), so it cannot run to --epochs {epochs}. To train on, give epochs {done + 1}-{epochs} "
+                f"a schedule of their own: add `--scheduler {args.scheduler} --lr LR` (a new {args.scheduler} "
+                "schedule from LR) or `--scheduler none --lr LR` (a constant rate).")
+    return ck, new_schedule
 
 
 def _setup(args):
@@ -93,37 +216,56 @@ def _setup(args):
 
 
 def run(args) -> int:
-    from .trainer import NonFiniteLossError, Trainer
+    from .trainer import NonFiniteLossError, Trainer, prepare_out_dir
 
     start = time.perf_counter()
-    ck = _merge_resume(args) if args.resume else None
+    ck, new_schedule = _merge_resume(args) if args.resume else (None, False)
     recipe, setup = _setup(args)
     if args.out is None:
         args.out = os.path.join("runs", f"{args.model}-{args.dataset}")
+    if ck is None:
+        args.schedule_start, args.schedule_epochs = 0, args.epochs
+    try:
+        prepare_out_dir(args.out)  # before any work: a bad --out is one line, not a lost run
+    except OSError as exc:
+        raise CLIError(str(exc), code=1) from None
     optimizer = build_optimizer(args.optimizer, setup.model.parameters(), args.lr, args.weight_decay, args.momentum)
-    scheduler = build_scheduler(args.scheduler, optimizer, args.epochs)
-    config = config_of(args)
-    trainer = Trainer(setup.model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader, scheduler,
-                      task=setup.task, forward=setup.forward, predict=setup.predict, out_dir=args.out,
-                      progress=not args.no_progress, config=config, extra=setup.extra,
-                      clip_grad_norm=args.clip_grad_norm, num_classes=setup.num_classes)
+    scheduler = build_scheduler(args.scheduler, optimizer, args.schedule_epochs)
+    trainer = Trainer(setup.model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
+                      None if new_schedule else scheduler, task=setup.task, forward=setup.forward,
+                      predict=setup.predict, out_dir=args.out, progress=not args.no_progress, config=config_of(args),
+                      extra=setup.extra, clip_grad_norm=args.clip_grad_norm, num_classes=setup.num_classes)
+    if ck is not None:
+        try:
+            trainer.load_checkpoint(ck)
+        except ValueError as exc:
+            raise CLIError(f"--resume: {args.resume}: {exc}", code=1) from None
+        trainer.last_good = (ck["epoch"], args.resume)  # until this run saves one
+        if new_schedule:  # a fresh schedule from --lr over the remaining epochs
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr
+                group.pop("initial_lr", None)
+            trainer.scheduler = build_scheduler(args.scheduler, optimizer, args.schedule_epochs)
     n_params = sum(p.numel() for p in setup.model.parameters())
     print(f"training {args.model} on {args.dataset} ({len(setup.train_loader.dataset)} train samples) on "
           f"{args.device}: {n_params:,} parameters, {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
-          f"{args.epochs} epochs, seed {args.seed}" + (f", resuming from {args.resume}" if ck else ""))
+          f"{args.epochs} epochs, seed {args.seed}, writing to {args.out}"
+          + (f", resuming from {args.resume} (epoch {ck['epoch']})" if ck else ""))
     try:
-        trainer.fit(args.epochs, resume=ck)
+        # A diverging run overflows on its way to NaN; the NaN message says it all, so NumPy's
+        # RuntimeWarnings (overflow, invalid value) are not printed before it.
+        with warnings.catch_warnings(), _np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trainer.fit(args.epochs)
+            test = None
+            if setup.test_loader is not None:
+                test = trainer.evaluate(setup.test_loader)
+                trainer.write_results(test)
     except NonFiniteLossError as exc:
-        print(f"tinynet train: error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        if ck is not None:
-            raise CLIError(f"--resume: {exc}", code=1) from None
-        raise
-    test = None
-    if setup.test_loader is not None:
-        test = trainer.evaluate(setup.test_loader)
-        trainer.write_results(test)
+        raise CLIError(str(exc), code=1) from None
+    except (ValueError, OSError) as exc:  # empty data, an unwritable output folder, a full disk
+        raise CLIError(str(exc), code=1) from None
+    if test is not None:
         print(format_report(test, "test"))
     elapsed = time.perf_counter() - start
     print(f"done in {elapsed:.1f} s; wrote {trainer.checkpoint_path}, metrics.csv, metrics.json, curves.png "

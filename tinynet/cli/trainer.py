@@ -16,36 +16,132 @@ train loader's generator, which drives shuffling and augmentation). Restoring al
 makes a resumed run compute exactly the same losses as an uninterrupted one.
 
 **Divergence**: if a batch's loss is NaN or infinite, training stops before that step
-changes any weight, with :class:`NonFiniteLossError` naming the epoch and step; the
-checkpoint on disk is still the last good one (the end of the previous epoch).
+changes any weight, with :class:`NonFiniteLossError` naming the epoch and step. At the end
+of each epoch the parameters, floating buffers and validation loss are checked *before*
+the checkpoint replaces the previous one: a NaN/inf there stops training the same way. So
+the checkpoint on disk is always the last good one (finite weights, finite validation
+loss), and the message names its epoch.
+
+**Output folder**: checked before the first step (it must be a folder, or creatable, and
+writable); stale temporary files of a crashed earlier run are removed. Every file is
+written to a temporary file and renamed into place, so a full disk or a crash leaves the
+previous checkpoint and metrics intact; the error is an ``OSError`` naming the file.
+
+**Restoring** (:meth:`Trainer.load_checkpoint`) is all or nothing: the checkpoint's
+structure is checked first (:func:`check_checkpoint`), then model, optimizer, scheduler and
+random states are loaded; if any part is refused, every one of them is put back as it was.
 """
 from __future__ import annotations
 
 import csv
+import glob
+import io
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 import numpy as _np
 
 from .. import metrics as _metrics
 from ..autograd import no_grad
-from ..serialization import load as _load, save as _save
+from ..serialization import _atomic_write, load as _load, save as _save
 from ..tensor import random as _random
+from ..tensor.tensor import Tensor
 from .recipes import default_forward, default_predict
 
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "tinynet-checkpoint/1"
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; ``epoch``, ``step`` and ``checkpoint`` say where and what is kept."""
+# The files a run writes (a crashed run may leave their temporary ``.tmp-NAME.*`` twins).
+OUTPUT_FILES = (CHECKPOINT, "metrics.csv", "metrics.json", "curves.png")
 
-    def __init__(self, message, epoch, step, value, checkpoint):
+
+class NonFiniteLossError(FloatingPointError):
+    """Training diverged: the loss, a weight or the validation loss became NaN or infinite.
+
+    ``epoch`` and ``step`` say where, ``value`` what was found, ``checkpoint`` the path of
+    the last good checkpoint (None when none was written) and ``checkpoint_epoch`` its epoch.
+    """
+
+    def __init__(self, message, epoch, step, value, checkpoint, checkpoint_epoch=None):
         super().__init__(message)
         self.epoch, self.step, self.value, self.checkpoint = epoch, step, value, checkpoint
+        self.checkpoint_epoch = checkpoint_epoch
+
+
+def prepare_out_dir(path) -> str:
+    """Make sure ``path`` is (or can become) a writable folder, before any training step.
+
+    Raises an ``OSError`` subclass naming the problem: the path is a file, lies under a
+    file, or cannot be written (read-only folder or file system, no permission). Removes the
+    temporary files a crashed earlier run left behind (``.tmp-checkpoint.safetensors.*``,
+    ...), which are never a finished file.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"output folder {path!r} is a file; give --out a folder (new or existing)")
+    parent = path
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise NotADirectoryError(f"output folder {path!r} lies under {parent!r}, which is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"output folder {path!r} is not writable ({exc.strerror}); "
+                        "choose another --out or fix its permissions") from None
+    for name in OUTPUT_FILES:
+        for stale in glob.glob(os.path.join(glob.escape(path), f".tmp-{glob.escape(name)}.*")) + \
+                [os.path.join(path, name + ".tmp")]:
+            if os.path.isfile(stale) and not os.path.islink(stale):
+                os.unlink(stale)
+    return path
+
+
+def _check(condition, path, what):
+    if not condition:
+        raise ValueError(f"{path}: not a tinynet training checkpoint (or one tampered with): {what}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_checkpoint(ck, path="checkpoint") -> dict:
+    """Check the structure of a training checkpoint (as :func:`tn.load` returns it); return it.
+
+    Every part :meth:`Trainer.load_checkpoint`, ``tinynet train --resume``, ``evaluate``
+    and ``generate`` read is checked for presence and type, so a checkpoint of another
+    kind, or one tampered with, is a ``ValueError`` naming the file and the part.
+    """
+    _check(isinstance(ck, dict), path, f"expected a dict, found {type(ck).__name__}")
+    _check(ck.get("format") == CHECKPOINT_FORMAT, path,
+           f"its format is {ck.get('format')!r}, expected {CHECKPOINT_FORMAT!r} (written by `tinynet train`)")
+    for key in ("epoch", "global_step"):
+        _check(_is_int(ck.get(key)) and ck[key] >= 0, path, f"{key!r} must be an integer >= 0, found {ck.get(key)!r}")
+    for key in ("model", "optimizer", "rng", "config", "extra"):
+        _check(isinstance(ck.get(key), dict), path, f"{key!r} must be a dict, found {type(ck.get(key)).__name__}")
+    _check(all(isinstance(k, str) for k in ck["model"]), path, "'model' keys must be parameter names (strings)")
+    _check(ck.get("scheduler") is None or isinstance(ck["scheduler"], dict), path, "'scheduler' must be a dict or None")
+    rng = ck["rng"]
+    _check(isinstance(rng.get("tinynet"), dict) and isinstance(rng.get("train_loader"), dict), path,
+           "'rng' must hold the 'tinynet' and 'train_loader' generator states")
+    history = ck.get("history")
+    _check(isinstance(history, list) and all(isinstance(r, dict) and _is_int(r.get("epoch")) for r in history),
+           path, "'history' must be a list of per-epoch dicts with an integer 'epoch'")
+    _check(isinstance(ck.get("wall_time_s", 0.0), (int, float)) and not isinstance(ck.get("wall_time_s"), bool),
+           path, "'wall_time_s' must be a number")
+    config = ck["config"]
+    _check(all(isinstance(k, str) and not k.startswith("_") for k in config), path,
+           "'config' keys must be option names (strings not starting with '_')")
+    return ck
 
 
 def _is_plateau(scheduler) -> bool:
@@ -87,6 +183,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.global_step = 0
         self.wall_time = 0.0
+        self.last_good = None  # (epoch, path) of the checkpoint training would fall back to
 
     # --- paths ------------------------------------------------------------------------
     def path(self, name):
@@ -135,25 +232,43 @@ class Trainer:
                 bar.set_postfix(postfix, refresh=False)
         finally:
             bar.close()
-        out = {"train_loss": total_loss / max(total_n, 1)}
+        if total_n == 0:
+            raise ValueError(f"epoch {epoch}: the training loader yielded no batches ({_describe(self.train_loader)}); "
+                             "there is nothing to train on")
+        out = {"train_loss": total_loss / total_n}
         if self.task == "classification":
             out["train_accuracy"] = correct / max(seen, 1)
         return out
 
     def _diverged(self, epoch, batch_index, batches, value):
         step = self.global_step + 1
-        ck = self.checkpoint_path
-        if ck and os.path.exists(ck):
-            kept = f"The last good checkpoint, from the end of epoch {self.epoch}, is kept at {ck}."
-        elif ck:
-            kept = "No checkpoint was written (the first epoch did not finish)."
+        self._stop(f"loss is {value} at epoch {epoch}, step {step} (batch {batch_index} of {batches}); training "
+                   "stopped before this step changed any weight.", epoch, step, value)
+
+    def _stop(self, what, epoch, step, value):
+        """Raise :class:`NonFiniteLossError` with ``what`` and where the last good checkpoint is."""
+        if self.last_good is not None:
+            kept_epoch, ck = self.last_good
+            kept = f"The last good checkpoint, from the end of epoch {kept_epoch}, is kept at {ck}."
         else:
-            kept = "(No out_dir: nothing was saved.)"
-        message = (f"loss is {value} at epoch {epoch}, step {step} (batch {batch_index} of {batches}); training "
-                   f"stopped before this step changed any weight. {kept} Try a smaller learning rate (--lr), "
-                   "gradient clipping, or check the inputs for NaN/inf.")
+            kept_epoch, ck = None, None
+            kept = ("No checkpoint was written (no epoch finished with finite weights)." if self.out_dir
+                    else "(No out_dir: nothing was saved.)")
+        message = (f"{what} {kept} Try a smaller learning rate (--lr), gradient clipping (--clip-grad-norm), "
+                   "or check the inputs for NaN/inf.")
         self._write_metrics()
-        raise NonFiniteLossError(message, epoch, step, value, ck if ck and os.path.exists(ck) else None)
+        raise NonFiniteLossError(message, epoch, step, value, ck, kept_epoch)
+
+    def _check_finite(self, row, epoch):
+        """Stop before saving if the validation loss or any weight/buffer is NaN or infinite."""
+        val = row.get("val_loss")
+        if val is not None and not math.isfinite(val):
+            self._stop(f"validation loss is {val} after epoch {epoch}; training stopped and this epoch's weights "
+                       "were not saved.", epoch, self.global_step, val)
+        for name, t in list(self.model.named_parameters()) + list(self.model.named_buffers()):
+            if t.dtype.kind == "f" and not bool(t.device.xp.isfinite(t.data).all()):
+                self._stop(f"{name} holds NaN or infinite values after epoch {epoch}; training stopped and this "
+                           "epoch's weights were not saved.", epoch, self.global_step, float("nan"))
 
     # --- evaluation -------------------------------------------------------------------
     def evaluate(self, loader, prefix=""):
@@ -175,7 +290,10 @@ class Trainer:
                         labels.append(_np.asarray(targets.numpy()).reshape(-1))
         finally:
             self.model.train(was_training)
-        out = {prefix + "loss": total / max(n, 1)}
+        if n == 0:
+            raise ValueError(f"evaluate: the {prefix.rstrip('_') or 'evaluation'} loader yielded no samples "
+                             f"({_describe(loader)}); an empty split has no loss or accuracy")
+        out = {prefix + "loss": total / n}
         if self.task == "classification" and preds:
             y_pred, y_true = _np.concatenate(preds), _np.concatenate(labels)
             rep = _metrics.classification_report(y_true, y_pred, num_classes=self.num_classes)
@@ -199,27 +317,63 @@ class Trainer:
         }
 
     def save_checkpoint(self, path=None):
-        _save(self.state_dict(), path or self.checkpoint_path)
+        path = path or self.checkpoint_path
+        try:
+            _save(self.state_dict(), path)
+        except OSError as exc:
+            kept = (f"the checkpoint from epoch {self.last_good[0]} is kept" if self.last_good
+                    else "no earlier checkpoint exists")
+            raise type(exc)(exc.errno, f"could not write the checkpoint {path} ({exc.strerror or exc}); {kept}") from None
+        if path == self.checkpoint_path:
+            self.last_good = (self.epoch, path)
+
+    def _restorable_state(self):
+        """A copy of what :meth:`load_checkpoint` changes, so a refused load can be undone
+        (state dicts share memory with the live tensors, hence the copy)."""
+        return _snapshot({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                          "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                          "rng": _random.get_rng_state(), "train_loader": self.train_loader.state_dict()})
+
+    def _restore(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        _random.set_rng_state(state["rng"])
+        self.train_loader.load_state_dict(state["train_loader"])
 
     def load_checkpoint(self, path_or_state):
         """Restore a checkpoint (a path or a loaded dict); training continues after its epoch.
 
-        The file is fully read and validated first, and the model's keys and shapes are
-        checked by ``load_state_dict``, so a bad checkpoint raises before changing anything.
+        All or nothing: the structure is checked first (:func:`check_checkpoint`); if the
+        model, optimizer, scheduler or a generator then refuses its part, everything loaded
+        so far is put back and a ``ValueError`` names the file and the part.
         """
-        ck = _load(path_or_state) if isinstance(path_or_state, (str, os.PathLike)) else path_or_state
-        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path_or_state}: not a tinynet training checkpoint (format {ck.get('format') if isinstance(ck, dict) else None!r})")
-        self.model.load_state_dict(ck["model"])
-        self.optimizer.load_state_dict(ck["optimizer"])
-        if self.scheduler is not None and ck.get("scheduler") is not None:
-            self.scheduler.load_state_dict(ck["scheduler"])
-        _random.set_rng_state(ck["rng"]["tinynet"])
-        self.train_loader.load_state_dict(ck["rng"]["train_loader"])
-        self.epoch = int(ck["epoch"])
-        self.global_step = int(ck.get("global_step", 0))
-        self.history = list(ck.get("history", []))
+        is_path = isinstance(path_or_state, (str, bytes, os.PathLike))
+        where = os.fsdecode(path_or_state) if is_path else "checkpoint"
+        ck = check_checkpoint(_load(path_or_state) if is_path else path_or_state, where)
+        prefix = f"{where}: " if is_path else ""
+        before = self._restorable_state()
+        parts = [("model", lambda: self.model.load_state_dict(ck["model"])),
+                 ("optimizer", lambda: self.optimizer.load_state_dict(ck["optimizer"])),
+                 ("scheduler", lambda: self.scheduler is not None and ck["scheduler"] is not None
+                  and self.scheduler.load_state_dict(ck["scheduler"])),
+                 ("rng", lambda: _random.set_rng_state(ck["rng"]["tinynet"])),
+                 ("rng.train_loader", lambda: self.train_loader.load_state_dict(ck["rng"]["train_loader"]))]
+        if self.scheduler is not None and ck["scheduler"] is None:
+            raise ValueError(f"{prefix}the checkpoint has no scheduler state but this run uses "
+                             f"{type(self.scheduler).__name__}")
+        for name, load_part in parts:
+            try:
+                load_part()
+            except Exception as exc:  # any refusal: undo every part, then report this one
+                self._restore(before)
+                raise ValueError(f"{prefix}its {name} state does not fit this run: {exc}") from None
+        self.epoch, self.global_step = ck["epoch"], ck["global_step"]
+        self.history = list(ck["history"])
         self.wall_time = float(ck.get("wall_time_s", 0.0))
+        if is_path:  # until this run saves one, the resumed file is the checkpoint to fall back to
+            self.last_good = (self.epoch, where)
         return ck
 
     # --- the loop ---------------------------------------------------------------------------
@@ -227,10 +381,13 @@ class Trainer:
         """Train until ``epochs`` epochs are done (counting those of a resumed checkpoint)."""
         if resume is not None:
             self.load_checkpoint(resume)
-            if self.epoch >= epochs:
-                self.log(f"checkpoint is already at epoch {self.epoch} of {epochs}; nothing to train")
+        if self.epoch >= epochs:
+            self.log(f"checkpoint is already at epoch {self.epoch} of {epochs}; nothing to train")
+        elif len(self.train_loader) == 0:
+            raise ValueError(f"the training loader has no batches ({_describe(self.train_loader)}); "
+                             "there is nothing to train on")
         if self.out_dir:
-            os.makedirs(self.out_dir, exist_ok=True)
+            prepare_out_dir(self.out_dir)
         for epoch in range(self.epoch + 1, epochs + 1):
             t0 = time.perf_counter()
             row = {"epoch": epoch, "lr": _lr(self.optimizer)}
@@ -244,6 +401,7 @@ class Trainer:
                 else:
                     self.scheduler.step()
             row["epoch_time_s"] = time.perf_counter() - t0
+            self._check_finite(row, epoch)
             self.wall_time += row["epoch_time_s"]
             self.history.append(row)
             self.epoch = epoch
@@ -274,20 +432,16 @@ class Trainer:
         keys = []
         for row in self.history:
             keys += [k for k in row if k not in keys]
-        tmp = self.path("metrics.csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(self.history)
-        os.replace(tmp, self.path("metrics.csv"))
+        table = io.StringIO(newline="")
+        w = csv.DictWriter(table, fieldnames=keys)
+        w.writeheader()
+        w.writerows(self.history)
         doc = {"config": self.config, "epochs_completed": self.epoch, "wall_time_s": self.wall_time,
                "history": self.history}
         if test is not None:
             doc["test"] = test
-        tmp = self.path("metrics.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=2)
-        os.replace(tmp, self.path("metrics.json"))
+        for name, text in (("metrics.csv", table.getvalue()), ("metrics.json", json.dumps(doc, indent=2))):
+            _atomic_write(self.path(name), lambda f, text=text: f.write(text.encode("utf-8")))
 
     def write_results(self, test: dict):
         """Add the final test metrics to metrics.json."""
@@ -323,6 +477,29 @@ class Trainer:
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=100)
         plt.close(fig)
+        _atomic_write(path, lambda f: f.write(png.getvalue()))
         return path
+
+
+def _snapshot(obj):
+    """A deep copy of nested dicts/lists/tuples whose tensors and arrays are copied too."""
+    if isinstance(obj, dict):
+        return type(obj)((k, _snapshot(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_snapshot(v) for v in obj)
+    if isinstance(obj, Tensor):
+        return Tensor._make(obj.data.copy(), obj.device)
+    if isinstance(obj, _np.ndarray):
+        return obj.copy()
+    return obj
+
+
+def _describe(loader) -> str:
+    """``N samples, batch_size B, drop_last D`` for error messages about empty loaders."""
+    dataset = getattr(loader, "dataset", None)
+    n = len(dataset) if dataset is not None and hasattr(dataset, "__len__") else "?"
+    return (f"{n} samples, batch_size {getattr(loader, 'batch_size', '?')}, "
+            f"drop_last {getattr(loader, 'drop_last', '?')}")

@@ -95,6 +95,9 @@ class Tokenizer:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "vocab": self.vocab, "specials": self.specials, **self._extra()}
 
+    # Settings beyond the vocabulary that ``to_dict`` writes (``_extra``), with their types.
+    _EXTRA_TYPES: dict = {}
+
     def _extra(self) -> dict:
         return {}
 
@@ -104,13 +107,20 @@ class Tokenizer:
         if d.get("kind") not in kinds:
             raise ValueError(f"Tokenizer.from_dict: unknown tokenizer kind {d.get('kind')!r}; expected 'char' or 'word'")
         cls = kinds[d["kind"]]
+        vocab, specials = d.get("vocab"), d.get("specials")
+        if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or len(set(vocab)) != len(vocab):
+            raise ValueError("Tokenizer.from_dict: 'vocab' must be a list of distinct strings")
+        if not isinstance(specials, list) or not all(isinstance(t, str) and t in vocab for t in specials) \
+                or UNK not in specials or PAD not in specials:
+            raise ValueError(f"Tokenizer.from_dict: 'specials' must list vocabulary entries including {PAD!r} and {UNK!r}")
         tok = cls.__new__(cls)
-        tok.vocab = list(d["vocab"])
+        tok.vocab = list(vocab)
         tok.stoi = {t: i for i, t in enumerate(tok.vocab)}
-        tok.specials = list(d["specials"])
-        for k, v in d.items():
-            if k not in ("kind", "vocab", "specials"):
-                setattr(tok, k, v)
+        tok.specials = list(specials)
+        for k in set(d) - {"kind", "vocab", "specials"}:
+            if k not in cls._EXTRA_TYPES or not isinstance(d[k], cls._EXTRA_TYPES[k]):
+                raise ValueError(f"Tokenizer.from_dict: unexpected entry {k!r} for a {d['kind']} tokenizer")
+            setattr(tok, k, d[k])
         return tok
 
     def save(self, path):
@@ -157,6 +167,8 @@ class WordTokenizer(Tokenizer):
     def __init__(self, tokens, add_cls=False, add_sep=False, lower: bool = True):
         super().__init__(tokens, add_cls, add_sep)
         self.lower = lower
+
+    _EXTRA_TYPES = {"lower": bool}
 
     def _extra(self):
         return {"lower": self.lower}

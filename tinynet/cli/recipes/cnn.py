@@ -26,6 +26,7 @@ from ...data import DataLoader, TensorDataset, load_digits
 from ...data.datasets import stratified_split
 from ...data.transforms import RandomAffine
 from ...models import build_model
+from ..common import existing_dir, int_list, non_negative_int, positive_int, probability
 from . import Setup, register
 
 
@@ -40,22 +41,22 @@ def _ints(text, flag):
 
 
 def _add_cnn_arguments(group):
-    group.add_argument("--channels", type=str, default="32,64", metavar="C1,C2",
+    group.add_argument("--channels", type=int_list, default="32,64", metavar="C1,C2",
                        help="cnn: output channels of the two convolutions (default: 32,64)")
-    group.add_argument("--cnn-hidden", type=int, default=128,
+    group.add_argument("--cnn-hidden", type=non_negative_int, default=128,
                        help="cnn: width of the hidden fully connected layer, 0 for none (default: 128)")
-    group.add_argument("--cnn-dropout", type=float, default=0.25,
+    group.add_argument("--cnn-dropout", type=probability, default=0.25,
                        help="cnn: dropout before the output layer (default: 0.25)")
     group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                        help="cnn/resnet: random affine augmentation of each training batch (default: on)")
-    group.add_argument("--upsample", type=int, default=1, metavar="K",
+    group.add_argument("--upsample", type=positive_int, default=1, metavar="K",
                        help="cnn/resnet: enlarge digits images K times, nearest neighbour (default: 1)")
-    group.add_argument("--mnist-dir", default=None, metavar="DIR",
+    group.add_argument("--mnist-dir", type=existing_dir, default=None, metavar="DIR",
                        help="cnn/resnet: folder with MNIST IDX (.gz) or CSV files for --dataset mnist")
 
 
 def _add_resnet_arguments(group):
-    group.add_argument("--widths", type=str, default="16,32,64", metavar="W0,W1,...",
+    group.add_argument("--widths", type=int_list, default="16,32,64", metavar="W0,W1,...",
                        help="resnet: channels of the stem and of each stage (default: 16,32,64)")
 
 
@@ -68,9 +69,7 @@ def image_datasets(args):
     if args.dataset == "digits":
         seed = getattr(args, "split_seed", 0)
         parts = [load_digits(s, seed=seed, flatten=False) for s in ("train", "val", "test")]
-        k = int(getattr(args, "upsample", 1) or 1)
-        if k < 1:
-            raise ValueError(f"--upsample must be >= 1, got {k}")
+        k = args.upsample
         parts = [TensorDataset(_upsample(p.tensors[0].numpy(), k), p.tensors[1].numpy()) for p in parts]
         return (*parts, 1, 8 * k, 10)
     if args.dataset == "mnist":

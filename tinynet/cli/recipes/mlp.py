@@ -15,19 +15,20 @@ from ...data import DataLoader, TensorDataset, load_digits, make_moons, make_spi
 from ...data.datasets import stratified_split
 from ...data.transforms import Standardize
 from ...models import build_model
+from ..common import int_list, probability, seed_int
 from . import Setup, register
 
 _SYNTHETIC_SAMPLES = 1500
 
 
 def _add_arguments(group):
-    group.add_argument("--hidden", type=str, default="128,64", metavar="SIZES",
+    group.add_argument("--hidden", type=int_list, default="128,64", metavar="SIZES",
                        help="mlp: hidden layer sizes, comma separated (default: 128,64)")
     group.add_argument("--activation", default="relu",
                        choices=("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "silu", "elu"),
                        help="mlp: activation between layers (default: relu)")
-    group.add_argument("--dropout", type=float, default=0.0, help="mlp: dropout probability (default: 0)")
-    group.add_argument("--split-seed", type=int, default=0,
+    group.add_argument("--dropout", type=probability, default=0.0, help="mlp: dropout probability (default: 0)")
+    group.add_argument("--split-seed", type=seed_int, default=0,
                        help="mlp: seed of the fixed train/val/test split (kept apart from --seed, so runs with "
                             "different seeds are scored on the same test set; default: 0)")
     group.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,

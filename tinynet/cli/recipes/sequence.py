@@ -22,25 +22,26 @@ from ...data import DataLoader, TensorDataset
 from ...data.text import (IGNORE_INDEX, CharTokenizer, TextWindowDataset, WordTokenizer, addition_task,
                           parens_task, pydoc_corpus, reverse_task, sort_task)
 from ...models import build_model
+from ..common import positive_int, probability
 from . import Setup, register
 
 LM_DATASETS = ("pydoc", "sort", "reverse", "addition")
 
 
 def _add_arguments(group):
-    group.add_argument("--context", type=int, default=64, help="gpt/lstm: tokens per training window (gpt: its context)")
-    group.add_argument("--d-model", type=int, default=None, help="gpt/bert: model width (default: gpt 128, bert 64)")
-    group.add_argument("--n-heads", type=int, default=4, help="gpt/bert: attention heads")
-    group.add_argument("--n-layers", type=int, default=None, help="gpt/bert/lstm: layers (default: gpt/bert 2, lstm 1)")
-    group.add_argument("--hidden-size", type=int, default=256, help="lstm: hidden units")
-    group.add_argument("--embed-dim", type=int, default=64, help="lstm: embedding width")
-    group.add_argument("--seq-dropout", type=float, default=0.0, help="gpt/lstm/bert: dropout probability")
+    group.add_argument("--context", type=positive_int, default=64, help="gpt/lstm: tokens per training window (gpt: its context)")
+    group.add_argument("--d-model", type=positive_int, default=None, help="gpt/bert: model width (default: gpt 128, bert 64)")
+    group.add_argument("--n-heads", type=positive_int, default=4, help="gpt/bert: attention heads")
+    group.add_argument("--n-layers", type=positive_int, default=None, help="gpt/bert/lstm: layers (default: gpt/bert 2, lstm 1)")
+    group.add_argument("--hidden-size", type=positive_int, default=256, help="lstm: hidden units")
+    group.add_argument("--embed-dim", type=positive_int, default=64, help="lstm: embedding width")
+    group.add_argument("--seq-dropout", type=probability, default=0.0, help="gpt/lstm/bert: dropout probability")
     group.add_argument("--norm-first", action="store_true", help="bert: pre-norm encoder layers (default: post-norm)")
     group.add_argument("--tokenizer", choices=("char", "word"), default="char", help="pydoc: character or word tokens")
-    group.add_argument("--task-length", type=int, default=None, help="sort/reverse: digits per sequence (default 6); "
+    group.add_argument("--task-length", type=positive_int, default=None, help="sort/reverse: digits per sequence (default 6); "
                        "addition: digits per operand (2); parens: maximum length (16)")
-    group.add_argument("--task-samples", type=int, default=10000, help="sort/reverse/addition/parens: training samples")
-    group.add_argument("--window-stride", type=int, default=None, help="pydoc: offset between training windows "
+    group.add_argument("--task-samples", type=positive_int, default=10000, help="sort/reverse/addition/parens: training samples")
+    group.add_argument("--window-stride", type=positive_int, default=None, help="pydoc: offset between training windows "
                        "(default: the context; smaller = more, overlapping windows per epoch)")
 
 
