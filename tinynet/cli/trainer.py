@@ -47,7 +47,7 @@ import numpy as _np
 
 from .. import metrics as _metrics
 from ..autograd import no_grad
-from ..serialization import _atomic_write, load as _load, save as _save
+from ..serialization import atomic_write as _atomic_write, load as _load, save as _save
 from ..tensor import random as _random
 from ..tensor.tensor import Tensor
 from .recipes import default_forward, default_predict

@@ -14,6 +14,9 @@ class Adagrad(Optimizer):
     ``s`` starts at ``initial_accumulator_value``.
     """
 
+    _state_required = ("step", "sum")
+    _state_optional = ()
+
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach=None, *,
                  maximize: bool = False, differentiable: bool = False, fused=None):
@@ -23,10 +26,10 @@ class Adagrad(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_hyper("lr_decay", group["lr_decay"], opt="Adagrad")
-        check_hyper("weight_decay", group["weight_decay"], opt="Adagrad")
-        check_hyper("initial_accumulator_value", group["initial_accumulator_value"], opt="Adagrad")
-        check_hyper("eps", group["eps"], opt="Adagrad")
+        check_hyper("lr_decay", group["lr_decay"])
+        check_hyper("weight_decay", group["weight_decay"])
+        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
+        check_hyper("eps", group["eps"])
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)

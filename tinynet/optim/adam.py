@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyper
+from .optimizer import Optimizer, check_flag, check_hyper
 
 
 class Adam(Optimizer):
@@ -16,22 +16,27 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _state_required = ("step", "exp_avg", "exp_avg_sq")
+    _state_optional = ("max_exp_avg_sq",)  # amsgrad
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
                  differentiable: bool = False, fused=None):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
-        name = type(self).__name__
         super()._validate_group(group)
-        check_hyper("eps", group["eps"], opt=name)
-        b1, b2 = group["betas"]
-        check_hyper("beta parameter at index 0", b1, 0.0, 1.0, opt=name)
-        check_hyper("beta parameter at index 1", b2, 0.0, 1.0, opt=name)
-        check_hyper("weight_decay", group["weight_decay"], opt=name)
+        check_hyper("eps", group["eps"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            check_hyper(f"betas[{i}]", beta, 0.0, 1.0, label=f"beta parameter at index {i}")
+        check_hyper("weight_decay", group["weight_decay"])
+        check_flag("amsgrad", group["amsgrad"])
 
     def _update_group(self, group):
         beta1, beta2 = group["betas"]

@@ -14,22 +14,86 @@ step 0 (``last_epoch`` becomes 0). ``ReduceLROnPlateau`` instead watches a metri
 ``sched.step(val_loss)``.
 
 ``state_dict()`` is plain data (numbers and lists), so it can go in a checkpoint.
+
+**Which scheduler wrote a state dict.** Like PyTorch's, a state dict is the scheduler's
+attributes (all but the optimizer), plus one class tag, ``"scheduler": "StepLR"``
+(:data:`CLASS_KEY`). ``load_state_dict`` refuses a dict whose tag names another class, and
+-- tagged or not, so older tinynet checkpoints still load -- one whose keys differ from
+this scheduler's own ``state_dict()`` keys (StepLR has ``step_size``, CosineAnnealingLR
+``T_max``...). SequentialLR checks each nested scheduler's state the same way.
+
+**Restoring is all or nothing.** Every value is checked first -- the constructor's rules
+for the hyper-parameters (positive int ``step_size``, finite ``gamma > 0``...), an int
+``last_epoch >= -1`` (-1: not started, which a SequentialLR stage that has not begun
+records), one finite ``lr >= 0`` per parameter group in ``base_lrs`` and ``_last_lr`` --
+and a ``ValueError`` naming the scheduler, the key, what was expected and what came
+leaves everything as it was. Constructors use PyTorch's messages where PyTorch has one.
 """
 from __future__ import annotations
 
 import math
+import numbers
 from bisect import bisect_right
 from collections import Counter
 
+import numpy as np
+
 from .optimizer import Optimizer
+
+CLASS_KEY = "scheduler"
+"""The key of the class tag in a scheduler's state dict (see the module docstring)."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_finite(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+
+
+def _require(ok: bool, where: str, message: str, **got):
+    """Raise ``ValueError(f"{where}: {message} (got name=value)")`` unless ``ok``."""
+    if not ok:
+        (key, value), = got.items()
+        raise ValueError(f"{where}: {message} (got {key}={value!r})")
+
+
+def _check_lrs(where: str, key: str, values, n: int):
+    """``values`` must be ``n`` finite lrs >= 0, one per parameter group."""
+    _require(isinstance(values, (list, tuple)) and len(values) == n, where,
+             f"{key} must be a list of {n} lr(s), one per parameter group of the optimizer", **{key: values})
+    for i, lr in enumerate(values):
+        _require(_is_finite(lr) and lr >= 0, where, f"{key}[{i}] must be a finite number >= 0", **{key: values})
+
+
+def _checked_keys(scheduler, state_dict, where: str) -> dict:
+    """A copy of ``state_dict`` without its class tag, if it is ``scheduler``'s kind of
+    state: the same tag (when tagged) and the same keys as ``scheduler.state_dict()``."""
+    name = type(scheduler).__name__
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{where}: expected a dict ({name}'s state_dict()), got {type(state_dict).__name__}")
+    state = dict(state_dict)
+    tag = state.pop(CLASS_KEY, None)
+    if tag is not None and tag != name:
+        raise ValueError(f"{where}: the state dict is {tag}'s, not {name}'s ({CLASS_KEY}={tag!r})")
+    expected = set(scheduler.state_dict()) - {CLASS_KEY}
+    missing, unexpected = sorted(expected - set(state)), sorted(map(str, set(state) - expected))
+    if missing or unexpected:
+        raise ValueError(f"{where}: not {name}'s state (another scheduler's?): expected the keys {sorted(expected)}, "
+                         f"missing {missing}, unexpected {unexpected}")
+    return state
 
 
 class LRScheduler:
     """Base class: keeps ``base_lrs`` (the initial lrs), ``last_epoch`` and the last lrs set."""
 
     def __init__(self, optimizer, last_epoch: int = -1):
+        name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a tinynet Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer (expected a tinynet Optimizer)")
+        _require(_is_int(last_epoch) and last_epoch >= -1, name, "last_epoch must be an int >= -1",
+                 last_epoch=last_epoch)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -81,29 +145,56 @@ class LRScheduler:
         self._last_lr = self._current_lrs()
 
     def state_dict(self) -> dict:
-        """Everything but the optimizer, as plain data."""
-        return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, Counter) else v)
-                for k, v in self.__dict__.items() if k != "optimizer"}
+        """Everything but the optimizer, as plain data, and the class tag (:data:`CLASS_KEY`)."""
+        out = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, Counter) else v)
+               for k, v in self.__dict__.items() if k != "optimizer"}
+        out[CLASS_KEY] = type(self).__name__
+        return out
 
     def load_state_dict(self, state_dict: dict):
-        """Restore a state from :meth:`state_dict` (the optimizer's lrs come from its own state)."""
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict, got {type(state_dict).__name__}")
-        for k, v in state_dict.items():
-            if k == "milestones" and isinstance(getattr(self, "milestones", None), Counter):
-                v = Counter({int(a): int(b) for a, b in dict(v).items()})
-            self.__dict__[k] = list(v) if isinstance(v, (list, tuple)) and k in ("base_lrs", "_last_lr") else v
+        """Restore a state from :meth:`state_dict` (the optimizer's lrs come from its own
+        state). All or nothing: another scheduler's state, or a nonsensical value, raises
+        ValueError and changes nothing (see the module docstring)."""
+        self._apply_state(self._checked_state(state_dict, f"{type(self).__name__}.load_state_dict"))
+
+    def _checked_state(self, state_dict, where: str) -> dict:
+        """The attributes to restore from ``state_dict``, all checked; changes nothing."""
+        state = _checked_keys(self, state_dict, where)
+        n = len(self.optimizer.param_groups)
+        _require(_is_int(state["last_epoch"]) and state["last_epoch"] >= -1, where, "last_epoch must be an int >= -1",
+                 last_epoch=state["last_epoch"])
+        _require(_is_int(state["_step_count"]) and state["_step_count"] >= 0, where, "_step_count must be an int >= 0",
+                 _step_count=state["_step_count"])
+        _require(isinstance(state["_is_initial"], (bool, np.bool_)), where, "_is_initial must be True or False",
+                 _is_initial=state["_is_initial"])
+        _check_lrs(where, "base_lrs", state["base_lrs"], n)
+        _check_lrs(where, "_last_lr", state["_last_lr"], n)
+        self._check_hypers(state, where)
+        return state
+
+    def _apply_state(self, state: dict):
+        for k, v in state.items():
+            self.__dict__[k] = list(v) if k in ("base_lrs", "_last_lr") else v
+
+    def _check_hypers(self, values: dict, where: str):
+        """Check this class's own hyper-parameters in ``values`` (the constructor's arguments,
+        or a loaded state): ValueError starting with ``where``. Subclasses define it."""
 
 
 class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs: ``lr = base·γ^(epoch // step_size)``."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, int) or step_size <= 0:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        self._check_hypers(dict(step_size=step_size, gamma=gamma), "StepLR")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def _check_hypers(self, values, where):
+        _require(_is_int(values["step_size"]) and values["step_size"] > 0, where, "step_size must be a positive int",
+                 step_size=values["step_size"])
+        _require(_is_finite(values["gamma"]) and values["gamma"] > 0, where, "gamma must be a finite number > 0",
+                 gamma=values["gamma"])
 
     def get_lr(self):
         if self._is_initial or self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
@@ -118,9 +209,22 @@ class MultiStepLR(LRScheduler):
     """Multiply the lr by ``gamma`` at each epoch in ``milestones``."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        milestones = list(milestones)
+        _require(all(_is_int(m) for m in milestones), "MultiStepLR", "milestones must be ints", milestones=milestones)
+        self._check_hypers(dict(milestones=Counter(int(m) for m in milestones), gamma=gamma), "MultiStepLR")
         self.milestones = Counter(int(m) for m in milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def _check_hypers(self, values, where):
+        ms = values["milestones"]
+        _require(isinstance(ms, dict) and all(_is_int(m) and _is_int(c) and c > 0 for m, c in ms.items()), where,
+                 "milestones must map int epochs to int counts > 0", milestones=ms)
+        _require(_is_finite(values["gamma"]) and values["gamma"] > 0, where, "gamma must be a finite number > 0",
+                 gamma=values["gamma"])
+
+    def _apply_state(self, state):
+        super()._apply_state({**state, "milestones": Counter({int(m): int(c) for m, c in state["milestones"].items()})})
 
     def get_lr(self):
         if self.last_epoch not in self.milestones:
@@ -136,8 +240,13 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by ``gamma`` every epoch: ``lr = base·γ^epoch``."""
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+        self._check_hypers(dict(gamma=gamma), "ExponentialLR")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def _check_hypers(self, values, where):
+        _require(_is_finite(values["gamma"]) and values["gamma"] > 0, where, "gamma must be a finite number > 0",
+                 gamma=values["gamma"])
 
     def get_lr(self):
         if self._is_initial or self.last_epoch == 0:
@@ -157,11 +266,16 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if T_max <= 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max!r}")
+        self._check_hypers(dict(T_max=T_max, eta_min=eta_min), "CosineAnnealingLR")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
+
+    def _check_hypers(self, values, where):
+        _require(_is_int(values["T_max"]) and values["T_max"] > 0, where, "T_max must be a positive int",
+                 T_max=values["T_max"])
+        _require(_is_finite(values["eta_min"]) and values["eta_min"] >= 0, where,
+                 "eta_min must be a finite number >= 0", eta_min=values["eta_min"])
 
     def get_lr(self):
         lrs = self._current_lrs()
@@ -188,16 +302,20 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5,
                  last_epoch: int = -1):
-        if not 0 < start_factor <= 1:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
-        if not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
-        if not isinstance(total_iters, int) or total_iters <= 0:
-            raise ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters!r}")
+        self._check_hypers(dict(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters), "LinearLR")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
+
+    def _check_hypers(self, values, where):
+        start, end, total = values["start_factor"], values["end_factor"], values["total_iters"]
+        _require(_is_finite(start) and 0 < start <= 1, where,
+                 "Starting multiplicative factor expected to be greater than 0 and less or equal to 1.",
+                 start_factor=start)
+        _require(_is_finite(end) and 0 <= end <= 1, where,
+                 "Ending multiplicative factor expected to be between 0 and 1.", end_factor=end)
+        _require(_is_int(total) and total > 0, where, "total_iters must be a positive int", total_iters=total)
 
     def get_lr(self):
         lrs = self._current_lrs()
@@ -223,7 +341,9 @@ class SequentialLR(LRScheduler):
         schedulers = list(schedulers)
         milestones = [int(m) for m in milestones]
         if not schedulers:
-            raise ValueError("SequentialLR: expects at least one scheduler")
+            raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
+        _require(_is_int(last_epoch) and last_epoch >= -1, "SequentialLR", "last_epoch must be an int >= -1",
+                 last_epoch=last_epoch)
         for i, s in enumerate(schedulers):
             if isinstance(s, ReduceLROnPlateau):
                 raise ValueError(f"SequentialLR: scheduler {i} is ReduceLROnPlateau, which needs a metric; not supported")
@@ -262,16 +382,31 @@ class SequentialLR(LRScheduler):
         self._last_lr = sched.get_last_lr()
 
     def state_dict(self):
-        out = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        out = {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()
+               if k not in ("optimizer", "_schedulers")}
         out["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        out[CLASS_KEY] = type(self).__name__
         return out
 
-    def load_state_dict(self, state_dict):
-        state = dict(state_dict)
-        subs = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for s, sd in zip(self._schedulers, subs):
-            s.load_state_dict(sd)
+    def _checked_state(self, state_dict, where):
+        """Also each nested scheduler's state, by that scheduler's own checks."""
+        state = super()._checked_state(state_dict, where)
+        ms, subs, n = state["_milestones"], state["_schedulers"], len(self._schedulers)
+        _require(isinstance(ms, (list, tuple)) and len(ms) == n - 1 and all(_is_int(m) for m in ms)
+                 and list(ms) == sorted(ms), where, f"_milestones must be {n - 1} increasing int(s)", _milestones=ms)
+        if not isinstance(subs, (list, tuple)) or len(subs) != n:
+            got = f"{len(subs)} scheduler states" if isinstance(subs, (list, tuple)) else type(subs).__name__
+            raise ValueError(f"{where}: _schedulers must hold the states of this SequentialLR's {n} schedulers, "
+                             f"got {got}")
+        state["_schedulers"] = [s._checked_state(sd, f"{where}: scheduler {i}")
+                                for i, (s, sd) in enumerate(zip(self._schedulers, subs))]
+        return state
+
+    def _apply_state(self, state):
+        super()._apply_state({k: (list(v) if k == "_milestones" else v)
+                              for k, v in state.items() if k != "_schedulers"})
+        for s, sub in zip(self._schedulers, state["_schedulers"]):
+            s._apply_state(sub)
 
 
 class ReduceLROnPlateau:
@@ -288,20 +423,19 @@ class ReduceLROnPlateau:
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0.0,
                  eps: float = 1e-8):
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau: expected a tinynet Optimizer, got {type(optimizer).__name__}")
-        if factor >= 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+            raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer "
+                            "(expected a tinynet Optimizer)")
         self.optimizer = optimizer
+        n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
-            if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"ReduceLROnPlateau: expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
-            self.min_lrs = [float(m) for m in min_lr]
+            if len(min_lr) != n:
+                raise ValueError(f"ReduceLROnPlateau: expected {n} min_lrs, got {len(min_lr)}")
+            min_lrs = list(min_lr)
         else:
-            self.min_lrs = [float(min_lr)] * len(optimizer.param_groups)
+            min_lrs = [min_lr] * n
+        self._check_hypers(dict(factor=factor, mode=mode, threshold_mode=threshold_mode, patience=patience,
+                                threshold=threshold, cooldown=cooldown, min_lrs=min_lrs, eps=eps), "ReduceLROnPlateau")
+        self.min_lrs = [float(m) for m in min_lrs]
         self.factor = factor
         self.patience = patience
         self.threshold = threshold
@@ -354,10 +488,45 @@ class ReduceLROnPlateau:
         return list(self._last_lr)
 
     def state_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items() if k != "optimizer"}
+        """Everything but the optimizer, as plain data, and the class tag (:data:`CLASS_KEY`)."""
+        out = {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items() if k != "optimizer"}
+        out[CLASS_KEY] = type(self).__name__
+        return out
 
     def load_state_dict(self, state_dict: dict):
-        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
+        """Restore a state from :meth:`state_dict`; all or nothing, as the other schedulers'."""
+        self._apply_state(self._checked_state(state_dict, "ReduceLROnPlateau.load_state_dict"))
+
+    def _checked_state(self, state_dict, where: str) -> dict:
+        state = _checked_keys(self, state_dict, where)
+        self._check_hypers(state, where)
+        for key in ("last_epoch", "num_bad_epochs", "cooldown_counter"):
+            _require(_is_int(state[key]) and state[key] >= 0, where, f"{key} must be an int >= 0", **{key: state[key]})
+        best = state["best"]
+        _require(isinstance(best, numbers.Real) and not isinstance(best, bool) and not math.isnan(best), where,
+                 "best must be a number (inf before the first step), not NaN", best=best)
+        _check_lrs(where, "_last_lr", state["_last_lr"], len(self.optimizer.param_groups))
+        return state
+
+    def _apply_state(self, state: dict):
+        for k, v in state.items():
+            self.__dict__[k] = list(v) if k in ("min_lrs", "_last_lr") else v
+
+    def _check_hypers(self, values: dict, where: str):
+        """The constructor's checks, PyTorch's messages where PyTorch has one."""
+        factor, mode, threshold_mode = values["factor"], values["mode"], values["threshold_mode"]
+        _require(_is_finite(factor) and factor < 1.0, where, "Factor should be < 1.0.", factor=factor)
+        _require(factor >= 0, where, "factor must be >= 0", factor=factor)
+        _require(mode in ("min", "max"), where, f"mode {mode} is unknown! Expected 'min' or 'max'", mode=mode)
+        _require(threshold_mode in ("rel", "abs"), where,
+                 f"threshold mode {threshold_mode} is unknown! Expected 'rel' or 'abs'", threshold_mode=threshold_mode)
+        for key in ("patience", "cooldown"):
+            _require(_is_int(values[key]) and values[key] >= 0, where, f"{key} must be an int >= 0",
+                     **{key: values[key]})
+        for key in ("threshold", "eps"):
+            _require(_is_finite(values[key]) and values[key] >= 0, where, f"{key} must be a finite number >= 0",
+                     **{key: values[key]})
+        _check_lrs(where, "min_lrs", values["min_lrs"], len(self.optimizer.param_groups))
 
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "SequentialLR",

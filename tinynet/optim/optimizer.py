@@ -10,10 +10,33 @@ term. ``zero_grad()`` clears the gradients before the next backward.
 ``state_dict()`` is plain data, keyed by parameter *index* (the order of
 ``param_groups``), as PyTorch does, so it can be saved without pickle and loaded into a
 freshly built optimizer over a freshly built model.
+
+**Which optimizer wrote a state dict.** Each saved parameter group carries a class tag,
+``group["optimizer"] = "Adam"`` (:data:`CLASS_KEY`), next to its hyper-parameters. It lives
+in the group because a PyTorch state dict has exactly two top-level keys, ``"state"`` and
+``"param_groups"``, and tinynet keeps that shape; it is only in ``state_dict()``'s output,
+never in the live ``param_groups``. ``load_state_dict`` refuses a dict whose tag names
+another class. A dict without tags (older tinynet checkpoints, PyTorch's own) is judged by
+its keys: each group must hold exactly this optimizer's hyper-parameters (plus the
+``"initial_lr"`` a scheduler adds, PyTorch's implementation switches such as ``"foreach"``,
+and any extra key the live group also has). The keys tell every pair apart except Adam
+and AdamW, which share them; for those the tag (or PyTorch's ``decoupled_weight_decay``)
+decides, and an untagged tinynet dict loads into either.
+
+**Restoring is all or nothing.** ``load_state_dict`` checks everything (the dict's shape,
+the class, the number of groups and of parameters per group, every hyper-parameter with
+the constructor's rules, every state entry's keys, step count, shape and dtype) before it
+changes anything, and raises one ``ValueError`` that names the optimizer, the group or
+parameter index, what was expected and what came. Constructors and ``add_param_group``
+use the same rules, with PyTorch's messages (``"Invalid learning rate: -1"``); unlike
+PyTorch, NaN and infinite values are refused too.
 """
 from __future__ import annotations
 
+import math
 import numbers
+
+import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor.tensor import Tensor
@@ -29,33 +52,87 @@ class _Required:
 required = _Required()
 
 
-def check_hyper(name: str, value, low=0.0, high=None, low_open=False, opt: str = "optimizer"):
-    """Validate one numeric hyperparameter (ValueError naming it and the valid range)."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{opt}: {name} must be a number, got {type(value).__name__}")
-    bad = value < low or (low_open and value == low) or (high is not None and value >= high)
-    if bad:
-        lo = "(" if low_open else "["
-        hi = f"{high})" if high is not None else "inf)"
-        raise ValueError(f"{opt}: invalid {name}: {value} (expected a value in {lo}{low}, {hi})")
+CLASS_KEY = "optimizer"
+"""The key of the class tag in each saved parameter group (see the module docstring)."""
+
+# PyTorch's implementation switches: tinynet's constructors take them and ignore them, so a
+# PyTorch state dict's copies are accepted and dropped on load.
+_TORCH_SWITCHES = frozenset({"foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay"})
+
+# PyTorch's names for hyper-parameters in its messages ("Invalid learning rate: -1").
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def check_hyper(name: str, value, low=0.0, high=None, label=None):
+    """Check one numeric hyper-parameter the way PyTorch's constructors do (``low <= value``,
+    and ``value < high`` when given), with PyTorch's message (``"Invalid learning rate: -1"``,
+    or ``f"Invalid {label}: ..."``), and also refuse NaN and ±inf, which PyTorch lets through
+    for some (an infinite lr). ``low=None``: any finite number. Returns ``value``.
+
+    Raises TypeError for a non-number (bools included), ValueError for a bad number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and (low is None or value >= low) and (high is None or value < high)):
+        label = label or _LABELS.get(name, f"{name} value")
+        want = "" if low is None else f" >= {low:g}" if high is None else f" in [{low:g}, {high:g})"
+        raise ValueError(f"Invalid {label}: {value} (invalid {name}: expected a finite number{want})")
     return value
 
 
+def check_flag(name: str, value):
+    """Check a switch (``nesterov``, ``amsgrad``, ``maximize``...): TypeError unless a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _as_index(key):
+    """A saved parameter index as an int >= 0 (``"3"`` too: JSON keys), else None."""
+    if isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_)):
+        return int(key) if key >= 0 else None
+    if isinstance(key, str) and key.isdigit():
+        return int(key)
+    return None
+
+
+def _as_count(value):
+    """A saved step count as an int >= 0, else None. A whole float and a 0-d tensor count
+    (PyTorch saves ``step`` as ``tensor(3.)``); 2.5, -1, NaN and True do not."""
+    if getattr(value, "shape", None) == () and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    if not isinstance(value, numbers.Integral) and not (math.isfinite(value) and float(value).is_integer()):
+        return None
+    return int(value) if value >= 0 else None
+
+
 class Optimizer:
-    """Base class (see the module docstring). Subclasses define ``_update_group(group)``."""
+    """Base class (see the module docstring). Subclasses define ``_update_group(group)``,
+    extend ``_validate_group(group)`` with their hyper-parameters' checks, and name their
+    per-parameter state in ``_state_required`` / ``_state_optional`` (what
+    ``load_state_dict`` accepts)."""
+
+    #: state keys every saved entry must have, and those it may have (None: anything more)
+    _state_required: tuple = ()
+    _state_optional: tuple | None = None
 
     def __init__(self, params, defaults: dict):
+        name = type(self).__name__
         self.defaults = dict(defaults)
         self.state: dict = {}
         self.param_groups: list = []
         if isinstance(params, Tensor):
             raise TypeError(
-                f"{type(self).__name__}: params must be an iterable of Tensors or of dicts, got a single Tensor; "
+                f"{name}: params must be an iterable of Tensors or of dicts, got a single Tensor; "
                 "pass [tensor] or model.parameters()"
             )
+        if all(v is not required for v in self.defaults.values()):  # PyTorch checks the arguments first
+            self._checked(self.defaults, name)
         groups = list(params)
         if not groups:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise ValueError(f"{name}: optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
@@ -63,37 +140,55 @@ class Optimizer:
 
     # --- groups ---------------------------------------------------------------------------
     def add_param_group(self, param_group: dict):
-        """Add a group of parameters with its own hyperparameters (missing ones take the defaults)."""
+        """Add a group of parameters with its own hyperparameters (missing ones take the
+        defaults). Everything is checked before the group is added."""
+        name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"add_param_group: expected a dict, got {type(param_group).__name__}")
+            raise TypeError(f"{name}: param_group must be a dict, but got {type(param_group).__name__}")
         group = dict(param_group)
         params = group.get("params")
         if params is None:
-            raise ValueError("add_param_group: the group has no 'params'")
+            raise ValueError(f"{name}: add_param_group: the group has no 'params'")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of tensors in sets will change between runs. Please use a list instead.")
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
+                raise TypeError(f"{name} can only optimize Tensors, got {type(p).__name__}")
             if p.grad_fn is not None:
-                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor (one computed by an op)")
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (one computed by an op)")
             if p.dtype.kind != "f":
-                raise TypeError(f"{type(self).__name__}: can only optimize floating tensors, got {p.dtype}")
+                raise TypeError(f"{name}: can only optimize floating tensors, got {p.dtype}")
         if len({id(p) for p in params}) != len(params):
-            raise ValueError(f"{type(self).__name__}: a parameter appears twice in one group")
+            raise ValueError(f"{name}: a parameter appears twice in one group")
         group["params"] = params
-        for name, default in self.defaults.items():
-            if default is required and name not in group:
-                raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of required {name!r}")
-            group.setdefault(name, default)
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise ValueError(
+                    f"{name}: parameter group didn't specify a value of required optimization parameter {key}")
+            group.setdefault(key, default)
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if existing & {id(p) for p in params}:
-            raise ValueError(f"{type(self).__name__}: some parameters appear in more than one parameter group")
-        self._validate_group(group)
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        self._checked(group, name)
         self.param_groups.append(group)
 
     def _validate_group(self, group: dict):
-        """Check a group's hyperparameters (subclasses extend)."""
-        check_hyper("lr", group["lr"], opt=type(self).__name__)
+        """Check a group's hyperparameters (subclasses extend). Messages are PyTorch's, bare:
+        the caller says which optimizer and which group."""
+        check_hyper("lr", group["lr"])
+        if "initial_lr" in group:  # set by a scheduler; its base_lrs come from it
+            check_hyper("initial_lr", group["initial_lr"])
+        if "maximize" in group:
+            check_flag("maximize", group["maximize"])
+
+    def _checked(self, group: dict, where: str):
+        """:meth:`_validate_group` with ``where`` (the optimizer, the group) put in front of the message."""
+        try:
+            self._validate_group(group)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
 
     # --- the update -------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True):
@@ -177,16 +272,19 @@ class Optimizer:
         return out
 
     def state_dict(self) -> dict:
-        """``{"state": {index: {name: Tensor or number}}, "param_groups": [{..., "params": [index]}]}``.
+        """``{"state": {index: {name: Tensor or number}}, "param_groups": [{..., "params": [index],
+        "optimizer": class name}]}``.
 
         Plain data: tensors, numbers, strings, tuples and lists. The tensors are the live
-        state (as in PyTorch); ``tn.save`` writes them out.
+        state (as in PyTorch); ``tn.save`` writes them out. The class tag
+        (:data:`CLASS_KEY`) lets :meth:`load_state_dict` refuse another optimizer's state.
         """
         index = self._index()
         groups = []
         for group in self.param_groups:
             g = {k: v for k, v in group.items() if k != "params"}
             g["params"] = [index[id(p)] for p in group["params"]]
+            g[CLASS_KEY] = type(self).__name__
             groups.append(g)
         state = {}
         for group in self.param_groups:
@@ -197,70 +295,150 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict):
-        """Restore hyperparameters and state from :meth:`state_dict`.
+        """Restore hyperparameters and state from :meth:`state_dict` -- all or nothing.
 
-        Everything is checked first (number of groups and of parameters per group, each
-        state tensor's shape); on a mismatch a ValueError says what differs and nothing
-        changes. State tensors are copied onto each parameter's device and dtype.
+        Everything is checked first: the dict's shape, that it is this optimizer's (class
+        tag, or the groups' keys when untagged), the number of groups and of parameters per
+        group (PyTorch's messages), every hyper-parameter (the constructor's rules), and
+        each state entry (its keys, a whole ``step`` >= 0, arrays of the parameter's shape
+        and a floating dtype, an index some group lists). Any problem: one ``ValueError``
+        listing them, and nothing changes. State tensors are copied onto each parameter's
+        device and dtype; the live groups keep their parameters and any key the state dict
+        lacks (e.g. ``initial_lr``).
         """
         name = type(self).__name__
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups'")
-        saved_groups = list(state_dict["param_groups"])
+        where = f"{name}.load_state_dict"
+        saved_groups, saved_state = self._check_layout(state_dict, where)
+        for gi, saved in enumerate(saved_groups):
+            self._check_origin(gi, saved, where)
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
-                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter group(s) but the "
-                f"optimizer has {len(self.param_groups)}"
+                f"{where}: loaded state dict has a different number of parameter groups (the state dict has "
+                f"{len(saved_groups)} parameter group(s), {name} has {len(self.param_groups)})"
             )
-        id_map = {}
         for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
-                    f"{name}.load_state_dict: parameter group {gi} has {len(saved['params'])} parameter(s) in the "
-                    f"state dict but {len(group['params'])} in the optimizer"
+                    f"{where}: loaded state dict contains a parameter group that doesn't match the size of "
+                    f"optimizer's group (parameter group {gi} has {len(saved['params'])} parameter(s) in the state "
+                    f"dict, {len(group['params'])} in {name})"
                 )
-            for idx, p in zip(saved["params"], group["params"]):
-                id_map[int(idx)] = p
-        new_state = {}
-        problems = []
-        for idx, s in dict(state_dict["state"]).items():
-            try:
-                p = id_map[int(idx)]
-            except (KeyError, ValueError):
-                problems.append(f"  state for parameter index {idx!r}, which no parameter group lists")
-                continue
-            entry = {}
-            for k, v in dict(s).items():
-                if k == "step" or (getattr(v, "ndim", None) == 0 and p.ndim != 0):
-                    entry[k] = v.item() if hasattr(v, "item") else v
-                    continue
-                if isinstance(v, Tensor):
-                    arr, dev = v.data, v.device
-                elif hasattr(v, "shape") and hasattr(v, "dtype") and getattr(v, "ndim", 0) > 0:
-                    import numpy as _np
-
-                    arr, dev = _np.asarray(v), None
+        problems, id_map, new_groups = [], {}, []
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            for key, p in zip(saved["params"], group["params"]):
+                i = _as_index(key)
+                if i is None:
+                    problems.append(f"parameter group {gi}: parameter index {key!r} is not an int >= 0")
+                elif i in id_map:
+                    problems.append(f"parameter group {gi}: parameter index {i} is listed twice")
                 else:
-                    entry[k] = v.item() if hasattr(v, "item") else v
-                    continue
-                if tuple(arr.shape) != tuple(p.shape):
-                    problems.append(f"  parameter {idx}: state {k!r} has shape {tuple(arr.shape)}, parameter has {tuple(p.shape)}")
-                    continue
-                host = arr if dev is None else dev.to_host(arr)
-                host = host.astype(p.dtype) if host.dtype.kind == "f" else host
-                entry[k] = Tensor._make(p.device.from_host(host) if p.device.xp.__name__ != "numpy" else host.copy(),
-                                        p.device)
-            if "step" in entry:
-                entry["step"] = int(entry["step"])
-            new_state[p] = entry
+                    id_map[i] = p
+            hyper = {k: (tuple(v) if k == "betas" and isinstance(v, list) else v) for k, v in saved.items()
+                     if k not in ("params", CLASS_KEY) and k not in _TORCH_SWITCHES}
+            try:
+                self._validate_group({**group, **hyper})
+            except (TypeError, ValueError) as exc:
+                problems.append(f"parameter group {gi}: {exc}")
+            new_groups.append(hyper)
+        new_state = {}
+        for key, saved in saved_state.items():
+            i = _as_index(key)
+            if i not in id_map:
+                problems.append(f"state for parameter index {key!r}, which no parameter group lists")
+                continue
+            entry = self._load_param_state(i, id_map[i], saved, problems)
+            if entry is not None:
+                new_state[id_map[i]] = entry
         if problems:
-            raise ValueError(f"{name}.load_state_dict: the state does not fit the parameters (nothing was changed):\n"
-                             + "\n".join(problems))
-        for saved, group in zip(saved_groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    group[k] = tuple(v) if isinstance(v, list) and k == "betas" else v
+            raise ValueError(f"{where}: the state dict does not fit (nothing was changed):\n  " + "\n  ".join(problems))
+        for group, hyper in zip(self.param_groups, new_groups):
+            group.update(hyper)
         self.state = new_state
+
+    @staticmethod
+    def _check_layout(state_dict, where):
+        """The dict's top level: ``(param_groups, state)``, or ValueError."""
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups', "
+                             f"got {type(state_dict).__name__}")
+        missing = [k for k in ("state", "param_groups") if k not in state_dict]
+        if missing:
+            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups', got one without "
+                             f"{' and '.join(map(repr, missing))} (keys: {sorted(map(str, state_dict))})")
+        groups, state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)):
+            raise ValueError(f"{where}: 'param_groups' must be a list of dicts, got {type(groups).__name__}")
+        for gi, g in enumerate(groups):
+            if not isinstance(g, dict) or not isinstance(g.get("params"), (list, tuple)):
+                got = "a dict without a 'params' list" if isinstance(g, dict) else type(g).__name__
+                raise ValueError(f"{where}: parameter group {gi} must be a dict with a 'params' list, got {got}")
+        if not isinstance(state, dict):
+            raise ValueError(f"{where}: 'state' must be a dict of per-parameter dicts, got {type(state).__name__}")
+        return list(groups), state
+
+    def _check_origin(self, gi: int, saved: dict, where: str):
+        """Refuse a saved group written by another optimizer: by its class tag, by PyTorch's
+        Adam/AdamW flag, else by its hyper-parameter keys (see the module docstring)."""
+        name = type(self).__name__
+        tag = saved.get(CLASS_KEY)
+        if tag is not None and tag != name:
+            raise ValueError(f"{where}: the state dict is {tag}'s, not {name}'s "
+                             f"(parameter group {gi} has {CLASS_KEY}={tag!r})")
+        decoupled = getattr(self, "_decoupled", False)
+        if "decoupled_weight_decay" in saved and bool(saved["decoupled_weight_decay"]) != decoupled:
+            raise ValueError(f"{where}: parameter group {gi} has decoupled_weight_decay="
+                             f"{saved['decoupled_weight_decay']!r}, {name} has {decoupled}: "
+                             "another optimizer's state dict")
+        keys = set(saved) - {"params", CLASS_KEY, "initial_lr"} - _TORCH_SWITCHES
+        known = set(self.defaults).union(*(g.keys() for g in self.param_groups))
+        missing, unexpected = sorted(set(self.defaults) - keys), sorted(map(str, keys - known))
+        if missing or unexpected:
+            raise ValueError(f"{where}: parameter group {gi} holds another optimizer's hyper-parameters: expected "
+                             f"{name}'s {sorted(self.defaults)}, missing {missing}, unexpected {unexpected}")
+
+    def _load_param_state(self, i: int, p, saved, problems: list):
+        """Parameter ``i``'s saved state, checked and copied onto ``p``'s device and dtype
+        (None, with the reasons appended to ``problems``, if it does not fit)."""
+        if not isinstance(saved, dict):
+            problems.append(f"parameter {i}: state must be a dict, got {type(saved).__name__}")
+            return None
+        saved = {k: v for k, v in saved.items() if v is not None}  # PyTorch saves an absent buffer as None
+        missing = [k for k in self._state_required if k not in saved]
+        allowed = None if self._state_optional is None else {*self._state_required, *self._state_optional}
+        unexpected = [] if allowed is None else [k for k in saved if k not in allowed]
+        if missing or unexpected:
+            problems.append(f"parameter {i}: state has keys {sorted(map(str, saved))}, {type(self).__name__} expects "
+                            f"{sorted(self._state_required)} and may have {sorted(self._state_optional or ())}")
+            return None
+        n = len(problems)
+        entry = {}
+        for k, v in saved.items():
+            if k == "step":
+                entry[k] = _as_count(v)
+                if entry[k] is None:
+                    problems.append(f"parameter {i}: step must be a whole number >= 0, got {v!r}")
+                continue
+            if not (hasattr(v, "shape") and hasattr(v, "dtype")):
+                if allowed is None:  # a subclass that does not name its state: keep numbers as they are
+                    entry[k] = v
+                else:
+                    problems.append(f"parameter {i}: state {k!r} must be an array, got {type(v).__name__} {v!r}")
+                continue
+            try:
+                host = v.device.to_host(v.data) if isinstance(v, Tensor) else np.asarray(v)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                problems.append(f"parameter {i}: state {k!r} could not be read as an array ({exc})")
+                continue
+            if tuple(host.shape) != tuple(p.shape):
+                problems.append(f"parameter {i}: state {k!r} has shape {tuple(host.shape)}, "
+                                f"parameter has {tuple(p.shape)}")
+            elif host.dtype.kind != "f":
+                problems.append(f"parameter {i}: state {k!r} has dtype {host.dtype}, expected a floating dtype "
+                                f"(the parameter's is {p.data.dtype})")
+            else:
+                host = host.astype(p.data.dtype, copy=False)  # the parameter's dtype, as PyTorch casts
+                entry[k] = Tensor._make(p.device.from_host(host), p.device)  # always a copy
+        return entry if len(problems) == n else None
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e), PyTorch's variant with momentum and centering."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyper
+from .optimizer import Optimizer, check_flag, check_hyper
 
 
 class RMSprop(Optimizer):
@@ -12,6 +12,9 @@ class RMSprop(Optimizer):
         momentum:  b ← μ·b + g/d;  p ← p − lr·b                    else p ← p − lr·g/d
     """
 
+    _state_required = ("step", "square_avg")
+    _state_optional = ("momentum_buffer", "grad_avg")  # with momentum > 0, centered
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0, centered: bool = False, *, maximize: bool = False, foreach=None,
                  capturable: bool = False, differentiable: bool = False):
@@ -21,10 +24,11 @@ class RMSprop(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_hyper("eps", group["eps"], opt="RMSprop")
-        check_hyper("momentum", group["momentum"], opt="RMSprop")
-        check_hyper("weight_decay", group["weight_decay"], opt="RMSprop")
-        check_hyper("alpha", group["alpha"], opt="RMSprop")
+        check_hyper("eps", group["eps"])
+        check_hyper("momentum", group["momentum"])
+        check_hyper("weight_decay", group["weight_decay"])
+        check_hyper("alpha", group["alpha"])
+        check_flag("centered", group["centered"])
 
     def _update_group(self, group):
         momentum, centered = group["momentum"], group["centered"]

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyper
+from .optimizer import Optimizer, check_flag, check_hyper
 
 
 class SGD(Optimizer):
@@ -17,6 +17,8 @@ class SGD(Optimizer):
     ``v ← γv − lr·∇θ; θ ← θ + v`` at a constant lr (``v = −lr·b``).
     """
 
+    _state_optional = ("momentum_buffer",)  # only with momentum, from the first step
+
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False, foreach=None,
                  differentiable: bool = False, fused=None):
@@ -26,10 +28,12 @@ class SGD(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_hyper("momentum", group["momentum"], opt="SGD")
-        check_hyper("weight_decay", group["weight_decay"], opt="SGD")
+        check_hyper("momentum", group["momentum"])
+        check_hyper("weight_decay", group["weight_decay"])
+        check_hyper("dampening", group["dampening"], low=None)  # PyTorch allows any; not NaN or inf
+        check_flag("nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _update_group(self, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
