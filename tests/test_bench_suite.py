@@ -61,17 +61,31 @@ def test_cli_bench_is_registered_and_builds_the_suite_command(tmp_path):
     from tinynet.cli.main import build_parser
 
     args = build_parser().parse_args(["bench", "--quick", "--only", "W4", "--out", str(tmp_path), "--threads", "1"])
-    assert cli_bench.find_suite(ROOT) == ROOT
-    cmd = cli_bench.command(args, ROOT)
-    assert cmd[1:3] == ["-m", "benchmarks"] and "--quick" in cmd and cmd[cmd.index("--only") + 1] == "W4"
+    location = cli_bench.suite_location(None)
+    assert location == (None, "tinynet.benchmarks")
+    cmd = cli_bench.command(args, location)
+    # isolated mode: the current directory is not on the module path
+    assert cmd[1:4] == ["-I", "-m", "tinynet.benchmarks"] and "--quick" in cmd
+    assert cmd[cmd.index("--only") + 1] == "W4" and cmd[cmd.index("--threads") + 1] == "1"
     assert cmd[cmd.index("--out") + 1] == str(tmp_path.resolve())
+    explicit = cli_bench.command(args, cli_bench.suite_location(str(ROOT / "benchmarks")))
+    assert explicit[1:3] == ["-I", "-c"] and explicit[4:6] == [str(ROOT), "benchmarks"]
 
 
-def test_cli_bench_without_checkout_says_how_to_get_one(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli_bench, "find_suite", lambda start=None: None)
+def test_the_installed_suite_is_this_checkouts_benchmarks_package():
+    import tinynet.benchmarks.suite as installed
+
+    assert Path(installed.__file__).resolve() == (ROOT / "benchmarks" / "suite.py").resolve()
+
+
+def test_cli_bench_without_the_installed_suite_says_what_to_do(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tinynet.benchmarks" else real(name, *a))
     assert cli_main(["bench", "--quick"]) == 1
     err = capsys.readouterr().err
-    assert "source checkout" in err and "python -m benchmarks" in err
+    assert "not installed" in err and "--suite" in err
 
 
 def test_cli_bench_device_cuda_without_gpu_exits_2(capsys):

@@ -31,3 +31,10 @@ from . import models  # noqa: E402  (tn.models: MLP, ... and the model registry)
 from .serialization import load, save  # noqa: E402  (tn.save / tn.load: safetensors or .npz, never pickle)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Only for names tinynet deliberately lacks; everything else is the usual AttributeError.
+    if name == "bfloat16":
+        raise AttributeError(f"module 'tinynet' has no attribute 'bfloat16': {dtypes.BFLOAT16_MESSAGE}")
+    raise AttributeError(f"module 'tinynet' has no attribute {name!r}")

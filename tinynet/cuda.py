@@ -18,7 +18,9 @@ def is_simulated() -> bool:
 
 
 def device_count() -> int:
-    return 1 if is_available() else 0
+    """GPUs this process sees (CuPy's count); 0 without a real GPU, also when simulated.
+    tinynet computes on ``cuda:0`` (see ``tn.device``)."""
+    return _reg.cuda_device_count() if is_available() else 0
 
 
 def synchronize():

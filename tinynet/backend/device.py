@@ -13,12 +13,77 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as _np
+
+_F16 = _np.dtype("float16")
+_F32 = _np.dtype("float32")
+
+
+def _float16_via_float32(fn, name: str):
+    """Wrap kernel ``fn`` so float16 arrays run through it in float32.
+
+    Numba kernels are compiled for float32/float64 (Numba has no float16 arithmetic on the
+    CPU, and the CUDA kernels' math functions take float32/float64). PyTorch computes
+    half-precision ops in float32 internally and rounds the result to float16; so does this:
+    every float16 array argument is widened to a float32 working copy, the kernel runs, the
+    float32 arrays it returns are rounded back to float16, and any float16 argument the
+    kernel changed in place (optimizer state, the LSTM gate buffer, output arguments) gets
+    the new values written back. Arrays of other dtypes (int64 indices, float64) pass
+    through untouched, and calls without float16 arrays go straight to ``fn``.
+    """
+
+    def call(*args, **kwargs):
+        # The check is inline and cheap (well under a microsecond): it runs on every kernel call.
+        for a in args:
+            if getattr(a, "dtype", None) is _F16:
+                break
+        else:
+            if not kwargs or all(getattr(a, "dtype", None) is not _F16 for a in kwargs.values()):
+                return fn(*args, **kwargs)
+        halves = {}  # id(float16 original) -> (original, float32 working copy)
+
+        def widen(a):
+            if getattr(a, "dtype", None) is not _F16:
+                return a
+            if id(a) not in halves:  # one array passed twice gets one working copy
+                halves[id(a)] = (a, a.astype(_F32))
+            return halves[id(a)][1]
+
+        out = fn(*[widen(a) for a in args], **{k: widen(v) for k, v in kwargs.items()})
+        for orig, work in halves.values():
+            back = work.astype(_F16)
+            # Written back only where the kernel changed it: inputs may be read-only views
+            # a graph saved (float16 -> float32 -> float16 is exact, so unchanged compares equal).
+            # NaN != NaN, so a position that is NaN in both does not count as a change.
+            changed = (back != orig) & ((back == back) | (orig == orig))
+            if bool(changed.any()):
+                orig[...] = back
+        return _narrow(out)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = fn.__doc__
+    call.__wrapped__ = fn
+    return call
+
+
+def _narrow(out):
+    """Round the float32 arrays of a kernel's result (an array or a tuple of them) to float16."""
+    if isinstance(out, tuple):
+        return tuple(_narrow(o) for o in out)
+    if isinstance(out, list):
+        return [_narrow(o) for o in out]
+    if getattr(out, "dtype", None) is _F32:
+        return out.astype(_F16)
+    return out
+
 
 class KernelTable:
     """Named kernels of one device, imported lazily from a kernels package.
 
     ``table.softmax_forward`` imports ``tinynet.kernels.<kind>`` the first time any
-    kernel is asked for and then caches each function as an attribute.
+    kernel is asked for and then caches each function as an attribute. Each kernel is
+    cached wrapped by :func:`_float16_via_float32`, so float16 tensors run through kernels
+    compiled for float32 (computed in float32, rounded to float16, as PyTorch does).
     """
 
     def __init__(self, package: str):
@@ -40,6 +105,8 @@ class KernelTable:
             raise AttributeError(
                 f"device kernel table {self._package!r} has no kernel named {name!r}"
             ) from None
+        if callable(fn):
+            fn = _float16_via_float32(fn, name)
         setattr(self, name, fn)
         return fn
 
@@ -76,7 +143,17 @@ class Device:
         if isinstance(other, Device):
             return self is other
         if isinstance(other, str):
-            return other.split(":")[0] == self.type
+            if other == self.type:
+                return True
+            # "cuda" and "cuda:0" name this device, "cuda:7" does not; a malformed string is just unequal.
+            from .registry import parse_device
+            from .errors import DeviceError
+
+            try:
+                kind, index = parse_device(other)
+            except DeviceError:
+                return False
+            return kind == self.type and (index is None or self.type == "cpu" or index == self.index)
         return NotImplemented
 
     def __hash__(self):

@@ -113,3 +113,16 @@ def pick_axis(axis, dim, op: str):
             raise TypeError(f"{op}: give either axis= or dim=, not both")
         return dim
     return axis
+
+
+def dtype_fix(x_dtype, w_dtype, x: str = "x", ids_hint: bool = True) -> str:
+    """The fix to suggest when an input of ``x_dtype`` meets weights of ``w_dtype``.
+
+    Only a change that can work is offered: a model's parameters are floating, so an
+    integer or bool input is converted (``x.float()``), never the model to an integer type.
+    """
+    convert = "x.float()" if w_dtype == _dt.float32 and x == "x" else f"{x}.to(tn.{w_dtype})"
+    if x_dtype.kind != "f":
+        return (f"layers compute in floating point, so convert the input: `{convert}`"
+                + (" (integer token ids go through nn.Embedding first)" if ids_hint and x_dtype.kind in "iu" else ""))
+    return f"convert the input (`{x}.to(tn.{w_dtype})`) or the model (`model.to(tn.{x_dtype})`)"

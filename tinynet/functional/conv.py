@@ -30,21 +30,16 @@ Groups split channels into independent blocks: the GEMMs become batched over gro
 """
 from __future__ import annotations
 
-import numbers
-
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
+from ._args import as_int, as_ints
 
 
 # --- argument handling ------------------------------------------------------------------
 def _ints(value, n: int, what: str, op: str) -> tuple:
-    """An int or a sequence of ``n`` ints as a tuple (PyTorch's ``_pair``)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) == n and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
-        return tuple(int(v) for v in value)
-    raise TypeError(f"{op}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+    """An int or a sequence of ``n`` ints as a tuple of plain ints (PyTorch's ``_pair``;
+    any integral type, see :func:`tinynet.functional._args.as_ints`)."""
+    return as_ints(value, n, what, op)
 
 
 def conv_geometry(in_hw, kernel_hw, stride, padding, dilation, op: str):
@@ -300,8 +295,7 @@ def _batched(input, op: str, expected: str):
 
 
 def _check_groups(groups, c_in, c_out, op):
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = as_int(groups, "groups", op, minimum=1)
     if c_in % groups or c_out % groups:
         raise ValueError(f"{op}: groups={groups} must divide both in_channels ({c_in}) and "
                          f"out_channels ({c_out})")
@@ -322,8 +316,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"{op}: weight must be 4-D (out_channels, in_channels/groups, kh, kw), "
                          f"got shape {tuple(weight.shape)}")
     o, cg, kh, kw = weight.shape
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = as_int(groups, "groups", op, minimum=1)
     c = cg * groups
     x, unbatched = _batched(input, op, f"(N, C={c}, H, W)")
     if x.shape[1] != c:
@@ -362,8 +355,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"{op}: weight must be 4-D (in_channels, out_channels/groups, kh, kw), "
                          f"got shape {tuple(weight.shape)}")
     cin, cog, kh, kw = weight.shape
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = as_int(groups, "groups", op, minimum=1)
     x, unbatched = _batched(input, op, f"(N, C={cin}, H, W)")
     if x.shape[1] != cin:
         raise ValueError(f"{op}: expected input of shape (N, C={cin}, H, W), got {tuple(input.shape)}")

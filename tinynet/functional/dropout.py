@@ -19,6 +19,8 @@ from ..tensor.tensor import Tensor
 
 
 def _check_p(p, op):
+    """``p`` as a plain float in [0, 1] (NumPy floats too); a bool or a string is refused
+    with the same ValueError as an out-of-range number."""
     if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got p={p!r}")
     return float(p)

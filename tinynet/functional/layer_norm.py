@@ -20,6 +20,8 @@ import math
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
 from ..tensor.tensor import Tensor
+from ._args import as_shape
+from ._util import dtype_fix
 
 
 class LayerNorm(Function):
@@ -59,9 +61,7 @@ class LayerNorm(Function):
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalise ``input`` over its trailing ``normalized_shape`` axes (PyTorch's signature)."""
-    if isinstance(normalized_shape, int):
-        normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(int(s) for s in normalized_shape)
+    normalized_shape = as_shape(normalized_shape, "normalized_shape", "layer_norm")
     n = len(normalized_shape)
     if n == 0 or input.ndim < n or tuple(input.shape[-n:]) != normalized_shape:
         raise ValueError(
@@ -74,6 +74,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise ValueError(f"layer_norm: {name} has shape {tuple(p.shape)}, expected {normalized_shape}")
+        if p is not None and p.dtype != input.dtype:
+            raise TypeError(f"layer_norm: input is {input.dtype} but {name} is {p.dtype}; "
+                            f"{dtype_fix(input.dtype, p.dtype)}")
     if weight is None:
         weight = Tensor._make(xp.ones(normalized_shape, dtype=input.dtype), input.device)
     if bias is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
+from ._util import dtype_fix
 
 
 class Linear(Function):
@@ -68,10 +69,8 @@ def linear(input, weight, bias=None):
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     if input.dtype != weight.dtype:
-        raise TypeError(
-            f"linear: input is {input.dtype} but weight is {weight.dtype}; convert one, e.g. "
-            f"`x.to({'tn.' + str(weight.dtype)})` or `model.to({'tn.' + str(input.dtype)})`"
-        )
+        raise TypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}; "
+                        f"{dtype_fix(input.dtype, weight.dtype)}")
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)

@@ -48,6 +48,7 @@ METHODS = {
     "contiguous": conversion.contiguous,
     "float": lambda self: conversion.to(self, dtype="float32"),
     "double": lambda self: conversion.to(self, dtype="float64"),
+    "half": lambda self: conversion.to(self, dtype="float16"),
     "long": lambda self: conversion.to(self, dtype="int64"),
     "int": lambda self: conversion.to(self, dtype="int32"),
     "bool": lambda self: conversion.to(self, dtype="bool"),

@@ -19,6 +19,7 @@ import numpy as _np  # host-side only: building small constant averaging matrice
 
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
+from ._args import as_int
 from .conv import _batched, _check_tensor, _ints
 
 
@@ -215,8 +216,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     x, unbatched = _prepare(input, op)
     (kh, kw), (sh, sw), (ph, pw), _, (oh, ow) = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, op)
     if divisor_override is not None:
-        if not isinstance(divisor_override, int) or isinstance(divisor_override, bool) or divisor_override <= 0:
-            raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+        divisor_override = as_int(divisor_override, "divisor_override", op, minimum=1)
     y = AvgPool2d.apply(x, geometry=((kh, kw), (sh, sw), (ph, pw), (oh, ow)),
                         count_include_pad=bool(count_include_pad), divisor_override=int(divisor_override or 0))
     return y.squeeze(0) if unbatched else y
@@ -242,10 +242,10 @@ def adaptive_avg_pool2d(input, output_size, *, op: str = "adaptive_avg_pool2d"):
     x, unbatched = _prepare(input, op)
     h, w = x.shape[2], x.shape[3]
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        oh, ow = (h if output_size[0] is None else output_size[0]), (w if output_size[1] is None else output_size[1])
+        oh, ow = (n if v is None else as_int(v, "output_size", op) for v, n in zip(output_size, (h, w)))
     else:
         oh, ow = _ints(output_size, 2, "output_size", op)
-    if not all(isinstance(v, int) and v > 0 for v in (oh, ow)):
+    if not all(v > 0 for v in (oh, ow)):
         raise ValueError(f"{op}: output_size must be positive ints, got {output_size!r}")
     if h == 0 or w == 0:
         raise ValueError(f"{op}: input has an empty spatial axis (shape {tuple(input.shape)})")

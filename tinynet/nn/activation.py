@@ -6,6 +6,7 @@ The math and its gradients live in ``tinynet.functional.activation``.
 from __future__ import annotations
 
 from .. import functional as F
+from ..functional._args import as_dim, as_float
 from .module import Module
 
 
@@ -55,7 +56,7 @@ class Softmax(Module):
 
     def __init__(self, dim=None):
         super().__init__()
-        self.dim = dim
+        self.dim = as_dim(dim, "dim", type(self).__name__, allow_none=True)
 
     def forward(self, x):
         dim = self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1)  # PyTorch's legacy rule
@@ -78,7 +79,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = as_float(negative_slope, "negative_slope", "LeakyReLU")
         self.inplace = inplace
 
     def forward(self, x):
@@ -104,7 +105,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = as_float(alpha, "alpha", "ELU")
         self.inplace = inplace
 
     def forward(self, x):
@@ -119,8 +120,8 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        self.beta = beta
-        self.threshold = threshold
+        self.beta = as_float(beta, "beta", "Softplus")
+        self.threshold = as_float(threshold, "threshold", "Softplus")
 
     def forward(self, x):
         return F.softplus(x, self.beta, self.threshold)

@@ -12,10 +12,11 @@ Every shape problem is reported with the layer's name as written, e.g.
 from __future__ import annotations
 
 import math
-import numbers
 
 from .. import functional as F
 from ..backend import get_device
+from ..functional._args import as_int
+from ..functional._util import dtype_fix
 from ..functional.conv import _ints
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -27,9 +28,7 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _positive_int(value, what, layer):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{layer}: {what} must be a positive int, got {value!r}")
-    return int(value)
+    return as_int(value, what, layer, minimum=1)
 
 
 class _ConvNd(Module):
@@ -123,8 +122,8 @@ class _ConvNd(Module):
             )
         if x.dtype != self.weight.dtype:
             raise TypeError(
-                f"{label}: input is {x.dtype} but the layer's weights are {self.weight.dtype}; convert the "
-                f"input (`x.to(tn.{self.weight.dtype})`) or the model (`model.to(tn.{x.dtype})`)"
+                f"{label}: input is {x.dtype} but the layer's weights are {self.weight.dtype}; "
+                f"{dtype_fix(x.dtype, self.weight.dtype, ids_hint=False)}"
             )
 
     def _explicit_pad(self, x):

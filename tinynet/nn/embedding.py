@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..backend import get_device
+from ..functional._args import as_int
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from . import init
@@ -21,10 +22,10 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  device=None, dtype=None):
         super().__init__()
-        for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
+        num_embeddings = as_int(num_embeddings, "num_embeddings", "Embedding", minimum=1)
+        embedding_dim = as_int(embedding_dim, "embedding_dim", "Embedding", minimum=1)
         if padding_idx is not None:
+            padding_idx = as_int(padding_idx, "padding_idx", "Embedding")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding({num_embeddings}, {embedding_dim}): padding_idx {padding_idx} must be within "

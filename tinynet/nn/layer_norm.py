@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..backend import get_device
+from ..functional._args import as_float, as_shape
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from . import init
@@ -21,12 +22,10 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.normalized_shape = as_shape(normalized_shape, "normalized_shape", "LayerNorm")
         if not self.normalized_shape or any(s <= 0 for s in self.normalized_shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
-        self.eps = float(eps)
+        self.eps = as_float(eps, "eps", "LayerNorm")
         self.elementwise_affine = elementwise_affine
         dev = get_device(device)
         dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()

@@ -6,6 +6,8 @@ import math
 from .. import functional as F
 from ..backend import get_device
 from ..tensor import dtypes as _dt
+from ..functional._args import as_dim, as_int
+from ..functional._util import dtype_fix
 from ..functional.linear import Linear as _LinearOp
 from ..tensor.tensor import Tensor
 from . import init
@@ -38,9 +40,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+        in_features = as_int(in_features, "in_features", "Linear", minimum=0)
+        out_features = as_int(out_features, "out_features", "Linear", minimum=0)
         self.in_features = in_features
         self.out_features = out_features
         dev = get_device(device)
@@ -87,8 +88,7 @@ class Linear(Module):
                 f"`model.to('{x.device.type}')`"
             )
         raise TypeError(
-            f"{self._label()}: input is {x.dtype} but the layer's weights are {w.dtype}; "
-            f"convert the input (`x.to(tn.{w.dtype})`) or the model (`model.to(tn.{x.dtype})`)"
+            f"{self._label()}: input is {x.dtype} but the layer's weights are {w.dtype}; {dtype_fix(x.dtype, w.dtype)}"
         )
 
     def extra_repr(self):
@@ -100,8 +100,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = as_dim(start_dim, "start_dim", "Flatten")
+        self.end_dim = as_dim(end_dim, "end_dim", "Flatten")
 
     def forward(self, x):
         _check_tensor("Flatten", x)
@@ -116,8 +116,10 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
-        self.dim = dim
-        self.unflattened_size = tuple(unflattened_size)
+        self.dim = as_dim(dim, "dim", "Unflatten")
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.unflattened_size = tuple(as_int(s, "unflattened_size", "Unflatten") for s in unflattened_size)
 
     def forward(self, x):
         _check_tensor("Unflatten", x)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..functional._args import as_float, as_int
 from .module import Module
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -79,9 +80,10 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
+        label_smoothing = as_float(label_smoothing, "label_smoothing", "CrossEntropyLoss")
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-        self.ignore_index = ignore_index
+        self.ignore_index = as_int(ignore_index, "ignore_index", "CrossEntropyLoss")
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
@@ -96,7 +98,7 @@ class NLLLoss(_WeightedLoss):
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(weight, reduction)
-        self.ignore_index = ignore_index
+        self.ignore_index = as_int(ignore_index, "ignore_index", "NLLLoss")
 
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,

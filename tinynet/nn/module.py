@@ -22,6 +22,9 @@ from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from .parameter import Parameter
 
+#: The dtypes a model can be converted to with ``Module.to`` (its parameters are floating).
+_MODEL_DTYPES = (_dt.float32, _dt.float64, _dt.float16)
+
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict(strict=False)`` skipped: keys the model has but the state dict
@@ -293,6 +296,11 @@ class Module:
         Parameters keep their identity (only their ``data`` and ``device`` change), so an
         optimizer built before the move still updates them. Only floating parameters and
         buffers change dtype (an int64 counter stays int64). Gradients move with them.
+
+        A model runs in float32, float64 or float16 (``m.half()``): every layer's forward and
+        backward work in float16, the fused kernels computing in float32 and rounding back
+        (as PyTorch does), so outputs and gradients stay float16. Any other dtype raises a
+        TypeError here, before anything is changed.
         """
         for a in args:
             if isinstance(a, Tensor):
@@ -303,8 +311,13 @@ class Module:
                 dtype = a
         target = get_device(device) if device is not None else None
         dt = _dt.to_dtype(dtype) if dtype is not None else None
-        if dt is not None and dt.kind != "f":
-            raise TypeError(f"Module.to: dtype must be floating (tn.float32 or tn.float64), got {dt}")
+        if dt is not None and dt not in _MODEL_DTYPES:
+            what = "an integer or bool dtype" if dt.kind != "f" else "a floating dtype tinynet's layers do not run in"
+            raise TypeError(
+                f"Module.to: {type(self).__name__} cannot be converted to {dt} ({what}); a model's parameters "
+                "are floating: tn.float32 (default), tn.float64 or tn.float16. To feed integer data, convert "
+                "the input instead (`x.float()`)"
+            )
 
         def convert(t):
             if t is None:
@@ -342,6 +355,10 @@ class Module:
 
     def double(self):
         return self.to(_dt.float64)
+
+    def half(self):
+        """Cast floating parameters and buffers to float16 (see :meth:`to`)."""
+        return self.to(_dt.float16)
 
     # --- saving and loading ----------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):

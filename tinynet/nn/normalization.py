@@ -9,6 +9,7 @@ mode it normalises with the batch statistics and updates the running ones; after
 from __future__ import annotations
 
 from ..backend import get_device
+from ..functional._args import as_float, as_int
 from ..functional.normalization import batch_norm
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -23,8 +24,10 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None):
         super().__init__()
-        if not isinstance(num_features, int) or isinstance(num_features, bool) or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
+        label = type(self).__name__
+        num_features = as_int(num_features, "num_features", label, minimum=1)
+        eps = as_float(eps, "eps", label)
+        momentum = as_float(momentum, "momentum", label, allow_none=True)
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum!r}")
         self.num_features = num_features

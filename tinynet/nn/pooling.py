@@ -6,6 +6,7 @@ as constructed, e.g. ``MaxPool2d(kernel_size=2)``.
 """
 from __future__ import annotations
 
+from ..functional._args import as_int, as_int_or_ints
 from ..functional.dropout import _check_p
 from ..functional.dropout2d import dropout2d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
@@ -24,10 +25,10 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
+        self.kernel_size = as_int_or_ints(kernel_size, 2, "kernel_size", "MaxPool2d")
+        self.stride = as_int_or_ints(stride, 2, "stride", "MaxPool2d") if stride is not None else self.kernel_size
+        self.padding = as_int_or_ints(padding, 2, "padding", "MaxPool2d")
+        self.dilation = as_int_or_ints(dilation, 2, "dilation", "MaxPool2d")
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
@@ -50,12 +51,13 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        self.kernel_size = as_int_or_ints(kernel_size, 2, "kernel_size", "AvgPool2d")
+        self.stride = as_int_or_ints(stride, 2, "stride", "AvgPool2d") if stride is not None else self.kernel_size
+        self.padding = as_int_or_ints(padding, 2, "padding", "AvgPool2d")
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        self.divisor_override = (None if divisor_override is None else
+                                 as_int(divisor_override, "divisor_override", "AvgPool2d", minimum=1))
 
     def _label(self):
         return f"AvgPool2d(kernel_size={self.kernel_size})"
@@ -74,7 +76,14 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = output_size
+        if isinstance(output_size, (tuple, list)):
+            if len(output_size) != 2:
+                raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a tuple of 2 ints (or None), "
+                                f"got {output_size!r}")
+            self.output_size = tuple(None if v is None else as_int(v, "output_size", "AdaptiveAvgPool2d", minimum=1)
+                                     for v in output_size)
+        else:
+            self.output_size = as_int(output_size, "output_size", "AdaptiveAvgPool2d", minimum=1)
 
     def _label(self):
         return f"AdaptiveAvgPool2d(output_size={self.output_size})"

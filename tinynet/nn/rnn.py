@@ -17,6 +17,7 @@ import math
 
 from .. import functional as F
 from ..backend import get_device
+from ..functional._args import as_float, as_int
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from . import init
@@ -38,9 +39,10 @@ class RNNBase(Module):
         if _mode is not None:
             self.mode = _mode
         label = type(self).__name__
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{label}: {name} must be a positive int, got {v!r}")
+        input_size = as_int(input_size, "input_size", label, minimum=1)
+        hidden_size = as_int(hidden_size, "hidden_size", label, minimum=1)
+        num_layers = as_int(num_layers, "num_layers", label, minimum=1)
+        dropout = as_float(dropout, "dropout", label)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{label}: dropout must be in [0, 1), got {dropout}")
         self.input_size = input_size
@@ -209,8 +211,9 @@ class _CellBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        label = type(self).__name__
+        self.input_size = input_size = as_int(input_size, "input_size", label, minimum=1)
+        self.hidden_size = hidden_size = as_int(hidden_size, "hidden_size", label, minimum=1)
         dev = get_device(device)
         dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
         g = self.gates * hidden_size

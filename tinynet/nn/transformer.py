@@ -14,6 +14,8 @@ import math
 
 from .. import functional as F
 from ..backend import get_device
+from ..functional._args import as_float, as_int
+from ..functional.dropout import _check_p
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from . import init
@@ -62,8 +64,9 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = True, device=None, dtype=None):
         super().__init__()
-        if not isinstance(embed_dim, int) or embed_dim <= 0 or not isinstance(num_heads, int) or num_heads <= 0:
-            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive ints, got {embed_dim!r}, {num_heads!r}")
+        embed_dim = as_int(embed_dim, "embed_dim", "MultiheadAttention", minimum=1)
+        num_heads = as_int(num_heads, "num_heads", "MultiheadAttention", minimum=1)
+        dropout = _check_p(dropout, "MultiheadAttention")
         if embed_dim % num_heads:
             raise ValueError(
                 f"MultiheadAttention(embed_dim={embed_dim}, num_heads={num_heads}): embed_dim must be divisible "
@@ -189,6 +192,11 @@ class TransformerEncoderLayer(Module):
                  activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = True,
                  norm_first: bool = False, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        d_model = as_int(d_model, "d_model", "TransformerEncoderLayer", minimum=1)
+        nhead = as_int(nhead, "nhead", "TransformerEncoderLayer", minimum=1)
+        dim_feedforward = as_int(dim_feedforward, "dim_feedforward", "TransformerEncoderLayer", minimum=1)
+        dropout = _check_p(dropout, "TransformerEncoderLayer")
+        layer_norm_eps = as_float(layer_norm_eps, "layer_norm_eps", "TransformerEncoderLayer")
         kw = dict(device=device, dtype=dtype)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
@@ -233,8 +241,7 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer, num_layers: int, norm=None):
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"TransformerEncoder: num_layers must be a positive int, got {num_layers!r}")
+        num_layers = as_int(num_layers, "num_layers", "TransformerEncoder", minimum=1)
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
@@ -259,6 +266,10 @@ class TransformerDecoderBlock(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int | None = None, dropout: float = 0.0,
                  activation="gelu", layer_norm_eps: float = 1e-5, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        d_model = as_int(d_model, "d_model", "TransformerDecoderBlock", minimum=1)
+        nhead = as_int(nhead, "nhead", "TransformerDecoderBlock", minimum=1)
+        if dim_feedforward is not None:
+            dim_feedforward = as_int(dim_feedforward, "dim_feedforward", "TransformerDecoderBlock", minimum=1)
         kw = dict(device=device, dtype=dtype)
         ff = dim_feedforward or 4 * d_model
         self.ln_1 = LayerNorm(d_model, eps=layer_norm_eps, **kw)

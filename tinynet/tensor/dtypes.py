@@ -46,7 +46,15 @@ def to_dtype(dtype):
     try:
         return _np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"unknown dtype {dtype!r}: expected tn.float32, tn.float64, tn.int64 or tn.bool") from None
+        if "bfloat16" in str(dtype):
+            raise TypeError(BFLOAT16_MESSAGE) from None
+        raise TypeError(f"unknown dtype {dtype!r}: expected tn.float32, tn.float64, tn.float16, tn.int64 "
+                        "or tn.bool") from None
+
+
+#: Why there is no ``tn.bfloat16`` (raised for ``tn.bfloat16`` and ``dtype="bfloat16"``).
+BFLOAT16_MESSAGE = ("bfloat16 is not supported: tinynet stores tensors as NumPy/CuPy arrays and NumPy has no "
+                    "bfloat16 type; use tn.float16 (model.half()) or tn.float32")
 
 
 def is_floating(dtype) -> bool:
