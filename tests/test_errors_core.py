@@ -273,3 +273,33 @@ def test_creation_errors():
         tn.manual_seed(1.5)
     with pytest.raises(ValueError, match=r"item\(\): only one-element tensors"):
         tn.ones(2).item()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tn.nn.Linear(3, 2)(tn.ones(4, 5)),
+    lambda: tn.ones(2, 3) + tn.ones(4, 5),
+    lambda: tn.ones(2, 3) @ tn.ones(4, 5),
+    lambda: tn.nn.functional.cross_entropy(tn.ones(3, 4), tn.tensor([0, 1])),
+    lambda: tn.nn.Conv2d(3, 4, 3)(tn.ones(1, 2, 5, 5)),
+    lambda: tn.cat([tn.ones(2, 3), tn.ones(2, 4)], dim=0),
+    lambda: tn.ones(6).reshape(4, 2),
+    lambda: tn.nn.LayerNorm(4)(tn.ones(2, 3)),
+], ids=["linear", "broadcast", "matmul", "cross_entropy", "conv2d", "cat", "reshape", "layer_norm"])
+def test_shape_errors_are_both_value_and_runtime_errors(make):
+    """PyTorch raises RuntimeError for these, NumPy-minded code catches ValueError: both work."""
+    from tinynet.backend.errors import ShapeError
+
+    with pytest.raises(ShapeError) as info:
+        make()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, RuntimeError)
+
+
+def test_mixing_devices_is_a_device_error_naming_both():
+    from tinynet.backend.errors import DeviceError
+
+    if not (tn.cuda.is_available() or tn.cuda.is_simulated()):
+        pytest.skip("no cuda device, not even simulated")
+    for make in (lambda: tn.ones(2, device="cuda") + tn.ones(2), lambda: tn.ones(2, 2, device="cuda") @ tn.ones(2, 2)):
+        with pytest.raises(DeviceError, match="cpu") as info:
+            make()
+        assert "cuda" in str(info.value) and isinstance(info.value, RuntimeError)

@@ -14,6 +14,7 @@ RNN unroll) needs no recursion.
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from .function import GraphFreedError
 from .grad_mode import STATE, set_grad_enabled
 
@@ -286,7 +287,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 )
             g = out._make(out.device.xp.ones_like(out.data), out.device)
         elif tuple(g.shape) != tuple(out.shape):
-            raise ValueError(f"autograd.grad: grad_output of shape {tuple(g.shape)} for an output of shape {tuple(out.shape)}")
+            raise ShapeError(f"autograd.grad: grad_output of shape {tuple(g.shape)} for an output of shape {tuple(out.shape)}")
         seeds.append(g)
     for t in inputs:
         if not t._requires_grad:

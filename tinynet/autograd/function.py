@@ -18,6 +18,7 @@ counters so an in-place change behind the graph's back is caught at backward tim
 """
 from __future__ import annotations
 
+from ..backend.errors import DeviceError
 from .grad_mode import STATE
 
 
@@ -25,10 +26,10 @@ class GraphFreedError(RuntimeError):
     """Raised by a second backward through a graph that was already freed."""
 
 
-def _device_error(op: str, inputs) -> RuntimeError:
+def _device_error(op: str, inputs) -> DeviceError:
     desc = ", ".join(f"{tuple(t.shape)} {t.dtype} on {t.device.type}" for t in inputs)
     devices = sorted({t.device.type for t in inputs})
-    return RuntimeError(
+    return DeviceError(
         f"{op}: expected all tensors on one device, but got tensors on {' and '.join(devices)} "
         f"({desc}). Move them first, e.g. `x.to('{devices[0]}')`."
     )

@@ -14,10 +14,17 @@ GLOBAL_DEFAULTS = {"epochs": 10, "lr": 1e-3, "batch_size": 32, "optimizer": "ada
 
 
 class CLIError(Exception):
-    """A user error: printed as ``tinynet <command>: error: ...`` with exit status ``code``."""
+    """A user error: printed as ``tinynet <command>: error: ...`` with exit status ``code``.
+
+    ``message`` may be an exception; an ``OSError`` is shown as its message and file name,
+    without Python's ``[Errno N]`` prefix.
+    """
 
     def __init__(self, message, code=2):
-        super().__init__(message)
+        if isinstance(message, OSError) and message.strerror:
+            name = os.fsdecode(message.filename) if message.filename is not None else None
+            message = message.strerror + (f": {name!r}" if name and name not in message.strerror else "")
+        super().__init__(str(message))
         self.code = code
 
 

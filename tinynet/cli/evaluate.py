@@ -51,7 +51,7 @@ def run(args) -> int:
     try:
         metrics = trainer.evaluate(loader)
     except ValueError as exc:  # an empty split
-        raise CLIError(str(exc), code=1) from None
+        raise CLIError(exc, code=1) from None
     if args.json:
         print(json.dumps({"checkpoint": args.checkpoint, "epoch": ck.get("epoch"), "split": args.split, **metrics}))
     else:

@@ -151,7 +151,7 @@ def _load_checkpoint(path, map_location="cpu"):
     try:
         return check_checkpoint(load(path, map_location=map_location), path)
     except (ValueError, TypeError, OSError) as exc:
-        raise CLIError(str(exc), code=1) from None
+        raise CLIError(exc, code=1) from None
 
 
 def _merge_resume(args):
@@ -228,7 +228,7 @@ def run(args) -> int:
     try:
         prepare_out_dir(args.out)  # before any work: a bad --out is one line, not a lost run
     except OSError as exc:
-        raise CLIError(str(exc), code=1) from None
+        raise CLIError(exc, code=1) from None
     optimizer = build_optimizer(args.optimizer, setup.model.parameters(), args.lr, args.weight_decay, args.momentum)
     scheduler = build_scheduler(args.scheduler, optimizer, args.schedule_epochs)
     trainer = Trainer(setup.model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
@@ -262,9 +262,9 @@ def run(args) -> int:
                 test = trainer.evaluate(setup.test_loader)
                 trainer.write_results(test)
     except NonFiniteLossError as exc:
-        raise CLIError(str(exc), code=1) from None
+        raise CLIError(exc, code=1) from None
     except (ValueError, OSError) as exc:  # empty data, an unwritable output folder, a full disk
-        raise CLIError(str(exc), code=1) from None
+        raise CLIError(exc, code=1) from None
     if test is not None:
         print(format_report(test, "test"))
     elapsed = time.perf_counter() - start

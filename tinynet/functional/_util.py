@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numbers
 
+from ..backend.errors import ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
@@ -57,8 +58,8 @@ def pair(a, b, op: str):
     return a, b
 
 
-def broadcast_error(op: str, a, b) -> ValueError:
-    return ValueError(
+def broadcast_error(op: str, a, b) -> ShapeError:
+    return ShapeError(
         f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together "
         "(trailing axes must be equal or 1). Reshape or unsqueeze one operand so they line up."
     )

@@ -37,6 +37,7 @@ import math
 
 import numpy as _np  # host-side shape arithmetic and randomness only
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
 from ..tensor import random as _random
@@ -58,7 +59,7 @@ def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_at
     except ValueError:
         full = None
     if full != tuple(scores_shape):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: attn_mask of shape {tuple(m.shape)} does not broadcast to the attention scores of "
             f"shape {tuple(scores_shape)} (batch..., L queries, S keys). Give a mask of shape (L, S), "
             "(N, 1, L, S), or (N, 1, 1, S) for key padding."
@@ -245,13 +246,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
         if t.ndim < 2:
-            raise ValueError(f"{op}: {name} must be at least 2-D (..., length, dim), got shape {tuple(t.shape)}")
+            raise ShapeError(f"{op}: {name} must be at least 2-D (..., length, dim), got shape {tuple(t.shape)}")
     if query.shape[-1] != key.shape[-1]:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: query {tuple(query.shape)} and key {tuple(key.shape)} must have the same last (embedding) axis"
         )
     if key.shape[-2] != value.shape[-2]:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: key {tuple(key.shape)} and value {tuple(value.shape)} must have the same number of "
             "positions (axis -2)"
         )
@@ -260,7 +261,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     try:
         batch = _np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     except ValueError:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: the batch axes of query {tuple(query.shape)}, key {tuple(key.shape)} and value "
             f"{tuple(value.shape)} cannot be broadcast together"
         ) from None
@@ -285,7 +286,7 @@ def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float 
     op = "packed_self_attention"
     n, L, e3 = qkv.shape
     if e3 % (3 * num_heads):
-        raise ValueError(f"{op}: the packed axis {e3} must be 3 * num_heads * head_dim (num_heads={num_heads})")
+        raise ShapeError(f"{op}: the packed axis {e3} must be 3 * num_heads * head_dim (num_heads={num_heads})")
     scores_shape = (n, num_heads, L, L)
     mask = _build_mask(attn_mask, is_causal, scores_shape, qkv.device.xp, qkv.dtype, op)
     sink = [] if need_weights else None

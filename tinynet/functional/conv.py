@@ -30,6 +30,7 @@ Groups split channels into independent blocks: the GEMMs become batched over gro
 """
 from __future__ import annotations
 
+from ..backend.errors import DeviceError, ShapeError
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
@@ -77,7 +78,7 @@ def conv_geometry(in_hw, kernel_hw, stride, padding, dilation, op: str):
     hp, wp = h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1]
     if eh > hp or ew > wp:
         dil = "" if (dh, dw) == (1, 1) else f" (dilated to {eh}x{ew})"
-        raise ValueError(
+        raise ShapeError(
             f"{op}: kernel size {kh}x{kw}{dil} is larger than the padded input {hp}x{wp} "
             f"(input {h}x{w} plus padding {pads[0][0] + pads[0][1]}x{pads[1][0] + pads[1][1]}). "
             "Use a smaller kernel, more padding, or larger inputs."
@@ -280,7 +281,7 @@ def _check_same(a, b, what_a, what_b, op):
         raise TypeError(f"{op}: {what_a} is {a.dtype} but {what_b} is {b.dtype}; convert one "
                         f"(e.g. `{what_a}.to({what_b}.dtype)`)")
     if a.device is not b.device:
-        raise RuntimeError(f"{op}: {what_a} is on {a.device.type} but {what_b} is on {b.device.type}; "
+        raise DeviceError(f"{op}: {what_a} is on {a.device.type} but {what_b} is on {b.device.type}; "
                            f"move it with `.to('{b.device.type}')`")
 
 
@@ -290,14 +291,14 @@ def _batched(input, op: str, expected: str):
         return input, False
     if input.ndim == 3:
         return input.unsqueeze(0), True
-    raise ValueError(f"{op}: expected input of shape {expected} (4-D, or 3-D without the batch axis), "
+    raise ShapeError(f"{op}: expected input of shape {expected} (4-D, or 3-D without the batch axis), "
                      f"got shape {tuple(input.shape)}")
 
 
 def _check_groups(groups, c_in, c_out, op):
     groups = as_int(groups, "groups", op, minimum=1)
     if c_in % groups or c_out % groups:
-        raise ValueError(f"{op}: groups={groups} must divide both in_channels ({c_in}) and "
+        raise ShapeError(f"{op}: groups={groups} must divide both in_channels ({c_in}) and "
                          f"out_channels ({c_out})")
 
 
@@ -313,14 +314,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
     if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (out_channels, in_channels/groups, kh, kw), "
+        raise ShapeError(f"{op}: weight must be 4-D (out_channels, in_channels/groups, kh, kw), "
                          f"got shape {tuple(weight.shape)}")
     o, cg, kh, kw = weight.shape
     groups = as_int(groups, "groups", op, minimum=1)
     c = cg * groups
     x, unbatched = _batched(input, op, f"(N, C={c}, H, W)")
     if x.shape[1] != c:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: expected input of shape (N, C={c}, H, W), got {tuple(input.shape)} with "
             f"{x.shape[1]} channels (weight {tuple(weight.shape)}, groups={groups})"
         )
@@ -330,12 +331,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if bias is not None:
         _check_tensor(bias, "bias", op)
         if tuple(bias.shape) != (o,):
-            raise ValueError(f"{op}: bias must have shape ({o},) (one per output channel), got {tuple(bias.shape)}")
+            raise ShapeError(f"{op}: bias must have shape ({o},) (one per output channel), got {tuple(bias.shape)}")
         _check_same(bias, weight, "bias", "weight", op)
         args.append(bias)
     stride, pad, dilation, out_hw = conv_geometry(x.shape[2:], (kh, kw), stride, padding, dilation, op)
     if x.shape[0] == 0:
-        raise ValueError(f"{op}: the input batch is empty (shape {tuple(input.shape)})")
+        raise ShapeError(f"{op}: the input batch is empty (shape {tuple(input.shape)})")
     y = Conv2d.apply(*args, stride=stride, pad=pad, dilation=dilation, groups=int(groups), out_hw=out_hw)
     return y.squeeze(0) if unbatched else y
 
@@ -352,13 +353,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
     if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (in_channels, out_channels/groups, kh, kw), "
+        raise ShapeError(f"{op}: weight must be 4-D (in_channels, out_channels/groups, kh, kw), "
                          f"got shape {tuple(weight.shape)}")
     cin, cog, kh, kw = weight.shape
     groups = as_int(groups, "groups", op, minimum=1)
     x, unbatched = _batched(input, op, f"(N, C={cin}, H, W)")
     if x.shape[1] != cin:
-        raise ValueError(f"{op}: expected input of shape (N, C={cin}, H, W), got {tuple(input.shape)}")
+        raise ShapeError(f"{op}: expected input of shape (N, C={cin}, H, W), got {tuple(input.shape)}")
     _check_groups(groups, cin, cog * groups, op)
     _check_same(input, weight, "input", "weight", op)
     sh, sw = _ints(stride, 2, "stride", op)
@@ -381,7 +382,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                               out_hw=(h, w), in_shape=(x.shape[0], c_out, out_h, out_w))
     if bias is not None:
         if tuple(bias.shape) != (c_out,):
-            raise ValueError(f"{op}: bias must have shape ({c_out},), got {tuple(bias.shape)}")
+            raise ShapeError(f"{op}: bias must have shape ({c_out},), got {tuple(bias.shape)}")
         y = y + bias.reshape(1, c_out, 1, 1)
     return y.squeeze(0) if unbatched else y
 
@@ -394,7 +395,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     _check_groups(groups, c, o, op)
     stride, pad, dil, out_hw = conv_geometry((h, w), (kh, kw), stride, padding, dilation, op)
     if tuple(grad_output.shape) != (n, o) + out_hw:
-        raise ValueError(f"{op}: grad_output must have shape {(n, o) + out_hw}, got {tuple(grad_output.shape)}")
+        raise ShapeError(f"{op}: grad_output must have shape {(n, o) + out_hw}, got {tuple(grad_output.shape)}")
     return Conv2dInputGrad.apply(grad_output, weight, stride=stride, pad=pad, dilation=dil, groups=int(groups),
                                  out_hw=out_hw, in_shape=(n, c, h, w))
 
@@ -406,11 +407,11 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     n, c, h, w = input.shape
     _check_groups(groups, c, o, op)
     if cg * groups != c:
-        raise ValueError(f"{op}: weight_size {tuple(weight_size)} with groups={groups} needs {cg * groups} "
+        raise ShapeError(f"{op}: weight_size {tuple(weight_size)} with groups={groups} needs {cg * groups} "
                          f"input channels, got {c}")
     stride, pad, dil, out_hw = conv_geometry((h, w), (kh, kw), stride, padding, dilation, op)
     if tuple(grad_output.shape) != (n, o) + out_hw:
-        raise ValueError(f"{op}: grad_output must have shape {(n, o) + out_hw}, got {tuple(grad_output.shape)}")
+        raise ShapeError(f"{op}: grad_output must have shape {(n, o) + out_hw}, got {tuple(grad_output.shape)}")
     return Conv2dWeightGrad.apply(input, grad_output, stride=stride, pad=pad, dilation=dil, groups=int(groups),
                                   out_hw=out_hw, w_shape=(o, cg, kh, kw), cols=None)
 
@@ -420,14 +421,14 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
     if weight.ndim != 3:
-        raise ValueError(f"{op}: weight must be 3-D (out_channels, in_channels/groups, k), got shape {tuple(weight.shape)}")
+        raise ShapeError(f"{op}: weight must be 3-D (out_channels, in_channels/groups, k), got shape {tuple(weight.shape)}")
     if input.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected input of shape (N, C={weight.shape[1] * groups}, L) "
+        raise ShapeError(f"{op}: expected input of shape (N, C={weight.shape[1] * groups}, L) "
                          f"(3-D, or 2-D without the batch axis), got shape {tuple(input.shape)}")
 
     c = weight.shape[1] * groups if isinstance(groups, int) and groups > 0 else weight.shape[1]
     if input.shape[-2] != c:
-        raise ValueError(f"{op}: expected input of shape (N, C={c}, L), got {tuple(input.shape)} with "
+        raise ShapeError(f"{op}: expected input of shape (N, C={c}, L), got {tuple(input.shape)} with "
                          f"{input.shape[-2]} channels (weight {tuple(weight.shape)}, groups={groups})")
     pad = padding if isinstance(padding, str) else (0, _ints(padding, 1, "padding", op)[0])
     y = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, stride=(1, _ints(stride, 1, "stride", op)[0]),

@@ -13,6 +13,7 @@ its gradient is the same mask times the incoming gradient.
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
 from .dropout import _check_p
@@ -29,7 +30,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
     if input.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) or (C, H, W), got shape {tuple(input.shape)}")
+        raise ShapeError(f"{op}: expected input of shape (N, C, H, W) or (C, H, W), got shape {tuple(input.shape)}")
     if not training or p == 0.0:
         return input
     if input.dtype.kind != "f":

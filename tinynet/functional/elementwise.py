@@ -5,6 +5,7 @@ differentiated again; ``unbroadcast`` sums gradients back to each input's shape.
 """
 from __future__ import annotations
 
+from ..backend.errors import DeviceError, ShapeError
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._util import broadcast_error, operand, pair, unbroadcast, unbroadcast_array
@@ -246,7 +247,7 @@ class Where(Function):
         try:
             out = self.xp.where(self.cond, a, b)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"where: condition {tuple(self.cond.shape)}, x {tuple(a.shape)} and y {tuple(b.shape)} "
                 "cannot be broadcast together"
             ) from None
@@ -340,7 +341,7 @@ def where(condition, x, y):
 def _compare(a, b, ufunc_name, op):
     a, b = pair(a, b, op)
     if a.device is not b.device:
-        raise RuntimeError(f"{op}: tensors on {a.device.type} and {b.device.type}; move one with .to()")
+        raise DeviceError(f"{op}: tensors on {a.device.type} and {b.device.type}; move one with .to()")
     try:
         out = getattr(a.device.xp, ufunc_name)(a.data, b.data)
     except ValueError:

@@ -10,6 +10,7 @@ scatters) and each is the other's backward, so gradients of gradients work.
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 
@@ -100,7 +101,7 @@ def embedding(input, weight, padding_idx=None, *, op: str = "embedding"):
     if not isinstance(input, Tensor):
         input = Tensor(input, device=weight.device)
     if weight.ndim != 2:
-        raise ValueError(f"{op}: weight must be 2-D (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}")
+        raise ShapeError(f"{op}: weight must be 2-D (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}")
     if input.device is not weight.device:
         raise RuntimeError(
             f"{op}: ids are on {input.device.type} but the weight is on {weight.device.type}; "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -224,11 +225,11 @@ def gather(x, dim, index):
     if not isinstance(index, Tensor):
         index = Tensor(index, device=x.device)
     if index.ndim != x.ndim:
-        raise ValueError(f"gather: index has {index.ndim} dims but the input has {x.ndim} (shapes {tuple(index.shape)} and {tuple(x.shape)})")
+        raise ShapeError(f"gather: index has {index.ndim} dims but the input has {x.ndim} (shapes {tuple(index.shape)} and {tuple(x.shape)})")
     d = normalize_axis(dim, x.ndim, "gather")
     for ax, (ni, nx) in enumerate(zip(index.shape, x.shape)):
         if ax != d and ni > nx:
-            raise ValueError(f"gather: index shape {tuple(index.shape)} is larger than the input shape {tuple(x.shape)} at axis {ax}")
+            raise ShapeError(f"gather: index shape {tuple(index.shape)} is larger than the input shape {tuple(x.shape)} at axis {ax}")
     xp = x.device.xp
     key = []
     for ax in range(x.ndim):
@@ -246,7 +247,7 @@ def index_select(x, dim, index):
     d = normalize_axis(dim, x.ndim, "index_select")
     idx = index if isinstance(index, Tensor) else Tensor(index, device=x.device)
     if idx.ndim != 1:
-        raise ValueError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
+        raise ShapeError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
     return getitem(x, (slice(None),) * d + (idx,))
 
 

@@ -8,6 +8,7 @@ advanced indexes (repeated rows), whose gradient adds up the copies.
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -58,13 +59,13 @@ def cat(tensors, axis=0, *, dim=None):
         axis = dim
     ndim = tensors[0].ndim
     if ndim == 0:
-        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack (or unsqueeze them first)")
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack (or unsqueeze them first)")
     ax = normalize_axis(axis, ndim, "cat")
     ref = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.ndim != ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref)) if k != ax):
             shapes = ", ".join(str(tuple(u.shape)) for u in tensors)
-            raise ValueError(
+            raise ShapeError(
                 f"cat: tensors must have the same shape except along axis {ax}, but tensor {i} has shape "
                 f"{tuple(t.shape)} and tensor 0 has {tuple(ref)} (all shapes: {shapes})"
             )
@@ -83,7 +84,7 @@ def stack(tensors, axis=0, *, dim=None):
     ref = tuple(tensors[0].shape)
     for i, t in enumerate(tensors):
         if tuple(t.shape) != ref:
-            raise ValueError(
+            raise ShapeError(
                 f"stack: expects every tensor to have the same shape, but tensor 0 has {ref} and tensor {i} "
                 f"has {tuple(t.shape)}"
             )
@@ -108,14 +109,14 @@ def split(x, split_size_or_sections, axis=0, *, dim=None):
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes) or sum(sizes) != n:
-            raise ValueError(
+            raise ShapeError(
                 f"split: section sizes {sizes} must be non-negative and add up to {n}, the length of axis "
                 f"{ax} of shape {tuple(x.shape)}"
             )
     else:
         size = int(split_size_or_sections)
         if size <= 0:
-            raise ValueError(f"split: split_size must be a positive int, got {split_size_or_sections}")
+            raise ShapeError(f"split: split_size must be a positive int, got {split_size_or_sections}")
         sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
     lead = (slice(None),) * ax
     pieces, start = [], 0
@@ -175,12 +176,12 @@ def _pad_widths(pad, ndim):
         if len(pairs) == 1:
             pairs = pairs * ndim
         if len(pairs) != ndim:
-            raise ValueError(f"pad: pad_width has {len(pairs)} pairs for a tensor of {ndim} dimensions")
+            raise ShapeError(f"pad: pad_width has {len(pairs)} pairs for a tensor of {ndim} dimensions")
         return pairs
     if len(pad) % 2:
-        raise ValueError(f"pad: the flat pad tuple must have an even length (before, after per axis), got {tuple(pad)}")
+        raise ShapeError(f"pad: the flat pad tuple must have an even length (before, after per axis), got {tuple(pad)}")
     if len(pad) // 2 > ndim:
-        raise ValueError(f"pad: {tuple(pad)} pads {len(pad) // 2} axes but the tensor has only {ndim}")
+        raise ShapeError(f"pad: {tuple(pad)} pads {len(pad) // 2} axes but the tensor has only {ndim}")
     widths = [(0, 0)] * ndim
     for k in range(len(pad) // 2):
         widths[ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
@@ -223,7 +224,7 @@ def pad(x, pad, mode="constant", value=0.0):
             continue
         n = x.shape[ax]
         if n == 0 or (mode == "reflect" and (lo >= n or hi >= n)) or (mode == "circular" and (lo > n or hi > n)):
-            raise ValueError(
+            raise ShapeError(
                 f"pad: {mode} padding of ({lo}, {hi}) is too large for axis {ax} of size {n} "
                 f"(shape {tuple(x.shape)})"
             )

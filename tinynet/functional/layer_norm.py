@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
 from ..tensor.tensor import Tensor
@@ -64,7 +65,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     normalized_shape = as_shape(normalized_shape, "normalized_shape", "layer_norm")
     n = len(normalized_shape)
     if n == 0 or input.ndim < n or tuple(input.shape[-n:]) != normalized_shape:
-        raise ValueError(
+        raise ShapeError(
             f"layer_norm: normalized_shape {normalized_shape} must match the trailing axes of the input, "
             f"but the input has shape {tuple(input.shape)}"
         )
@@ -73,7 +74,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     xp = input.device.xp
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != normalized_shape:
-            raise ValueError(f"layer_norm: {name} has shape {tuple(p.shape)}, expected {normalized_shape}")
+            raise ShapeError(f"layer_norm: {name} has shape {tuple(p.shape)}, expected {normalized_shape}")
         if p is not None and p.dtype != input.dtype:
             raise TypeError(f"layer_norm: input is {input.dtype} but {name} is {p.dtype}; "
                             f"{dtype_fix(input.dtype, p.dtype)}")

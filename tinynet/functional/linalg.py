@@ -7,6 +7,7 @@ operand is treated as a row (left) or column (right) vector and the added axis d
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ._util import pair, unbroadcast, unbroadcast_array
 
@@ -16,18 +17,18 @@ class MatMul(Function):
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {tuple(a.shape)} and {tuple(b.shape)}; use * for scalars")
+            raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {tuple(a.shape)} and {tuple(b.shape)}; use * for scalars")
         k_a = a.shape[-1]
         k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
         if k_a != k_b:
-            raise ValueError(
+            raise ShapeError(
                 f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned: the last axis of "
                 f"the first ({k_a}) must equal the {'second-to-last' if b.ndim > 1 else 'only'} axis of the second ({k_b})"
             )
         try:
             return a @ b
         except ValueError:
-            raise ValueError(f"matmul: batch axes of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together") from None
+            raise ShapeError(f"matmul: batch axes of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together") from None
 
     def backward(self, g):
         a, b = self.inputs
@@ -80,5 +81,5 @@ def matmul(a, b):
 def dot(a, b):
     """Inner product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"dot: expected two 1-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ShapeError(f"dot: expected two 1-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return matmul(a, b)

@@ -10,6 +10,7 @@ The backward is written with tinynet ops, so gradients of gradients work.
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._util import dtype_fix
@@ -60,14 +61,14 @@ def linear(input, weight, bias=None):
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"linear: {name} must be a Tensor, got {type(t).__name__}")
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
     if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
+        raise ShapeError(
             f"linear: input of shape {tuple(input.shape)} does not fit weight of shape {tuple(weight.shape)}: "
             f"the input's last axis must have {weight.shape[1]} features"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+        raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     if input.dtype != weight.dtype:
         raise TypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}; "
                         f"{dtype_fix(input.dtype, weight.dtype)}")

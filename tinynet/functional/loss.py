@@ -25,6 +25,7 @@ cross_entropy with class-index targets and no ``weight`` is one fused op
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor.tensor import Tensor
@@ -64,7 +65,7 @@ def _check_float_input(input, op):
 
 def _same_shape(input, target, op):
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: input has shape {tuple(input.shape)} but target has shape {tuple(target.shape)}; "
             "they must be the same (reshape the target, e.g. `target.reshape(input.shape)`)"
         )
@@ -220,7 +221,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
 # --- class-index losses -----------------------------------------------------------------------------
 def _class_count(input, op):
     if input.ndim == 0:
-        raise ValueError(f"{op}: input must have a class axis: shape (C,), (N, C) or (N, C, d1, ...); got a 0-d tensor")
+        raise ShapeError(f"{op}: input must have a class axis: shape (C,), (N, C) or (N, C, d1, ...); got a 0-d tensor")
     return input.shape[1] if input.ndim >= 2 else input.shape[0]
 
 
@@ -242,14 +243,14 @@ def _check_class_targets(input, target, ignore_index, op):
                 f"{target.dtype}; class indices must be integers. Convert with `target.long()`{extra}."
             )
         if kind == "f" and op == "cross_entropy":
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: target of shape {tuple(target.shape)} ({target.dtype}) fits neither form: class "
                 f"probabilities need the input's shape {tuple(input.shape)}, class indices need an integer "
                 f"target of shape {want}"
             )
         raise TypeError(f"{op}: target must be an integer tensor of class indices, got {_desc(target)}")
     if tuple(target.shape) != want:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: input of shape {tuple(input.shape)} needs a target of shape {want} "
             f"(class axis removed), but target has shape {tuple(target.shape)}"
         )
@@ -271,7 +272,7 @@ def _check_weight(weight, input, C, op):
         return None
     weight = _as_tensor(weight, input, op, "weight")
     if tuple(weight.shape) != (C,):
-        raise ValueError(f"{op}: weight must have shape ({C},), one per class; got {tuple(weight.shape)}")
+        raise ShapeError(f"{op}: weight must have shape ({C},), one per class; got {tuple(weight.shape)}")
     return weight.data.astype(input.dtype, copy=False)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor.tensor import Tensor
@@ -109,7 +110,7 @@ def _check_stat(name, t, c, op):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
     if tuple(t.shape) != (c,):
-        raise ValueError(f"{op}: {name} must have shape ({c},) for an input with {c} channels, got {tuple(t.shape)}")
+        raise ShapeError(f"{op}: {name} must have shape ({c},) for an input with {c} channels, got {tuple(t.shape)}")
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
@@ -126,7 +127,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
     if input.ndim not in (2, 3, 4):
-        raise ValueError(f"{op}: expected a 2-D, 3-D or 4-D input (N, C[, L] or N, C, H, W), got shape {tuple(input.shape)}")
+        raise ShapeError(f"{op}: expected a 2-D, 3-D or 4-D input (N, C[, L] or N, C, H, W), got shape {tuple(input.shape)}")
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
     c = input.shape[1]
@@ -141,7 +142,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training:
         m = input.numel() // max(c, 1)
         if m <= 1:
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: expected more than 1 value per channel when training, got input of shape "
                 f"{tuple(input.shape)}; use a larger batch or call model.eval()"
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as _np  # host-side only: building small constant averaging matrices
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._args import as_int
@@ -44,7 +45,7 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op):
     ph, pw = _ints(padding, 2, "padding", op)
     dh, dw = _ints(dilation, 2, "dilation", op)
     if kh <= 0 or kw <= 0:
-        raise ValueError(f"{op}: kernel_size must be positive, got {(kh, kw)}")
+        raise ShapeError(f"{op}: kernel_size must be positive, got {(kh, kw)}")
     if sh <= 0 or sw <= 0:
         raise ValueError(f"{op}: stride must be positive, got {(sh, sw)}")
     if dh <= 0 or dw <= 0:
@@ -52,13 +53,13 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op):
     if ph < 0 or pw < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {(ph, pw)}")
     if 2 * ph > kh or 2 * pw > kw:
-        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
+        raise ShapeError(f"{op}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
     h, w = x.shape[2], x.shape[3]
     oh = _pool_out(h, kh, sh, ph, dh, ceil_mode)
     ow = _pool_out(w, kw, sw, pw, dw, ceil_mode)
     if oh <= 0 or ow <= 0:
         eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-        raise ValueError(
+        raise ShapeError(
             f"{op}: kernel size {eh}x{ew} is larger than the padded input {h + 2 * ph}x{w + 2 * pw} "
             f"(input {h}x{w}, input shape {tuple(x.shape)}). Use a smaller kernel or larger inputs."
         )
@@ -246,9 +247,9 @@ def adaptive_avg_pool2d(input, output_size, *, op: str = "adaptive_avg_pool2d"):
     else:
         oh, ow = _ints(output_size, 2, "output_size", op)
     if not all(v > 0 for v in (oh, ow)):
-        raise ValueError(f"{op}: output_size must be positive ints, got {output_size!r}")
+        raise ShapeError(f"{op}: output_size must be positive ints, got {output_size!r}")
     if h == 0 or w == 0:
-        raise ValueError(f"{op}: input has an empty spatial axis (shape {tuple(input.shape)})")
+        raise ShapeError(f"{op}: input has an empty spatial axis (shape {tuple(input.shape)})")
     if (oh, ow) == (1, 1):
         y = x.mean(axis=(2, 3), keepdims=True)
     elif h % oh == 0 and w % ow == 0:

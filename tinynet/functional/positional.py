@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as _np
 
+from ..backend.errors import ShapeError
 from ..backend import get_device
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -19,7 +20,7 @@ def sinusoidal_position_encoding(length: int, d_model: int, base: float = 10000.
                                  device=None) -> Tensor:
     """The (length, d_model) table of sine/cosine position codes (odd ``d_model`` allowed)."""
     if length < 0 or d_model <= 0:
-        raise ValueError(f"sinusoidal_position_encoding: need length >= 0 and d_model > 0, got {length} and {d_model}")
+        raise ShapeError(f"sinusoidal_position_encoding: need length >= 0 and d_model > 0, got {length} and {d_model}")
     pos = _np.arange(length, dtype=_np.float64)[:, None]
     i = _np.arange(0, d_model, 2, dtype=_np.float64)
     angle = pos / base ** (i / d_model)

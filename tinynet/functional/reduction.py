@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins as _builtins
 import math
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ._util import normalize_axis, pick_axis
 
@@ -124,7 +125,7 @@ def _resolve(x, axis, dim, op):
     axis = normalize_axis(pick_axis(axis, dim, op), x.ndim, op)
     if isinstance(axis, tuple):
         if len(set(axis)) != len(axis):
-            raise ValueError(f"{op}: repeated axis in {axis}")
+            raise ShapeError(f"{op}: repeated axis in {axis}")
         if x.ndim == 0:
             axis = None
     elif axis is not None and x.ndim == 0:
@@ -136,7 +137,7 @@ def _check_nonempty(x, axis, op):
     """max/min/argmax have no identity: reducing over an empty axis is an error (as in PyTorch)."""
     if x.data.size == 0 and (axis is None or _count(x.shape, axis) == 0 or x.ndim == 0):
         where = "the whole tensor" if axis is None else f"axis {axis}"
-        raise ValueError(
+        raise ShapeError(
             f"{op}: cannot reduce over {where} of a tensor of shape {tuple(x.shape)}: it has no "
             "elements and the operation has no identity. Reduce over a non-empty axis instead."
         )

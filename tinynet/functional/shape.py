@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ._util import normalize_axis, unbroadcast, unbroadcast_array
 
@@ -27,7 +28,7 @@ class Reshape(Function):
         try:
             return x.reshape(self.shape)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.size} elements) "
                 f"into shape {self.shape} ({'?' if -1 in self.shape else math.prod(self.shape)} elements)"
             ) from None
@@ -72,7 +73,7 @@ class Expand(Function):
         try:
             return self.xp.broadcast_to(x, self.shape)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"expand: cannot broadcast shape {tuple(x.shape)} to {self.shape} "
                 "(each axis must match or be 1)"
             ) from None
@@ -99,7 +100,7 @@ def permute(x, *axes):
     """Reorder axes: ``permute(x, 2, 0, 1)``."""
     axes = _shape_arg(axes)
     if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of shape {tuple(x.shape)}")
+        raise ShapeError(f"permute: {axes} is not a permutation of the {x.ndim} axes of shape {tuple(x.shape)}")
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
@@ -127,7 +128,7 @@ def expand(x, *shape):
     shape = _shape_arg(shape)
     lead = len(shape) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand: target {shape} has fewer axes than the tensor's shape {tuple(x.shape)}")
+        raise ShapeError(f"expand: target {shape} has fewer axes than the tensor's shape {tuple(x.shape)}")
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     if shape == x.shape:
         return x

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_int
@@ -52,13 +53,13 @@ class _ConvNd(Module):
         self.output_padding = _ints(output_padding, n, "output_padding", kind)
         label = self._label()
         if min(self.kernel_size) <= 0:
-            raise ValueError(f"{label}: kernel_size must be positive, got {kernel_size!r}")
+            raise ShapeError(f"{label}: kernel_size must be positive, got {kernel_size!r}")
         if min(self.stride) <= 0:
             raise ValueError(f"{label}: stride must be positive, got {stride!r}")
         if min(self.dilation) <= 0:
             raise ValueError(f"{label}: dilation must be positive, got {dilation!r}")
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{label}: groups={groups} must divide both in_channels ({in_channels}) and "
+            raise ShapeError(f"{label}: groups={groups} must divide both in_channels ({in_channels}) and "
                              f"out_channels ({out_channels})")
         if isinstance(padding, str):
             if padding not in ("same", "valid") or self._transposed:
@@ -109,11 +110,11 @@ class _ConvNd(Module):
         spatial = ("H", "W") if self._n == 2 else ("L",)
         expected = f"(N, C={self.in_channels}, {', '.join(spatial)})"
         if x.ndim not in (self._n + 1, self._n + 2):
-            raise ValueError(f"{label}: expected input of shape {expected} ({self._n + 2}-D, or {self._n + 1}-D "
+            raise ShapeError(f"{label}: expected input of shape {expected} ({self._n + 2}-D, or {self._n + 1}-D "
                              f"without the batch axis), got shape {tuple(x.shape)}")
         channels = x.shape[-self._n - 1]
         if channels != self.in_channels:
-            raise ValueError(f"{label}: expected input of shape {expected}, got shape {tuple(x.shape)} "
+            raise ShapeError(f"{label}: expected input of shape {expected}, got shape {tuple(x.shape)} "
                              f"with {channels} channels")
         if x.device is not self.weight.device:
             raise RuntimeError(

@@ -17,6 +17,7 @@ import math
 
 import numpy as _np
 
+from ..backend.errors import ShapeError
 from ..autograd.grad_mode import no_grad
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
@@ -70,7 +71,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
 def _calculate_fan_in_and_fan_out(tensor):
     """``(fan_in, fan_out)``: for a weight (out, in, *kernel), fan_in = in·∏kernel, fan_out = out·∏kernel."""
     if tensor.ndim < 2:
-        raise ValueError(
+        raise ShapeError(
             f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
             f"(got shape {tuple(tensor.shape)})"
         )

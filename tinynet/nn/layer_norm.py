@@ -1,6 +1,7 @@
 """nn.LayerNorm: normalise each sample over its trailing axes, then scale and shift."""
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_float, as_shape
@@ -24,7 +25,7 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = as_shape(normalized_shape, "normalized_shape", "LayerNorm")
         if not self.normalized_shape or any(s <= 0 for s in self.normalized_shape):
-            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
+            raise ShapeError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
         self.eps = as_float(eps, "eps", "LayerNorm")
         self.elementwise_affine = elementwise_affine
         dev = get_device(device)
@@ -49,7 +50,7 @@ class LayerNorm(Module):
         n = len(self.normalized_shape)
         if not isinstance(x, Tensor) or x.ndim < n or tuple(x.shape[-n:]) != self.normalized_shape:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(
+            raise ShapeError(
                 f"LayerNorm({self.normalized_shape}): expected an input whose trailing axes are "
                 f"{self.normalized_shape}, got {got}"
             )

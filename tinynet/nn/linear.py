@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..tensor import dtypes as _dt
@@ -77,7 +78,7 @@ class Linear(Module):
         """Raise the error that says what is wrong with ``x`` for this layer."""
         _check_tensor(self._label(), x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
+            raise ShapeError(
                 f"{self._label()}: expected input with {self.in_features} features (last axis), "
                 f"got shape {tuple(x.shape)}"
             )
@@ -130,7 +131,7 @@ class Unflatten(Module):
         n = x.shape[dim]
         known = -1 not in self.unflattened_size
         if (known and size != n) or (not known and (size == 0 or n % size)):
-            raise ValueError(
+            raise ShapeError(
                 f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size}): axis {self.dim} of "
                 f"input shape {tuple(x.shape)} has {n} elements, which cannot be split into {self.unflattened_size}"
             )

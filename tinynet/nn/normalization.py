@@ -8,6 +8,7 @@ mode it normalises with the batch statistics and updates the running ones; after
 """
 from __future__ import annotations
 
+from ..backend.errors import ShapeError
 from ..backend import get_device
 from ..functional._args import as_float, as_int
 from ..functional.normalization import batch_norm
@@ -76,9 +77,9 @@ class _BatchNorm(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{self._label()}: expected a Tensor input, got {type(x).__name__}")
         if x.ndim not in self._dims:
-            raise ValueError(f"{self._label()}: expected a {self._shapes} input, got shape {tuple(x.shape)}")
+            raise ShapeError(f"{self._label()}: expected a {self._shapes} input, got shape {tuple(x.shape)}")
         if x.shape[1] != self.num_features:
-            raise ValueError(
+            raise ShapeError(
                 f"{self._label()}: expected input with {self.num_features} channels (axis 1), "
                 f"got shape {tuple(x.shape)}"
             )

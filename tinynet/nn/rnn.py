@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_float, as_int
@@ -89,7 +90,7 @@ class RNNBase(Module):
         if not isinstance(x, Tensor) or x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             layout = "(batch, time, input_size)" if self.batch_first else "(time, batch, input_size)"
-            raise ValueError(f"{label}: expected input {layout} with input_size={self.input_size}, got {got}")
+            raise ShapeError(f"{label}: expected input {layout} with input_size={self.input_size}, got {got}")
         if x.dtype.kind != "f":
             raise TypeError(f"{label}: the input must be floating point, got {x.dtype}; embed token ids first (nn.Embedding)")
 
@@ -99,7 +100,7 @@ class RNNBase(Module):
         if hx is None:
             return None
         if tuple(hx.shape) != want:
-            raise ValueError(f"{self._label()}: {what} must have shape {want} (num_layers * directions, batch, hidden_size), got {tuple(hx.shape)}")
+            raise ShapeError(f"{self._label()}: {what} must have shape {want} (num_layers * directions, batch, hidden_size), got {tuple(hx.shape)}")
         return hx
 
     def forward(self, input, hx=None):
@@ -232,7 +233,7 @@ class _CellBase(Module):
     def _prep(self, x, hx):
         if not isinstance(x, Tensor) or x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}): expected input "
+            raise ShapeError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}): expected input "
                              f"(batch, {self.input_size}), got {got}")
         unbatched = x.ndim == 1
         if unbatched:

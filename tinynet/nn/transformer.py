@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 
+from ..backend.errors import ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_float, as_int
@@ -31,7 +32,7 @@ def _mha_mask(m, name, shape_ok, target, xp, dtype, label):
     """A PyTorch-MHA mask (bool True = *not* allowed; float = added) as an additive array."""
     data = m.data if isinstance(m, Tensor) else xp.asarray(m)
     if tuple(data.shape) not in shape_ok:
-        raise ValueError(
+        raise ShapeError(
             f"{label}: {name} has shape {tuple(data.shape)}, expected one of {sorted(set(shape_ok))} "
             f"for attention scores of shape {target} (batch, heads, L queries, S keys)"
         )
@@ -68,7 +69,7 @@ class MultiheadAttention(Module):
         num_heads = as_int(num_heads, "num_heads", "MultiheadAttention", minimum=1)
         dropout = _check_p(dropout, "MultiheadAttention")
         if embed_dim % num_heads:
-            raise ValueError(
+            raise ShapeError(
                 f"MultiheadAttention(embed_dim={embed_dim}, num_heads={num_heads}): embed_dim must be divisible "
                 f"by num_heads (each head gets embed_dim // num_heads features); try num_heads in "
                 f"{[h for h in range(1, embed_dim + 1) if embed_dim % h == 0][:8]}"
@@ -127,7 +128,7 @@ class MultiheadAttention(Module):
         n, L, E = query.shape
         S = key.shape[1]
         if key.shape[0] != n or value.shape[0] != n or value.shape[1] != S:
-            raise ValueError(
+            raise ShapeError(
                 f"{label}: query {tuple(query.shape)}, key {tuple(key.shape)} and value {tuple(value.shape)} must "
                 "share the batch size, and key and value the length"
             )

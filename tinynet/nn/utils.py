@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import DeviceError
 from ..autograd.grad_mode import no_grad
 from ..tensor.tensor import Tensor
 
@@ -82,7 +83,7 @@ def parameters_to_vector(parameters):
     dev = params[0].device
     for p in params:
         if p.device is not dev:
-            raise RuntimeError(f"parameters_to_vector: parameters are on {dev.type} and {p.device.type}; move them to one device")
+            raise DeviceError(f"parameters_to_vector: parameters are on {dev.type} and {p.device.type}; move them to one device")
     return Tensor._make(dev.xp.concatenate([p.data.reshape(-1) for p in params]), dev)
 
 

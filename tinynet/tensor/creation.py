@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as _np
 
+from ..backend.errors import ShapeError
 from ..backend import get_device
 from . import dtypes as _dt
 from .random import generator
@@ -21,7 +22,7 @@ def _size(size) -> tuple:
         if isinstance(s, Tensor):
             s = int(s.item())
         if not isinstance(s, (int, _np.integer)) or isinstance(s, bool) or s < 0:
-            raise ValueError(f"sizes must be non-negative integers, got {size!r}")
+            raise ShapeError(f"sizes must be non-negative integers, got {size!r}")
         out.append(int(s))
     return tuple(out)
 

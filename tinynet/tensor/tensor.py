@@ -18,6 +18,7 @@ import weakref
 
 import numpy as _np
 
+from ..backend.errors import DeviceError, ShapeError
 from ..autograd.engine import run_backward
 from ..autograd.grad_mode import STATE
 from ..backend import get_device
@@ -172,7 +173,7 @@ class Tensor:
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted to a Python number; this one has shape {tuple(self.shape)}")
+            raise ShapeError(f"item(): only one-element tensors can be converted to a Python number; this one has shape {tuple(self.shape)}")
         return self.device.to_host(self.data).reshape(()).item()
 
     def tolist(self):
@@ -196,7 +197,7 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
@@ -269,12 +270,12 @@ class Tensor:
             if not isinstance(gradient, Tensor):
                 gradient = Tensor(gradient, dtype=self.dtype, device=self.device)
             if tuple(gradient.shape) != tuple(self.shape):
-                raise ValueError(
+                raise ShapeError(
                     f"backward(): gradient has shape {tuple(gradient.shape)} but the tensor has shape "
                     f"{tuple(self.shape)}; they must match"
                 )
             if gradient.device is not self.device:
-                raise RuntimeError(f"backward(): gradient is on {gradient.device.type} but the tensor is on {self.device.type}")
+                raise DeviceError(f"backward(): gradient is on {gradient.device.type} but the tensor is on {self.device.type}")
         if retain_graph is None:
             retain_graph = create_graph
         run_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
@@ -309,7 +310,7 @@ class Tensor:
             ufunc(self.data, value, out=self.data, casting="same_kind")
         except ValueError:
             oshape = getattr(value, "shape", ())
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: can't broadcast operand of shape {tuple(oshape)} into the tensor's shape {tuple(self.shape)}"
             ) from None
         return self._bump()
@@ -353,7 +354,7 @@ class Tensor:
         try:
             self.data[...] = arr
         except ValueError:
-            raise ValueError(f"copy_: can't copy a source of shape {tuple(arr.shape)} into shape {tuple(self.shape)}") from None
+            raise ShapeError(f"copy_: can't copy a source of shape {tuple(arr.shape)} into shape {tuple(self.shape)}") from None
         return self._bump()
 
     def clamp_(self, min=None, max=None):
@@ -372,7 +373,7 @@ class Tensor:
         except IndexError as exc:
             raise IndexError(f"__setitem__: index out of range for shape {tuple(self.shape)} ({exc})") from None
         except ValueError as exc:
-            raise ValueError(f"__setitem__: can't assign a value into shape {tuple(self.shape)} ({exc})") from None
+            raise ShapeError(f"__setitem__: can't assign a value into shape {tuple(self.shape)} ({exc})") from None
         self._bump()
 
     # --- display ---------------------------------------------------------------------
