@@ -44,3 +44,22 @@ def prepare(a, dtype=None):
     if a.dtype not in (np.float32, np.float64, np.int64, np.int32, np.bool_):
         raise TypeError(f"CUDA kernel: unsupported dtype {a.dtype}")
     return xp.ascontiguousarray(a)
+
+
+def threads_for(n: int) -> int:
+    """Threads per block for ``n`` items: ``THREADS``, or fewer (a multiple of the 32-thread
+    warp) when there are fewer items, so a small launch does not idle most of its block."""
+    return min(THREADS, max(32, (int(n) + 31) // 32 * 32))
+
+
+def launch(kernel, n: int, like, *args):
+    """Run ``kernel(*args)`` with one thread per item for ``n`` items (rows, elements or
+    output cells), on the stream of the array ``like``; nothing to do when ``n`` is 0.
+
+    Every kernel launch goes through here: the grid is derived from ``n`` (a kernel guards
+    its own ``i >= n`` tail), so launch geometry is written once for both the simulator and
+    a real GPU.
+    """
+    if n:
+        threads = threads_for(n)
+        kernel[blocks_for(n, threads), threads, stream_for(like)](*args)
