@@ -8,7 +8,7 @@ W3 2048 rows x 65 symbols) it times, alternating A B A B, the median of
 that ``tinynet.functional`` runs when the kernel is not used (same formulas), and prints
 NumPy time / kernel time (> 1: the kernel is faster).
 
-The result decides ``tinynet.functional.activation.CPU_KERNEL_MAX_C``. Runs on 2 cores,
+The result decides ``KERNEL_MIN_ELEMENTS["softmax"]`` in ``kernels/policy.py``. Runs on 2 cores,
 AVX-512, 2026-11-22, with other jobs on the machine (load 6-13; ratios from alternated
 runs), ``--repeat 300 --classes 10 16 65``, NumPy us / kernel us (ratio):
 

@@ -126,9 +126,9 @@ def test_col2im_matches_reference(device, case, rng):
 @pytest.mark.parametrize("variant", ["serial", "parallel"])
 def test_col2im_is_the_adjoint_of_im2col(rng, monkeypatch, variant):
     """<im2col(x), c> == <x, col2im(c)> for the cpu kernels, serial and parallel loops."""
-    from tinynet.kernels.cpu import conv as kconv
+    from tinynet.kernels.policy import CPU_PARALLEL_MIN_ELEMENTS
 
-    monkeypatch.setattr(kconv, "PARALLEL_MIN", 1 if variant == "parallel" else 1 << 62)
+    monkeypatch.setitem(CPU_PARALLEL_MIN_ELEMENTS, "im2col", 1 if variant == "parallel" else 1 << 62)
     k = tn.device("cpu").kernels
     for n, c, h, kk, s, p in [(64, 4, 14, 3, 1, 1), (16, 3, 13, 5, 2, 2)]:
         oh = _out(h, kk, s, 2 * p, 1)
@@ -199,7 +199,7 @@ def test_avg_pool_kernels_match_reference(device, case, count_include_pad, divis
 
 
 def test_pool_kernels_parallel_sizes(rng):
-    """The cpu kernels' parallel variants (inputs of >= PARALLEL_MIN elements) agree with the references,
+    """The cpu kernels' parallel variants (inputs above kernels/policy.py's CPU_PARALLEL_MIN_ELEMENTS) agree with the references,
     for the unrolled 2x2/stride-2 max pooling and the general window."""
     k = tn.device("cpu").kernels
     x = rng.standard_normal((16, 8, 64, 64)).astype(np.float32)

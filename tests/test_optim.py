@@ -420,13 +420,15 @@ def test_parallel_kernel_path_matches_serial(monkeypatch):
     """Arrays above the parallel threshold take the prange variant: same numbers as serial."""
     from tinynet.kernels.cpu import optim as k
 
-    n = k.PARALLEL_MIN + 5
+    from tinynet.kernels.policy import CPU_PARALLEL_MIN_ELEMENTS
+
+    n = CPU_PARALLEL_MIN_ELEMENTS["optim"] + 5
     rng = np.random.default_rng(0)
     p, g = rng.standard_normal(n), rng.standard_normal(n)
     m, v = np.zeros(n), np.zeros(n)
     p2, m2, v2 = p.copy(), m.copy(), v.copy()
     k.adam_step(p, g, m, v, np.empty(0), 1e-3, 0.9, 0.999, 1e-8, 0.0, 1, False, False, False)
-    monkeypatch.setattr(k, "PARALLEL_MIN", 1 << 62)
+    monkeypatch.setitem(CPU_PARALLEL_MIN_ELEMENTS, "optim", 1 << 62)
     k.adam_step(p2, g, m2, v2, np.empty(0), 1e-3, 0.9, 0.999, 1e-8, 0.0, 1, False, False, False)
     np.testing.assert_allclose(p, p2, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(v, v2, rtol=1e-12, atol=1e-15)

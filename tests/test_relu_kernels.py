@@ -33,7 +33,7 @@ def test_relu_kernels_match_numpy(device, dtype):
 def test_relu_kernel_serial_and_parallel_loops_agree():
     from tinynet.kernels.cpu import relu as k
 
-    x = _special(k.RELU_KERNEL_MIN + 7, np.float32)
+    x = _special(tn.device("cpu").kernels.KERNEL_MIN_ELEMENTS["relu"] + 7, np.float32)
     g = np.ones_like(x)
     for variant in (0, 1):
         y = np.empty_like(x)

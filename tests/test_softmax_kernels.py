@@ -177,8 +177,10 @@ def test_cpu_kernels_parallel_driver_matches_serial():
     """Large inputs take the prange driver; it must agree with the serial one."""
     from tinynet.kernels.cpu import softmax as ks
 
-    x = _data((ks.PARALLEL_MIN_ELEMENTS // 4 + 3, 4), np.float64)
-    assert x.size >= ks.PARALLEL_MIN_ELEMENTS
+    from tinynet.kernels.policy import CPU_PARALLEL_MIN_ELEMENTS as parallel_min
+
+    x = _data((parallel_min["softmax"] // 4 + 3, 4), np.float64)
+    assert x.size >= parallel_min["softmax"]
     np.testing.assert_allclose(ks.softmax_forward(x), ref_softmax(x), rtol=1e-12)
     t = np.random.default_rng(0).integers(0, 4, x.shape[0])
     loss, _ = ks.cross_entropy_forward(x, t, -100, 0.0)
@@ -186,7 +188,7 @@ def test_cpu_kernels_parallel_driver_matches_serial():
     from tinynet.kernels.cpu import gelu as kg
 
     for dtype in (np.float32, np.float64):  # GELU with its derivative, parallel vs serial drivers
-        xg = _data((kg.PARALLEL_MIN_ELEMENTS + 5,), dtype)
+        xg = _data((parallel_min["gelu"] + 5,), dtype)
         y, d = kg.gelu_forward(xg, False, True)
         np.testing.assert_array_equal(y, kg.gelu_forward(xg, False))
         np.testing.assert_array_equal(d, kg.gelu_backward(xg, np.ones_like(xg), False))
@@ -260,8 +262,8 @@ def test_numpy_fallback_matches_kernels(monkeypatch):
         return out.detach().numpy(), x.grad.numpy()
 
     with_kernels = [run(fn) for fn in cases]
-    monkeypatch.setattr(act, "CPU_KERNEL_MAX_C", {k: 0 for k in act.CPU_KERNEL_MAX_C})
-    assert not act.use_row_kernels(tn.device("cpu"), 5, np.dtype(np.float64), "softmax_forward")
+    monkeypatch.setitem(tn.device("cpu").kernels.KERNEL_MIN_ELEMENTS, "softmax", 1 << 62)
+    assert not act.use_row_kernels(tn.device("cpu"), np.zeros((3, 5)), 5)
     for fn, (out_k, grad_k) in zip(cases, with_kernels):
         out_n, grad_n = run(fn)
         np.testing.assert_allclose(out_n, out_k, rtol=1e-12, atol=1e-14)

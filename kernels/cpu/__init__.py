@@ -5,7 +5,8 @@ has a twin of the same name and signature in ``kernels/cuda``.
 """
 from .layer_norm import layer_norm_backward, layer_norm_forward  # noqa: E402,F401
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step  # noqa: E402,F401
-from .relu import RELU_KERNEL_MIN, relu_backward, relu_forward  # noqa: E402,F401
+from ..policy import CPU_KERNEL_MIN_ELEMENTS as KERNEL_MIN_ELEMENTS  # noqa: E402,F401
+from .relu import relu_backward, relu_forward  # noqa: E402,F401
 from .gelu import erf, gelu_backward, gelu_forward  # noqa: E402,F401
 from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax_backward,  # noqa: E402,F401
                       log_softmax_forward, softmax_backward, softmax_forward)

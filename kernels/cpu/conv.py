@@ -40,12 +40,9 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
-#: Problems with at least this many ``cols`` entries use the parallel variant. im2col and
-#: col2im are memory-bound: on the 2-core test machine the parallel loop only broke even
-#: at ~4M entries (1.8M: serial 2.5 ms, parallel 3.2 ms; 3.6M: 3.1 vs 3.5 and 3.5 vs 2.6).
-PARALLEL_MIN = 1 << 22
 
 
 @numba.njit(cache=True, inline="always")
@@ -175,7 +172,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     n, c, h, w = x.shape
     cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
     if cols.size:
-        fn = _im2col_parallel if cols.size >= PARALLEL_MIN else _im2col_serial
+        fn = _im2col_parallel if cols.size >= CPU_PARALLEL_MIN_ELEMENTS["im2col"] else _im2col_serial
         fn(x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     return cols
 
@@ -189,7 +186,7 @@ def col2im(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     x = np.empty((n, c, h, w), dtype=cols.dtype)
     if x.size:
         if cols.size:
-            fn = _col2im_parallel if cols.size >= PARALLEL_MIN else _col2im_serial
+            fn = _col2im_parallel if cols.size >= CPU_PARALLEL_MIN_ELEMENTS["im2col"] else _col2im_serial
             fn(cols.reshape(-1), x.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
         else:
             x.fill(0)

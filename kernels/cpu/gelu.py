@@ -29,7 +29,7 @@ Two implementations:
   loaded machine): exact 7.0 ms vs 27.4 ms forward, 10.0 vs 35.7 ms backward; tanh
   form 3.8 vs 30.7 ms forward.
 
-Serial loop for small arrays, ``prange`` from ``PARALLEL_MIN_ELEMENTS`` up (a parallel
+Serial loop for small arrays, ``prange`` from ``CPU_PARALLEL_MIN_ELEMENTS["gelu"]`` up (``kernels/policy.py``) (a parallel
 launch costs tens of microseconds). Twins of the same names in ``kernels/cuda/gelu.py``
 (where libm's erf/exp are fast GPU intrinsics).
 """
@@ -40,10 +40,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 from ._vecmath import exp_nonpos as _exp_nonpos
 
-PARALLEL_MIN_ELEMENTS = 1 << 16
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -177,7 +177,7 @@ def _flat(a, dtype=None):
 def _pick(flat, kernels):
     """The float64 or float32 pair of ``kernels``, serial or parallel by size."""
     pair = kernels[1] if flat.dtype == np.float32 else kernels[0]
-    return pair[flat.size >= PARALLEL_MIN_ELEMENTS]
+    return pair[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["gelu"]]
 
 
 # --- public kernels (same names and signatures as kernels/cuda/gelu.py) ----------------
@@ -185,7 +185,7 @@ def erf(x):
     """The error function, elementwise (libm)."""
     flat = _flat(x)
     y = np.empty_like(flat)
-    _ERF[flat.size >= PARALLEL_MIN_ELEMENTS](flat, y)
+    _ERF[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["gelu"]](flat, y)
     return y.reshape(np.shape(x))
 
 

@@ -20,7 +20,7 @@ benchmarks.bench_sequence --threads 1 --layernorm``): forward + backward 0.76 ms
 serial kernel against 2.7 ms for the same math in NumPy (and 2.3-2.7 ms for PyTorch's
 LayerNorm module, fwd+bwd). The parallel driver took 0.33 ms per direction on idle cores
 but 28-37 ms when the cores were busy with other processes (the thread pool waits for
-cores), so the serial driver is used up to ``PARALLEL_MIN_ELEMENTS`` (1 Mi elements), well
+cores), so the serial driver is used up to ``CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]`` (``kernels/policy.py``), well
 above W3's size.
 """
 from __future__ import annotations
@@ -28,12 +28,12 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
+
 #: Let LLVM reorder and vectorise the row sums (SIMD reductions; about 1.5x faster at W3's
 #: size) but keep IEEE NaN/inf semantics (no ``nnan``/``ninf``), so bad inputs still show.
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 
-#: From this many elements up the row loops run in parallel (prange).
-PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -109,7 +109,7 @@ def layer_norm_forward(x, w, b, eps):
     y = np.empty_like(x)
     mean = np.empty(rows, dtype=x.dtype)
     rstd = np.empty(rows, dtype=x.dtype)
-    big = x.size >= PARALLEL_MIN_ELEMENTS
+    big = x.size >= CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]
     (_forward_p if big else _forward_s)(x, np.ascontiguousarray(w, dtype=x.dtype), np.ascontiguousarray(b, dtype=x.dtype),
              x.dtype.type(eps), y, mean, rstd)
     return y, mean, rstd
@@ -120,7 +120,7 @@ def layer_norm_backward(g, x, w, mean, rstd):
     x = np.ascontiguousarray(x)
     g = np.ascontiguousarray(g, dtype=x.dtype)
     rows, n = x.shape
-    big = x.size >= PARALLEL_MIN_ELEMENTS
+    big = x.size >= CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]
     chunks = max(1, min(get_num_threads(), rows)) if big else 1
     dx = np.empty_like(x)
     pw = np.zeros((chunks, n), dtype=x.dtype)

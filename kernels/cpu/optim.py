@@ -27,10 +27,9 @@ import math
 
 from numba import prange
 
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
-#: Arrays at least this long are updated with the parallel variant.
-PARALLEL_MIN = 1 << 16
 
 
 # The per-call scalars, converted once to the arrays' dtype and cached: a small model's
@@ -93,7 +92,7 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
     ``buf = momentum·buf + (1 − dampening)·g``; then ``g = g + momentum·buf`` (Nesterov) or
     ``g = buf``; finally ``p −= lr·g``. ``buf`` may be empty when ``momentum == 0``.
     """
-    fn = _sgd_parallel if param.shape[0] >= PARALLEL_MIN else _sgd_serial
+    fn = _sgd_parallel if param.shape[0] >= CPU_PARALLEL_MIN_ELEMENTS["optim"] else _sgd_serial
     fn(param, grad, buf, *_sgd_scalars(param.dtype, float(lr), float(momentum), float(dampening), float(weight_decay)),
        bool(nesterov), bool(maximize), bool(first_step))
 
@@ -139,7 +138,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
 
     ``max_exp_avg_sq`` may be empty unless ``amsgrad``.
     """
-    fn = _adam_parallel if param.shape[0] >= PARALLEL_MIN else _adam_serial
+    fn = _adam_parallel if param.shape[0] >= CPU_PARALLEL_MIN_ELEMENTS["optim"] else _adam_serial
     fn(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
        *_adam_scalars(param.dtype, float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), int(step)),
        bool(decoupled), bool(amsgrad), bool(maximize))
@@ -181,7 +180,7 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, eps
     ``p −= lr·b``, else ``p −= lr·g/denom``. ``grad_avg`` / ``momentum_buf`` may be empty
     when unused.
     """
-    fn = _rmsprop_parallel if param.shape[0] >= PARALLEL_MIN else _rmsprop_serial
+    fn = _rmsprop_parallel if param.shape[0] >= CPU_PARALLEL_MIN_ELEMENTS["optim"] else _rmsprop_serial
     fn(param, grad, square_avg, grad_avg, momentum_buf,
        *_rmsprop_scalars(param.dtype, float(lr), float(alpha), float(eps), float(weight_decay), float(momentum)),
        bool(centered), bool(maximize))
@@ -205,6 +204,6 @@ _adagrad_serial, _adagrad_parallel = serial_and_parallel(_adagrad_body, error_mo
 def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize):
     """One Adagrad step (PyTorch's rule), in place: ``s += g²``;
     ``p −= lr/(1 + (t − 1)·lr_decay) · g / (√s + eps)`` with ``t = step`` (1 first)."""
-    fn = _adagrad_parallel if param.shape[0] >= PARALLEL_MIN else _adagrad_serial
+    fn = _adagrad_parallel if param.shape[0] >= CPU_PARALLEL_MIN_ELEMENTS["optim"] else _adagrad_serial
     fn(param, grad, state_sum, *_adagrad_scalars(param.dtype, float(lr), float(lr_decay), float(eps),
                                                  float(weight_decay), int(step)), bool(maximize))

@@ -24,11 +24,9 @@ import numpy as np
 from numba import prange
 
 from ..pool_window import avg_divisor as _avg_divisor, max_window
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
-#: Planes x pixels at least this large use the parallel variant (2x2 max pooling on two
-#: threads: 25K pixels serial 0.03 ms vs parallel 0.09; 100K: 0.43 vs 0.22; 400K: 1.9 vs 1.1).
-PARALLEL_MIN = 1 << 16
 
 
 avg_divisor = numba.njit(cache=True, inline="always")(_avg_divisor)
@@ -142,7 +140,7 @@ _avg_backward = serial_and_parallel(_avg_backward_body)
 
 
 def _pick(pair, size):
-    return pair[1] if size >= PARALLEL_MIN else pair[0]
+    return pair[1] if size >= CPU_PARALLEL_MIN_ELEMENTS["pooling"] else pair[0]
 
 
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):

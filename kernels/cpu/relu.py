@@ -7,7 +7,7 @@
 NumPy needs one pass for ``maximum`` and two for ``g * (x > 0)`` (a bool temporary), all
 on one thread. Measured on 64x16x28x28 float32 (W2's first activation, 2 threads):
 NumPy 0.69 ms forward / 0.49 ms backward, PyTorch 0.24 / 0.14. The functional layer calls
-these only from ``RELU_KERNEL_MIN`` elements up (below that NumPy's call is cheaper than
+these only from ``KERNEL_MIN_ELEMENTS["relu"]`` elements up (``kernels/policy.py``) (below that NumPy's call is cheaper than
 Numba's dispatch and a thread launch). Twins in ``kernels/cuda/relu.py``.
 """
 from __future__ import annotations
@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
-#: The functional layer uses these kernels on arrays at least this large.
-RELU_KERNEL_MIN = 1 << 16
 
 
 def _relu_body(x, y):
@@ -40,7 +39,7 @@ def relu_forward(x):
     """max(x, 0) elementwise (NaN propagates), same shape and dtype as ``x``."""
     flat = np.ascontiguousarray(x).reshape(-1)
     y = np.empty_like(flat)
-    _relu[flat.size >= RELU_KERNEL_MIN](flat, y)
+    _relu[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["relu"]](flat, y)
     return y.reshape(np.shape(x))
 
 
@@ -49,5 +48,5 @@ def relu_backward(x, g):
     flat = np.ascontiguousarray(x).reshape(-1)
     gf = np.ascontiguousarray(g, dtype=flat.dtype).reshape(-1)
     dx = np.empty_like(flat)
-    _relu_backward[flat.size >= RELU_KERNEL_MIN](flat, gf, dx)
+    _relu_backward[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["relu"]](flat, gf, dx)
     return dx.reshape(np.shape(x))

@@ -21,7 +21,7 @@ Each row is computed by one ``@njit`` row function. Two drivers loop over the ro
 serial one (``range``) and a parallel one (``prange``, rows split across cores). A
 parallel launch costs tens of microseconds of thread wake-up (milliseconds when the
 cores are busy with other work), so the public kernels use the serial driver for
-small arrays and the parallel one from ``PARALLEL_MIN_ELEMENTS`` elements up.
+small arrays and the parallel one from ``CPU_PARALLEL_MIN_ELEMENTS["softmax"]`` (``kernels/policy.py``) elements up.
 
 float32 rows take loops whose ``exp`` is ``_vecmath.exp_nonpos`` (float64 arithmetic made
 of +, * and selects, relative error ~3e-12; every exponent here is <= 0), which LLVM
@@ -40,10 +40,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._vecmath import exp_nonpos
 
-#: From this many elements up the row loop runs in parallel (prange).
-PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
 # --- one row each ----------------------------------------------------------------------
@@ -247,7 +246,7 @@ def _cross_entropy_backward_p(x, lse, target, scale, ignore_index, label_smoothi
 
 
 def _big(a) -> bool:
-    return a.size >= PARALLEL_MIN_ELEMENTS
+    return a.size >= CPU_PARALLEL_MIN_ELEMENTS["softmax"]
 
 
 def _fast(a) -> bool:

@@ -6,8 +6,6 @@ from numba import cuda
 
 from ._launch import THREADS, array_module, blocks_for, prepare, stream_for
 
-#: Same name as on the cpu; on the GPU the kernels serve every size.
-RELU_KERNEL_MIN = 0
 
 
 @cuda.jit

@@ -17,8 +17,8 @@ Numerical stability
 Fused kernels
 -------------
 softmax and log_softmax run the fused row kernels of ``kernels/{cpu,cuda}/softmax.py``
-on the last axis (other axes are moved there first). On "cuda" the kernels are always
-used. On "cpu" each is used only where it beats NumPy: see :data:`CPU_KERNEL_MAX_C`.
+on the last axis (other axes are moved there first), for float32/float64 arrays from the
+device policy's size up (``kernels/policy.py``: every size on both devices today).
 A plain backward (no ``create_graph``) calls the fused backward kernel; with
 ``create_graph=True`` the backward is the composite formula (differentiable again).
 GELU's erf comes from the ``erf`` kernels (NumPy has no erf).
@@ -32,32 +32,6 @@ from ..autograd.grad_mode import is_grad_enabled
 from ._util import normalize_axis, pick_axis
 from .methods import bind
 
-#: On "cpu", each softmax-family kernel serves rows of at most this many classes (None:
-#: any width, 0: never); otherwise NumPy runs. Measured with
-#: ``python benchmarks/bench_softmax_kernels.py [--dtype float64]`` (2-core AVX-512
-#: machine shared with other jobs, 2026-11-22; rows 128/512/2048 x C 10/16/65; ratio =
-#: NumPy time / kernel time, A/B alternated medians):
-#:
-#: * float32 (the kernels' exp is a vectorisable polynomial, ``kernels/cpu/_vecmath.py``):
-#:   1.02-4.6x faster for every kernel at every size (softmax forward 1.29-2.06x,
-#:   cross-entropy forward 1.41-3.39x, backward 1.69-4.56x; log_softmax backward
-#:   1.02-1.64x, the narrowest margin);
-#: * float64 (libm exp): 1.17-3.9x faster everywhere (log_softmax backward 1.17-1.37x).
-#:
-#: One Numba pass replaces NumPy's 5-8 separate passes over the rows, so the kernels
-#: serve every width on "cpu" and the NumPy branches below are the fallback for other
-#: dtypes (float16). An earlier version whose float32 loops called scalar libm ``exp``
-#: lost to NumPy at C = 65 (0.54-0.92x); the table of both is in the benchmark's docstring.
-CPU_KERNEL_MAX_C = {
-    "softmax_forward": None,
-    "log_softmax_forward": None,
-    "cross_entropy_forward": None,
-    "softmax_backward": None,
-    "cross_entropy_backward": None,
-    "log_softmax_backward": None,
-}
-
-
 def _check_float(x, op):
     if x.data.dtype.kind != "f":
         raise TypeError(
@@ -67,15 +41,12 @@ def _check_float(x, op):
 
 
 # --- row layout for the softmax kernels ---------------------------------------------------
-def use_row_kernels(device, C: int, dtype, kernel: str) -> bool:
-    """Whether the fused row kernel ``kernel`` serves rows of ``C`` classes on ``device``
-    (always on "cuda"; on "cpu" per :data:`CPU_KERNEL_MAX_C`)."""
-    if dtype.kind != "f" or dtype.itemsize not in (4, 8) or C == 0:
-        return False
-    if device.type == "cuda":
-        return True
-    limit = CPU_KERNEL_MAX_C[kernel]
-    return limit is None or C <= limit
+def use_row_kernels(device, a, C: int) -> bool:
+    """Whether the fused softmax-family row kernels serve the array ``a`` (rows of ``C``
+    classes) on ``device``: float32/float64 with classes, and at least the device policy's
+    ``KERNEL_MIN_ELEMENTS["softmax"]`` elements (``kernels/policy.py``)."""
+    return (a.dtype.kind == "f" and a.dtype.itemsize in (4, 8) and C > 0
+            and a.size >= device.kernels.KERNEL_MIN_ELEMENTS["softmax"])
 
 
 def to_rows(xp, a, axis):
@@ -149,7 +120,7 @@ class ReLU(Function):
 
     def _kernel(self, x):
         """Use the device's fused kernel (one parallel pass) for large float arrays."""
-        return x.dtype.kind == "f" and x.dtype.itemsize in (4, 8) and x.size >= self.kernels.RELU_KERNEL_MIN
+        return x.dtype.kind == "f" and x.dtype.itemsize in (4, 8) and x.size >= self.kernels.KERNEL_MIN_ELEMENTS["relu"]
 
     def forward(self, x):
         if self._kernel(x):
@@ -336,7 +307,7 @@ class Softmax(Function):
         xp = self.xp
         if x.size == 0:
             return x.copy()
-        if use_row_kernels(self.device, _class_count(x, self.axis), x.dtype, "softmax_forward"):
+        if use_row_kernels(self.device, x, _class_count(x, self.axis)):
             return _rowwise(self, "softmax_forward", self.axis, x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
@@ -349,7 +320,7 @@ class Softmax(Function):
         y, ga = self.out, g.data
         if y.size == 0:
             return self.constant(ga.copy())
-        if use_row_kernels(self.device, _class_count(y, self.axis), y.dtype, "softmax_backward"):
+        if use_row_kernels(self.device, y, _class_count(y, self.axis)):
             return self.constant(_rowwise(self, "softmax_backward", self.axis, y, ga))
         return self.constant(y * (ga - (ga * y).sum(axis=self.axis, keepdims=True)))
 
@@ -366,7 +337,7 @@ class LogSoftmax(Function):
         xp = self.xp
         if x.size == 0:
             return x.copy()
-        if use_row_kernels(self.device, _class_count(x, self.axis), x.dtype, "log_softmax_forward"):
+        if use_row_kernels(self.device, x, _class_count(x, self.axis)):
             return _rowwise(self, "log_softmax_forward", self.axis, x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
@@ -380,7 +351,7 @@ class LogSoftmax(Function):
         y, ga = self.out, g.data
         if y.size == 0:
             return self.constant(ga.copy())
-        if use_row_kernels(self.device, _class_count(y, self.axis), y.dtype, "log_softmax_backward"):
+        if use_row_kernels(self.device, y, _class_count(y, self.axis)):
             return self.constant(_rowwise(self, "log_softmax_backward", self.axis, y, ga))
         return self.constant(ga - self.xp.exp(y) * ga.sum(axis=self.axis, keepdims=True))
 

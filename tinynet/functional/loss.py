@@ -354,7 +354,7 @@ class CrossEntropy(Function):
         x2, self.moved = to_rows(xp, x, 1)
         t2 = xp.ascontiguousarray(self.target.reshape(-1), dtype=xp.int64)
         valid = t2 != self.ignore_index
-        if x2.shape[0] and use_row_kernels(self.device, C, x.dtype, "cross_entropy_forward"):
+        if x2.shape[0] and use_row_kernels(self.device, x2, C):
             loss, lse = self.kernels.cross_entropy_forward(x2, t2, self.ignore_index, eps)
         else:
             # With s = x - max: loss = log(sum(exp(s))) - (1 - eps) s_t - eps/C sum(s), which
@@ -401,8 +401,7 @@ class CrossEntropy(Function):
         """softmax(x) - q, scaled per row: the fused kernel where it pays, else NumPy."""
         xp = self.xp
         scale = self._row_scale(g)
-        if self.x2.shape[0] and use_row_kernels(self.device, self.x2.shape[1], self.x2.dtype,
-                                                "cross_entropy_backward"):
+        if self.x2.shape[0] and use_row_kernels(self.device, self.x2, self.x2.shape[1]):
             dx2 = self.kernels.cross_entropy_backward(self.x2, self.lse, self.t2, scale, self.ignore_index,
                                                       self.label_smoothing)
         else:
