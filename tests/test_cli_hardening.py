@@ -396,3 +396,59 @@ def test_bench_ignores_benchmarks_and_tinynet_folders_in_the_current_directory(t
 def test_bench_suite_must_be_a_suite_folder(tmp_path, capsys):
     assert main(["bench", "--suite", str(tmp_path)]) == 2
     assert "not a benchmark suite folder" in _one_line_error(capsys, "bench")[-1]
+
+
+# --- killed mid-write: the checkpoint on disk is always a whole one ---------------------------
+
+_SAVER = """
+import sys, numpy as np, tinynet as tn
+path = sys.argv[1]
+tn.save({"v": tn.zeros(4), "epoch": 0}, path)
+print("ready", flush=True)
+i = 0
+while True:
+    i += 1
+    big = np.full(4_000_000, float(i), dtype=np.float32)  # 16 MB: the kill lands inside a write
+    tn.save({"v": tn.tensor(big), "epoch": i}, path)
+"""
+
+
+def test_a_process_killed_while_saving_leaves_a_whole_checkpoint(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "ck.safetensors"
+    for delay in (0.05, 0.2, 0.45):
+        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        ck = tn.load(path)  # never a torn file: the old one or a new one, whole
+        v = ck["v"].numpy()
+        assert (v == v.flat[0]).all() and (v.flat[0] == ck["epoch"] or ck["epoch"] == 0)
+    # the killed writer may leave its temporary file; the next run removes it
+    for stale in tmp_path.glob(".tmp-*"):
+        stale.rename(tmp_path / stale.name.replace("ck.safetensors", CK))
+    prepare_out_dir(tmp_path)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_killed_training_run_resumes_from_its_last_checkpoint(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([TINYNET, "train", *FAST, "--epochs", "200", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / CK).exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    done = _epoch(out / CK)
+    assert 1 <= done < 200
+    assert main(["train", "--resume", str(out / CK), "--epochs", str(done + 1), "--no-progress"]) == 0
+    assert _epoch(out / CK) == done + 1
+    assert not list(out.glob(".tmp-*"))
