@@ -452,3 +452,12 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(tmp_path):
     assert main(["train", "--resume", str(out / CK), "--epochs", str(done + 1), "--no-progress"]) == 0
     assert _epoch(out / CK) == done + 1
     assert not list(out.glob(".tmp-*"))
+
+
+def test_the_default_output_folder_never_overwrites_an_earlier_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(3):
+        assert main(["train", *FAST, "--epochs", "1"]) == 0
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["mlp-digits", "mlp-digits-2", "mlp-digits-3"]
+    assert "writing to runs/mlp-digits-3" in capsys.readouterr().out

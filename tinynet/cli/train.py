@@ -4,7 +4,8 @@
     tinynet train --model mlp --dataset moons --epochs 20 --optimizer sgd --lr 0.1
     tinynet train --resume runs/mlp-digits/checkpoint.safetensors --epochs 60
 
-Writes to ``--out`` (default ``runs/<model>-<dataset>``): ``checkpoint.safetensors`` (each
+Writes to ``--out`` (default ``runs/<model>-<dataset>``, or ``...-2``, ``...-3`` when that
+already holds a run, so nothing is overwritten): ``checkpoint.safetensors`` (each
 epoch, atomically), ``metrics.csv``, ``metrics.json`` (per-epoch history and the final test
 metrics) and ``curves.png``. The folder is checked before training starts.
 
@@ -64,8 +65,8 @@ def define_options(p):
     p.add_argument("--clip-grad-norm", type=positive_float, default=None, help="clip the gradient norm to this value")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed for initialisation, shuffling and dropout (default: 0)")
-    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<model>-<dataset>; "
-                   "with --resume: the checkpoint's folder)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<model>-<dataset>, "
+                   "numbered -2, -3, ... if that holds a run; with --resume: the checkpoint's folder)")
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue from a checkpoint (its settings are reused; --epochs is the new total)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -195,6 +196,21 @@ def _merge_resume(args):
     return ck, new_schedule
 
 
+def fresh_run_dir(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``, ... : the first that holds no finished run.
+
+    Used when ``--out`` is not given, so running the same command twice never overwrites
+    the first run's checkpoint (an explicit ``--out`` is written to as asked).
+    """
+    from .trainer import CHECKPOINT
+
+    candidate, n = base, 1
+    while os.path.lexists(os.path.join(candidate, CHECKPOINT)):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def _setup(args):
     """Seed, build the recipe's Setup, move the model to the device."""
     from ..tensor.random import manual_seed
@@ -222,7 +238,7 @@ def run(args) -> int:
     ck, new_schedule = _merge_resume(args) if args.resume else (None, False)
     recipe, setup = _setup(args)
     if args.out is None:
-        args.out = os.path.join("runs", f"{args.model}-{args.dataset}")
+        args.out = fresh_run_dir(os.path.join("runs", f"{args.model}-{args.dataset}"))
     if ck is None:
         args.schedule_start, args.schedule_epochs = 0, args.epochs
     try:
