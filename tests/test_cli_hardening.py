@@ -222,7 +222,7 @@ def test_unwritable_out_is_found_before_training(tmp_path, monkeypatch, capsys):
 
 def test_disk_full_while_saving_keeps_the_previous_checkpoint_and_no_temp_files(tmp_path, monkeypatch, capsys):
     out = tmp_path / "full"
-    real_save = serialization._safetensors_bytes
+    real_save = serialization.safetensors_bytes
     calls = {"n": 0}
 
     def full_disk(*args, **kwargs):
@@ -231,7 +231,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint_and_no_temp_files(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(serialization, "_safetensors_bytes", full_disk)
+    monkeypatch.setattr(serialization, "safetensors_bytes", full_disk)
     assert main(["train", *FAST, "--epochs", "3", "--out", str(out)]) == 1
     lines = _one_line_error(capsys)
     assert "No space left on device" in lines[-1] and "epoch 1 is kept" in lines[-1]

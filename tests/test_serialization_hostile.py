@@ -24,6 +24,7 @@ import pytest
 
 import tinynet as tn
 from tinynet import serialization as S
+from tinynet.serialization.constants import DTYPES
 
 CheckpointError = S.CheckpointError
 
@@ -47,7 +48,7 @@ def _tree_file(tmp_path, tree, tensors=None, name="t.safetensors"):
     """A tinynet safetensors file whose structure is ``tree`` (JSON text or an object)."""
     tensors = {"w": np.zeros(2, np.float32)} if tensors is None else tensors
     header, data = {}, b""
-    codes = {np.dtype(v): k for k, v in S._DTYPES.items()}
+    codes = {np.dtype(v): k for k, v in DTYPES.items()}
     for key, arr in tensors.items():
         raw = np.ascontiguousarray(arr).tobytes()
         header[key] = _entry(codes[arr.dtype], arr.shape, (len(data), len(data) + len(raw)))
@@ -388,14 +389,16 @@ def test_unknown_device(tmp_path, device):
 
 
 def test_cuda_tensors_without_a_gpu_name_the_file_and_map_location(tmp_path, monkeypatch):
-    real = S.get_device
+    from tinynet.serialization import tree as serialization_tree
+
+    real = serialization_tree.get_device
 
     def no_cuda(spec=None):
         if spec == "cuda":
             raise RuntimeError("device 'cuda' is not available (no GPU).")
         return real(spec)
 
-    monkeypatch.setattr(S, "get_device", no_cuda)
+    monkeypatch.setattr(serialization_tree, "get_device", no_cuda)
     path = _tree_file(tmp_path, {"w": {"__tensor__": "w", "device": "cuda"}})
     with pytest.raises(RuntimeError) as info:
         tn.load(path)
@@ -545,7 +548,7 @@ def test_npz_damaged_data_is_refused(tmp_path):
     _refused(path, "CRC")
 
 
-@pytest.mark.parametrize("dtype", sorted({str(dt) for dt in S._DTYPES.values()}))
+@pytest.mark.parametrize("dtype", sorted({str(dt) for dt in DTYPES.values()}))
 def test_npz_every_dtype_save_writes_is_accepted(tmp_path, dtype):
     arr = (np.arange(6) % 2).astype(dtype).reshape(2, 3)
     path = tmp_path / "f.npz"
@@ -922,7 +925,7 @@ def test_late_problem_allocates_nothing(tmp_path, no_alloc):
 
 def test_foreign_safetensors_of_every_dtype_loads(tmp_path):
     stn = pytest.importorskip("safetensors.numpy")
-    arrays = {code: (np.arange(6) % 2).astype(dt).reshape(3, 2) for code, dt in S._DTYPES.items()}
+    arrays = {code: (np.arange(6) % 2).astype(dt).reshape(3, 2) for code, dt in DTYPES.items()}
     arrays["empty"] = np.zeros((0, 4), np.float32)
     arrays["scalar"] = np.array(3.5, np.float64)
     stn.save_file(arrays, str(tmp_path / "f.safetensors"), metadata={"note": "x"})
