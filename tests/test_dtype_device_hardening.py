@@ -2,7 +2,7 @@
 
 * Device strings: "cuda:N" for a GPU that does not exist raises (naming the GPUs that do)
   instead of silently using GPU 0; malformed strings and unknown device types raise a
-  DeviceError (both ValueError and RuntimeError, as design.md asks of device errors).
+  DeviceError (both ValueError and RuntimeError, as the project's error rules ask of device errors).
 * float16: a model moved to float16 runs every layer forward and backward (the Numba
   kernels compute in float32 and round back), outputs and gradients stay float16, and
   values match the float32 computation within float16 tolerance; optimizers step.

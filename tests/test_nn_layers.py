@@ -316,7 +316,7 @@ def test_loss_modules_match_functional():
 
 
 def test_seed_000_losses():
-    """The seed-000 worked examples, with the corrected values of shared/anchors.md."""
+    """The seed-000 worked examples, with their corrected values."""
     mse = nn.MSELoss()(tn.tensor([1.1, 1.9, 2.8]), tn.tensor([1.0, 2.0, 3.0]))
     assert abs(mse.item() - 0.02) < 1e-6  # the document says 0.1
     # Cross-entropy -sum(y * ln(y_hat)) of the document's example (it says 0.356).

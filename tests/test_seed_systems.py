@@ -1,6 +1,6 @@
 """The small systems of the seed documents, built with nn + optim and trained from scratch.
 
-Values follow shared/anchors.md, which corrects the documents where they err:
+The values below are the correct ones where the documents err:
 * seed 003's momentum rule ``v = γv − lr·∇θ; θ = θ + v`` is SGD(momentum=γ) at constant lr;
 * seed 003's 1-10-1 MLP regression (100 samples, MSE, gradient descent);
 * seed 001's logistic unit: σ(θ1·1 + θ2·0 + b) with θ1 = 1, b = 0.5 is σ(1.5) = 0.8176 (the

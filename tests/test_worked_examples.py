@@ -1,7 +1,6 @@
 """The seed documents' worked examples for activations and losses, with the correct values.
 
-Source: shared/anchors.md ("The seeds' worked examples, with correct values"). Several
-of the documents' numbers are wrong; each test's docstring says what the document
+Several of the documents' numbers are wrong; each test's docstring says what the document
 claims and why it is wrong, and the test asserts the correct value computed by tinynet.
 """
 import math

@@ -22,13 +22,12 @@ from .backend import get_device as device
 from . import functional
 from .functional import *  # noqa: F401,F403  (every op as tn.<name>)
 from . import autograd
-import importlib as _importlib  # noqa: E402
-cuda = _importlib.import_module(".cuda", __name__)  # the tn.cuda module; `from . import cuda` would pick functional.cuda
-from . import nn  # noqa: E402  (tn.nn)
-from . import optim  # noqa: E402  (tn.optim)
-from . import data, metrics  # noqa: E402  (tn.data, tn.metrics)
-from . import models  # noqa: E402  (tn.models: MLP, ... and the model registry)
-from .serialization import load, save  # noqa: E402  (tn.save / tn.load: safetensors or .npz, never pickle)
+from . import cuda  # tn.cuda: the module (is_available, synchronize, ...); x.cuda() is the Tensor method
+from . import nn  # tn.nn
+from . import optim  # tn.optim
+from . import data, metrics  # tn.data, tn.metrics
+from . import models  # tn.models: MLP, ... and the model registry
+from .serialization import load, save  # tn.save / tn.load: safetensors or .npz, never pickle
 
 __version__ = "0.1.0"
 

@@ -69,46 +69,52 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     (``autograd.grad``): they are returned in that order and no ``.grad`` is touched.
 
     Without ``create_graph`` nothing about the backward itself is recorded, so the walk
-    runs on raw arrays (:func:`_run_backward_arrays`, the fast path); with it, every
-    gradient is a Tensor made by differentiable ops.
+    runs on raw arrays (:func:`_run_backward_arrays`, each node's ``backward_array``); with
+    it, every gradient is a Tensor made by the nodes' differentiable ``backward`` formulas
+    (:func:`_run_backward_tensors`).
     """
-    if not create_graph:
-        return _run_backward_arrays(roots, root_grads, retain_graph, capture)
+    if create_graph:
+        return _run_backward_tensors(roots, root_grads, retain_graph, capture)
+    return _run_backward_arrays(roots, root_grads, retain_graph, capture)
+
+
+def _run_backward_tensors(roots, root_grads, retain_graph, capture):
+    """``run_backward`` with ``create_graph``: the walk on Tensors, recording a graph of it.
+
+    Every node's Tensor ``backward`` runs with recording on, so the gradients (and the
+    leaves' ``.grad``) are themselves part of a graph and can be differentiated again. A
+    node whose backward is only a fused kernel raises its clear error here.
+    """
     grads = {}
-    leaf_grads = {}  # id(leaf) -> [leaf, grad] when capturing
-    want_leaf = {}
-    want_node = {}
+    want_leaf, want_node = {}, {}
     if capture is not None:
         for i, t in enumerate(capture):
-            (want_node if t.grad_fn is not None else want_leaf).setdefault(
-                t.grad_fn if t.grad_fn is not None else id(t), []).append(i)
-    results = [None] * (len(capture) if capture is not None else 0)
-    stored = set()
+            if t.grad_fn is not None:
+                want_node.setdefault(t.grad_fn, []).append(i)
+            else:
+                want_leaf.setdefault(id(t), []).append(i)
+        results = [None] * len(capture)
+    else:
+        results = []
 
     def to_leaf(leaf, g):
-        if capture is not None:
-            if id(leaf) in want_leaf:
-                for i in want_leaf[id(leaf)]:
-                    results[i] = g if results[i] is None else results[i] + g
+        if capture is None:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
             return
-        if not create_graph:
-            # The leaf must own its gradient: another leaf, or a view, may share g's memory.
-            if id(g) in stored or g.data.base is not None or g.grad_fn is not None:
-                g = g._make(g.data.copy(), g.device, False, None, None)
-            stored.add(id(g))
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        for i in want_leaf.get(id(leaf), ()):
+            results[i] = g if results[i] is None else results[i] + g
 
     roots_fn = []
     for t, g in zip(roots, root_grads):
-        if t.grad_fn is None:
-            if t._requires_grad:
-                to_leaf(t, g if create_graph else g.detach())
-            continue
         fn = t.grad_fn
+        if fn is None:
+            if t._requires_grad:
+                to_leaf(t, g)
+            continue
         grads[fn] = grads[fn] + g if fn in grads else g
         roots_fn.append(fn)
 
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(True):
         for fn in topological_order(roots_fn):
             g = grads.pop(fn, None)
             if g is None:
@@ -116,16 +122,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
             if fn._retained is not None:
                 kept = fn._retained()
                 if kept is not None:
-                    kept.grad = g if create_graph else g.detach()
-            if fn in want_node:
-                for i in want_node[fn]:
-                    results[i] = g
+                    kept.grad = g
+            for i in want_node.get(fn, ()):
+                results[i] = g
             fn.check_versions()
-            if create_graph and not fn.differentiable_backward:
-                raise RuntimeError(
-                    f"{fn.op_name()}: its backward is a fused kernel, not made of differentiable "
-                    "ops, so higher-order gradients (create_graph=True) are not supported through it."
-                )
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
@@ -166,11 +166,11 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
 
     When no graph of the backward is wanted, wrapping every intermediate gradient in a
     Tensor and running each backward formula through ``Function.apply`` is pure overhead
-    (it dominates small models: ~5 µs per op against ~1 µs of NumPy work). Here the
-    gradients flowing between nodes are arrays; a node with a ``backward_array`` method
-    (the same formula written on arrays) is called directly, any other node gets its
-    gradient wrapped as a Tensor and its ``backward`` runs under no_grad. Leaves receive
-    Tensors, exactly as on the Tensor path.
+    (for small models it costs several times the NumPy work itself). Here the gradients
+    flowing between nodes are arrays; a node with a ``backward_array`` method (the same
+    formula written on arrays) is called directly, any other node gets its gradient
+    wrapped as a Tensor and its ``backward`` runs under no_grad. Leaves receive Tensors,
+    exactly as on the Tensor path.
     """
     grads = {}
     want_leaf, want_node = {}, {}

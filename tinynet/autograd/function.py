@@ -8,6 +8,11 @@ The design is Chainer's FunctionNode:
   gradient Tensor (or None) per input, written with tinynet ops. Because the backward is
   itself made of differentiable ops, running it with graph recording on
   (``create_graph=True``) yields gradients of gradients for free;
+* ``backward_array(grad_array)`` (optional) is the same derivative on raw arrays, often a
+  fused kernel: the engine's fast path for a plain ``backward()``. An op has exactly one
+  formula of each form, and the two give the same values, dtype and shape. An op whose
+  only backward is a fused kernel defines ``backward_array`` alone; then ``backward``
+  (this base class's) raises a clear error under ``create_graph=True``;
 * non-tensor arguments (axis, stride, padding, ...) live on the instance, passed to
   ``apply`` as keywords.
 
@@ -38,9 +43,6 @@ def _device_error(op: str, inputs) -> DeviceError:
 class Function:
     """Base class of every differentiable op (see the module docstring)."""
 
-    #: False for ops whose backward is a fused kernel (not made of differentiable ops):
-    #: a ``create_graph=True`` backward through them raises a clear error.
-    differentiable_backward = True
     #: True for ops whose output may share memory with input 0 (reshape, transpose, ...):
     #: the output then shares the input's version counter, so writing through either is seen.
     is_view = False
@@ -48,9 +50,14 @@ class Function:
     #: nothing saved can go stale, so ``apply`` skips the in-place version bookkeeping
     #: (PyTorch likewise lets you modify the inputs of ``a + b`` before backward).
     saves_values = True
+    #: False for ops whose backward never reads their output (``self.out`` / ``self.output()``):
+    #: then only the inputs are watched, so changing the output in place afterwards (e.g.
+    #: ``relu(linear(x), inplace=True)``) is allowed, as in PyTorch.
+    saves_output = True
     #: Optional fast path: the same gradient formula as ``backward``, on raw arrays
-    #: (``backward_array(grad_array)`` returns one array or None per input). The engine
-    #: uses it when no graph of the backward is recorded (``create_graph=False``).
+    #: (``backward_array(grad_array)`` returns one array or None per input, with the same
+    #: values, dtype and shape as ``backward``). The engine uses it when no graph of the
+    #: backward is recorded (``create_graph=False``).
     backward_array = None
     #: Set on instances by ``Tensor.retain_grad`` (a weak reference to the output).
     _retained = None
@@ -91,7 +98,8 @@ class Function:
             result = make(out, device, True, fn, inputs[0]._version if cls.is_view else None)
             if cls.saves_values:
                 counters = [t._version for t in inputs]
-                counters.append(result._version)
+                if cls.saves_output:
+                    counters.append(result._version)
                 fn._counters = counters
                 fn._versions = [c[0] for c in counters]
             return result
@@ -100,8 +108,14 @@ class Function:
     def forward(self, *arrays):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must define forward(*arrays)")
 
-    def backward(self, grad):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define backward(grad)")
+    def backward(self, grad):
+        """The Tensor formula. Not defined by an op whose backward is only a fused kernel."""
+        if self.backward_array is not None:
+            raise RuntimeError(
+                f"{self.op_name()}: its backward is a fused kernel on arrays (backward_array), not made of "
+                "differentiable ops, so higher-order gradients (create_graph=True) are not supported through it"
+            )
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad)")  # pragma: no cover
 
     # --- helpers for forward/backward ----------------------------------------------
     @property
@@ -137,7 +151,7 @@ class Function:
         """Raise if a tensor this node saved was changed in place since the forward."""
         if self._counters is None:
             return
-        for counter, seen, idx in zip(self._counters, self._versions, range(len(self._versions))):
+        for idx, (counter, seen) in enumerate(zip(self._counters, self._versions)):
             if counter[0] != seen:
                 what = "its output" if idx == len(self.inputs) else f"input {idx}"
                 raise RuntimeError(

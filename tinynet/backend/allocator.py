@@ -3,11 +3,10 @@
 Why: a training step allocates and frees the same large arrays (activations, gradients,
 im2col buffers) every iteration. glibc serves blocks above its mmap threshold with a
 fresh ``mmap`` and returns them with ``munmap`` on free, so the next step touches brand
-new pages: one page fault plus zeroing per 4 KiB. Measured on GPT-mini (W3 of
-shared/anchors.md, 2-core machine): ~10,600 minor page faults per step and ~30 % of the
-step's time; PyTorch's W3 step takes ~2,200. Raising glibc's mmap and trim thresholds
-(``mallopt``) makes freed blocks stay in the heap and be handed out again: the faults per
-step drop to about zero, and the same step runs 1.3-1.4x faster.
+new pages: one page fault plus zeroing per 4 KiB, which can cost a large share of a
+training step's time (the GPT-mini workload's measurements are in ``benchmarks/NOTES.md``).
+Raising glibc's mmap and trim thresholds (``mallopt``) makes freed blocks stay in the heap
+and be handed out again: the faults per step drop to about zero.
 
 The cost is that memory freed by a large array is kept by the process (up to the trim
 threshold) rather than returned to the system; it is reused by the next allocation.

@@ -12,8 +12,11 @@ costs about 0.4 s, and compiling costs more).
 from __future__ import annotations
 
 import importlib
+import re
 
 import numpy as _np
+
+from .errors import DeviceError
 
 _F16 = _np.dtype("float16")
 _F32 = _np.dtype("float32")
@@ -146,9 +149,6 @@ class Device:
             if other == self.type:
                 return True
             # "cuda" and "cuda:0" name this device, "cuda:7" does not; a malformed string is just unequal.
-            from .registry import parse_device
-            from .errors import DeviceError
-
             try:
                 kind, index = parse_device(other)
             except DeviceError:
@@ -196,3 +196,32 @@ class Device:
         """Wait for queued work on this device (a no-op on the CPU)."""
         if self.type == "cuda" and not self.simulated:
             self.xp.cuda.get_current_stream().synchronize()
+
+
+#: "type" or "type:N" with a non-negative decimal ordinal (no sign, no spaces, no leading zeros),
+#: as PyTorch parses device strings. The type is matched case-insensitively ("CUDA"; "gpu" is an alias).
+_SPEC = re.compile(r"(?P<type>[A-Za-z_]+)(?::(?P<index>-?[0-9]*))?")
+
+
+def parse_device(spec: str) -> tuple[str, int | None]:
+    """``"cuda:1"`` -> ``("cuda", 1)``, ``"cpu"`` -> ``("cpu", None)``; DeviceError when malformed
+    or of an unknown type. Does not check that the device exists (see :func:`get_device`)."""
+    m = _SPEC.fullmatch(spec.strip())
+    if m is None:
+        raise DeviceError(
+            f"invalid device string {spec!r}: expected 'cpu', 'cuda' or 'cuda:N' with N a GPU ordinal (0, 1, ...)"
+        )
+    kind, index = m.group("type").lower(), m.group("index")
+    if kind == "gpu":
+        kind = "cuda"
+    if kind not in ("cpu", "cuda"):
+        raise DeviceError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    if index is None:
+        return kind, None
+    if index.startswith("-") and index[1:].isdigit():
+        raise DeviceError(f"invalid device {spec!r}: the device ordinal must be non-negative, got {index}")
+    if not index.isdigit() or (len(index) > 1 and index[0] == "0"):
+        what = "is missing" if index == "" else f"must be a non-negative integer (no sign or leading zeros), got {index!r}"
+        raise DeviceError(f"invalid device string {spec!r}: the ordinal after ':' {what} "
+                          f"(write '{kind}' or '{kind}:0')")
+    return kind, int(index)

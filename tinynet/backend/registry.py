@@ -6,15 +6,18 @@ in Numba's CUDA simulator (how CI, which has no GPU, checks the GPU path).
 """
 from __future__ import annotations
 
+import importlib
 import os
-import re
 
 import numpy
 
-from .device import Device
+from .device import Device, parse_device  # (parse_device is re-exported here)
 from .errors import DeviceError
 
-_CPU = Device("cpu", numpy, "tinynet.kernels.cpu")
+#: The kernels package of each device type (the backend is the only layer that imports kernels).
+KERNEL_PACKAGES = {"cpu": "tinynet.kernels.cpu", "cuda": "tinynet.kernels.cuda"}
+
+_CPU = Device("cpu", numpy, KERNEL_PACKAGES["cpu"])
 _CUDA: Device | None = None
 _CUDA_ERROR: str | None = None
 
@@ -31,7 +34,7 @@ def _probe_cuda() -> Device | None:
         return _CUDA
     if simulated_cuda():
         os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-        _CUDA = Device("cuda", numpy, "tinynet.kernels.cuda", simulated=True)
+        _CUDA = Device("cuda", numpy, KERNEL_PACKAGES["cuda"], simulated=True)
         return _CUDA
     try:
         import cupy  # noqa: WPS433 (optional dependency, probed on demand)
@@ -42,7 +45,7 @@ def _probe_cuda() -> Device | None:
     except Exception as exc:  # ImportError, CUDARuntimeError, ...
         _CUDA_ERROR = f"{type(exc).__name__}: {exc}"
         return None
-    _CUDA = Device("cuda", cupy, "tinynet.kernels.cuda")
+    _CUDA = Device("cuda", cupy, KERNEL_PACKAGES["cuda"])
     return _CUDA
 
 
@@ -56,11 +59,6 @@ def cuda_unavailable_reason() -> str | None:
     """Why device "cuda" cannot be used, or None when it can."""
     _probe_cuda()
     return _CUDA_ERROR
-
-
-#: "type" or "type:N" with a non-negative decimal ordinal (no sign, no spaces, no leading zeros),
-#: as PyTorch parses device strings. The type is matched case-insensitively ("CUDA"; "gpu" is an alias).
-_SPEC = re.compile(r"(?P<type>[A-Za-z_]+)(?::(?P<index>-?[0-9]*))?")
 
 
 def cuda_device_count() -> int:
@@ -81,28 +79,10 @@ def _ordinals(count: int) -> str:
     return f"{count} CUDA devices: {listed}"
 
 
-def parse_device(spec: str) -> tuple[str, int | None]:
-    """``"cuda:1"`` -> ``("cuda", 1)``, ``"cpu"`` -> ``("cpu", None)``; DeviceError when malformed
-    or of an unknown type. Does not check that the device exists (see :func:`get_device`)."""
-    m = _SPEC.fullmatch(spec.strip())
-    if m is None:
-        raise DeviceError(
-            f"invalid device string {spec!r}: expected 'cpu', 'cuda' or 'cuda:N' with N a GPU ordinal (0, 1, ...)"
-        )
-    kind, index = m.group("type").lower(), m.group("index")
-    if kind == "gpu":
-        kind = "cuda"
-    if kind not in ("cpu", "cuda"):
-        raise DeviceError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
-    if index is None:
-        return kind, None
-    if index.startswith("-") and index[1:].isdigit():
-        raise DeviceError(f"invalid device {spec!r}: the device ordinal must be non-negative, got {index}")
-    if not index.isdigit() or (len(index) > 1 and index[0] == "0"):
-        what = "is missing" if index == "" else f"must be a non-negative integer (no sign or leading zeros), got {index!r}"
-        raise DeviceError(f"invalid device string {spec!r}: the ordinal after ':' {what} "
-                          f"(write '{kind}' or '{kind}:0')")
-    return kind, int(index)
+def kernel_package(kind: str):
+    """The kernels package of device type ``kind`` ("cpu" or "cuda"), imported: Numba loads,
+    nothing compiles. For diagnostics (``tinynet info``); ops use ``device.kernels``."""
+    return importlib.import_module(KERNEL_PACKAGES[kind])
 
 
 def get_device(spec=None) -> Device:

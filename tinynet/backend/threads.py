@@ -5,12 +5,9 @@ tinynet runs two thread pools on the CPU: OpenBLAS's (NumPy's matmul) and Numba'
 for a while in case more work comes (OpenBLAS for 2^28 cycles; OpenMP, Numba's default
 layer, for ~300,000 spins). A training step alternates the two (GEMM, then a fused GELU
 or softmax kernel, then a GEMM ...), so the idle workers of one pool spin on the cores
-the other pool needs. Measured on a 2-core machine:
-
-* a 2048x128x512 GEMM (2.5 ms) then a 1M-element GELU kernel (6 ms): 18-19 ms together;
-  with OpenBLAS's spin shortened, 11-12 ms; with Numba's pool quiet too, 9-10 ms;
-* GPT-mini's training step (W3 of shared/anchors.md): 193 ms -> 138-143 ms, the GEMMs
-  alone 2x faster (they had been sharing their cores with spinning OpenMP workers).
+the other pool needs, and each pool runs at a fraction of its speed (a GEMM followed by
+a GELU kernel took almost twice as long as the two apart; the measurements are in
+``benchmarks/NOTES.md``).
 
 So, unless the user set them already, tinynet sets before NumPy and Numba load:
 

@@ -34,10 +34,10 @@ def _version(name):
 
 def _kernels(kind):
     """Public kernels of tinynet.kernels.<kind>, by module (imports Numba, compiles nothing)."""
-    import importlib
+    from ..backend import registry
 
     try:
-        pkg = importlib.import_module(f"tinynet.kernels.{kind}")
+        pkg = registry.kernel_package(kind)
     except Exception as exc:  # report, don't crash: info is the diagnostic command
         return {"error": f"{type(exc).__name__}: {exc}"}
     out = {}

@@ -148,7 +148,7 @@ def make_regression(n_samples=100, noise=0.1, seed=0):
     """A noisy 1-D curve: ``x`` uniform in [-1, 1], ``y = sin(pi x) + 0.5 x + noise``.
 
     Inputs and targets both have shape ``(N, 1)`` (float32), the shape an ``nn.Linear(1, 10)``
-    -> ``Linear(10, 1)`` network (seed 003's 1-10-1 MLP) and ``F.mse_loss`` expect.
+    -> ``Linear(10, 1)`` network (a 1-10-1 MLP) and ``F.mse_loss`` expect.
     """
     rng = _rng(seed)
     x = rng.uniform(-1.0, 1.0, size=(n_samples, 1))
@@ -172,8 +172,8 @@ def make_blobs(n_samples=200, centers=2, n_features=2, cluster_std=1.0, center_b
 
 def make_separable(n_samples=200, margin=0.5, seed=0):
     """A linearly separable 2-D set: points uniform in [-3, 3]^2 labelled by the side of a
-    random line through the origin, with a gap of ``margin`` on each side (for the logistic
-    unit of seed 001). ``ds.w`` holds the line's unit normal."""
+    random line through the origin, with a gap of ``margin`` on each side (for a single logistic
+    unit). ``ds.w`` holds the line's unit normal."""
     rng = _rng(seed)
     angle = rng.uniform(0, 2 * _np.pi)
     w = _np.array([_np.cos(angle), _np.sin(angle)])

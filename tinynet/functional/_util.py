@@ -1,9 +1,11 @@
-"""Shared helpers of the functional layer: operand coercion, unbroadcast, axis handling."""
+"""Shared helpers of the functional layer: operand coercion, unbroadcast, axis handling,
+and the in-place form of an op (``inplace=True``)."""
 from __future__ import annotations
 
 import numbers
 
 from ..backend.errors import ShapeError
+from ..autograd.grad_mode import STATE
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
@@ -127,3 +129,62 @@ def dtype_fix(x_dtype, w_dtype, x: str = "x", ids_hint: bool = True) -> str:
         return (f"layers compute in floating point, so convert the input: `{convert}`"
                 + (" (integer token ids go through nn.Embedding first)" if ids_hint and x_dtype.kind in "iu" else ""))
     return f"convert the input (`{x}.to(tn.{w_dtype})`) or the model (`model.to(tn.{x_dtype})`)"
+
+
+def apply_inplace(x: Tensor, op: str, compute, reads_input: bool = False) -> Tensor:
+    """PyTorch's ``inplace=True``: ``compute(x)``, written into ``x``'s own memory; returns ``x``.
+
+    ``x`` keeps its identity and storage (views of it see the new values) and its version
+    counter is bumped, so a graph that saved ``x``'s old values raises at backward time
+    instead of using values that are gone. When a gradient is being recorded through ``x``:
+
+    * a leaf that requires grad is refused, as in PyTorch (its ``.grad`` would be the
+      gradient with respect to values it no longer holds); under ``tn.no_grad()`` it is allowed;
+    * a view of another tensor is refused (the base tensor's gradient would not see the
+      change); ``.clone()`` it first or use ``inplace=False``;
+    * otherwise ``x`` takes the op's node as its ``grad_fn``, so its history continues
+      through the op. The op's backward reads ``x``'s new values (its output) or, when
+      ``reads_input`` (its derivative needs the old values: leaky_relu, elu, silu), a copy of
+      the old values kept for it, as PyTorch keeps the original for such in-place ops.
+
+    ``compute`` maps a Tensor to the op's result (a Tensor of ``x``'s shape and dtype).
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    recording = x._requires_grad and STATE.enabled
+    source = x
+    if recording:
+        history = x.grad_fn
+        if history is None:
+            raise RuntimeError(
+                f"{op}(inplace=True): a leaf tensor that requires grad can't be changed in place "
+                f"(shape {tuple(x.shape)}, {x.dtype}); use inplace=False, or change it under tn.no_grad()"
+            )
+        if history.is_view:
+            raise RuntimeError(
+                f"{op}(inplace=True): the input is a view made by {history.op_name()} of a tensor in the graph, so "
+                "changing it in place would hide the change from that tensor's gradient; use inplace=False "
+                "or .clone() the input first"
+            )
+        data = x.data.copy() if reads_input else x.data
+        source = Tensor._make(data, x.device, True, history, None)
+    out = compute(source)
+    if out is source:  # nothing to do (e.g. dropout in evaluation mode)
+        return x
+    try:
+        x.data[...] = out.data
+    except ValueError:
+        raise RuntimeError(
+            f"{op}(inplace=True): the input's memory can't be written (shape {tuple(x.shape)}; an expanded or "
+            "broadcast tensor has several elements in one memory location); .clone() it first"
+        ) from None
+    x._version[0] += 1
+    node = out.grad_fn
+    if recording and node is not None:
+        # x is now the node's output: the node reads x's memory and watches x's version from here on.
+        node.out = x.data
+        if node._counters is not None and node.saves_output:
+            node._counters[-1] = x._version
+            node._versions[-1] = x._version[0]
+        x.grad_fn = node
+    return x

@@ -19,18 +19,32 @@ Fused kernels
 softmax and log_softmax run the fused row kernels of ``kernels/{cpu,cuda}/softmax.py``
 on the last axis (other axes are moved there first), for float32/float64 arrays from the
 device policy's size up (``kernels/policy.py``: every size on both devices today).
-A plain backward (no ``create_graph``) calls the fused backward kernel; with
-``create_graph=True`` the backward is the composite formula (differentiable again).
-GELU's erf comes from the ``erf`` kernels (NumPy has no erf).
+Each op's ``backward`` is its one Tensor formula (differentiable again, used with
+``create_graph=True``); ``backward_array``, where an op has one, is the same derivative on
+raw arrays (the fused backward kernel for softmax, log_softmax and GELU), which the engine
+calls for a plain ``backward()``. GELU's erf comes from the ``erf`` kernels (NumPy has no
+erf).
+
+In-place forms
+--------------
+``relu``, ``leaky_relu``, ``elu``, ``hardtanh`` and ``silu`` take PyTorch's
+``inplace=True``: the result is written into the input's own memory and the input itself
+is returned (see :func:`~tinynet.functional._util.apply_inplace` for the autograd rules).
 """
 from __future__ import annotations
 
 import math
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
-from ._util import normalize_axis, pick_axis
-from .methods import bind
+from ..autograd.grad_mode import STATE
+from ._util import apply_inplace, normalize_axis, pick_axis
+from .elementwise import exp
+
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "elu", "erf", "gelu", "hardtanh", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu",
+    "softmax", "softplus", "tanh"
+]
+
 
 def _check_float(x, op):
     if x.data.dtype.kind != "f":
@@ -102,9 +116,6 @@ class Sigmoid(Function):
         return xp.where(x >= 0, r, e * r)
 
     def backward(self, g):
-        if not is_grad_enabled():  # plain backward: one array expression, no graph
-            y = self.out
-            return self.constant(g.data * y * (1 - y))
         y = self.output()
         return g * y * (1 - y)
 
@@ -114,7 +125,11 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """relu(x) = max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """relu(x) = max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as PyTorch).
+
+    The backward reads the output (y > 0 exactly where x > 0), not the input, so the
+    in-place form needs no copy of the input (PyTorch's ``relu_`` does the same).
+    """
 
     name = "relu"
 
@@ -128,16 +143,13 @@ class ReLU(Function):
         return self.xp.maximum(x, 0)
 
     def backward(self, g):
-        if not is_grad_enabled():
-            return self.constant(self.backward_array(g.data))
-        x = self.inputs[0].data
-        return g * self.constant((x > 0).astype(g.dtype))
+        return g * self.constant((self.out > 0).astype(g.dtype))
 
     def backward_array(self, g):
-        x = self.inputs[0].data
-        if self._kernel(x):
-            return self.kernels.relu_backward(x, g)
-        return g * (x > 0)
+        y = self.out
+        if self._kernel(y):
+            return self.kernels.relu_backward(y, g)
+        return g * (y > 0)
 
 
 class Tanh(Function):
@@ -149,9 +161,6 @@ class Tanh(Function):
         return self.xp.tanh(x)
 
     def backward(self, g):
-        if not is_grad_enabled():
-            y = self.out
-            return self.constant(g.data * (1 - y * y))
         y = self.output()
         return g * (1 - y * y)
 
@@ -164,16 +173,17 @@ class LeakyReLU(Function):
     """x for x > 0, ``negative_slope * x`` otherwise; gradient 1 or ``negative_slope``."""
 
     name = "leaky_relu"
+    saves_output = False
 
     def forward(self, x):
         return self.xp.where(x > 0, x, x * self.negative_slope)
 
     def backward(self, g):
-        x = self.inputs[0].data
-        if not is_grad_enabled():
-            return self.constant(self.xp.where(x > 0, g.data, g.data * self.negative_slope))
-        slope = self.xp.where(x > 0, 1.0, self.negative_slope).astype(g.dtype)
+        slope = self.xp.where(self.inputs[0].data > 0, 1.0, self.negative_slope).astype(g.dtype)
         return g * self.constant(slope)
+
+    def backward_array(self, g):
+        return self.xp.where(self.inputs[0].data > 0, g, g * self.negative_slope)
 
 
 class Softplus(Function):
@@ -184,6 +194,7 @@ class Softplus(Function):
     """
 
     name = "softplus"
+    saves_output = False
 
     def forward(self, x):
         xp = self.xp
@@ -216,7 +227,8 @@ class ELU(Function):
 
 class Hardtanh(Function):
     """clamp(x, min_val, max_val); gradient 1 strictly inside, 0 outside and at the edges
-    (PyTorch's convention)."""
+    (PyTorch's convention). The backward reads the output (strictly inside exactly where x
+    is), so the in-place form needs no copy of the input."""
 
     name = "hardtanh"
 
@@ -224,8 +236,8 @@ class Hardtanh(Function):
         return self.xp.clip(x, self.min_val, self.max_val)
 
     def backward(self, g):
-        x = self.inputs[0].data
-        inside = (x > self.min_val) & (x < self.max_val)
+        y = self.out
+        inside = (y > self.min_val) & (y < self.max_val)
         return g * self.constant(inside.astype(g.dtype))
 
 
@@ -236,13 +248,12 @@ class Erf(Function):
     """
 
     name = "erf"
+    saves_output = False
 
     def forward(self, x):
         return self.kernels.erf(x)
 
     def backward(self, g):
-        from .elementwise import exp
-
         x = self.inputs[0]
         return g * (2.0 / math.sqrt(math.pi)) * exp(-(x * x))
 
@@ -256,12 +267,13 @@ class GELU(Function):
     """GELU(x) = x * Phi(x), Phi the standard normal CDF (``approximate="none"``), or
     ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` (``approximate="tanh"``).
 
-    Forward and plain backward are one fused kernel pass each (``gelu_forward`` /
-    ``gelu_backward``); with ``create_graph`` the backward is the composite
+    Forward and ``backward_array`` are one fused kernel pass each (``gelu_forward`` /
+    ``gelu_backward``, or the derivative the forward saved); ``backward`` is the composite
     ``Phi(x) + x phi(x)`` (exact) or the tanh formula's derivative, made of tinynet ops.
     """
 
     name = "gelu"
+    saves_output = False
     save_grad = False  # set by gelu() when a backward will follow
     dydx = None  # GELU'(x), saved by the forward then
 
@@ -279,10 +291,6 @@ class GELU(Function):
 
     def backward(self, g):
         x = self.inputs[0]
-        if not is_grad_enabled():
-            return self.constant(self.backward_array(g.data))
-        from .elementwise import exp
-
         if self.approximate == "tanh":
             u = (x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI
             t = tanh(u)
@@ -297,8 +305,8 @@ class GELU(Function):
 class Softmax(Function):
     """softmax along ``axis``: exp(x - max) / sum(exp(x - max)).
 
-    Backward: dx = y * (g - sum(g * y)) along the axis (y the output), fused kernel or
-    composite (see module docstring).
+    Backward: dx = y * (g - sum(g * y)) along the axis (y the output): tinynet ops in
+    ``backward``, the fused row kernel in ``backward_array``.
     """
 
     name = "softmax"
@@ -314,21 +322,23 @@ class Softmax(Function):
         return e
 
     def backward(self, g):
-        if is_grad_enabled():
-            y = self.output()
-            return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
-        y, ga = self.out, g.data
+        y = self.output()
+        return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
+
+    def backward_array(self, g):
+        y = self.out
         if y.size == 0:
-            return self.constant(ga.copy())
+            return g.copy()
         if use_row_kernels(self.device, y, _class_count(y, self.axis)):
-            return self.constant(_rowwise(self, "softmax_backward", self.axis, y, ga))
-        return self.constant(y * (ga - (ga * y).sum(axis=self.axis, keepdims=True)))
+            return _rowwise(self, "softmax_backward", self.axis, y, g)
+        return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
     """log_softmax along ``axis``: x - max - log(sum(exp(x - max))).
 
-    Backward: dx = g - exp(y) * sum(g) along the axis (y the output, exp(y) = softmax).
+    Backward: dx = g - exp(y) * sum(g) along the axis (y the output, exp(y) = softmax):
+    tinynet ops in ``backward``, the fused row kernel in ``backward_array``.
     """
 
     name = "log_softmax"
@@ -344,16 +354,15 @@ class LogSoftmax(Function):
         return shifted
 
     def backward(self, g):
-        from .elementwise import exp
+        return g - exp(self.output()) * g.sum(axis=self.axis, keepdims=True)
 
-        if is_grad_enabled():
-            return g - exp(self.output()) * g.sum(axis=self.axis, keepdims=True)
-        y, ga = self.out, g.data
+    def backward_array(self, g):
+        y = self.out
         if y.size == 0:
-            return self.constant(ga.copy())
+            return g.copy()
         if use_row_kernels(self.device, y, _class_count(y, self.axis)):
-            return self.constant(_rowwise(self, "log_softmax_backward", self.axis, y, ga))
-        return self.constant(ga - self.xp.exp(y) * ga.sum(axis=self.axis, keepdims=True))
+            return _rowwise(self, "log_softmax_backward", self.axis, y, g)
+        return g - self.xp.exp(y) * g.sum(axis=self.axis, keepdims=True)
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -364,7 +373,10 @@ def sigmoid(input):
 
 
 def relu(input, inplace: bool = False):
-    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; a new tensor is returned."""
+    """max(x, 0). ``inplace=True`` writes the result into ``input`` and returns it (PyTorch's
+    ``relu_``; see the module docstring)."""
+    if inplace:
+        return apply_inplace(input, "relu", ReLU.apply)
     return ReLU.apply(input)
 
 
@@ -375,9 +387,14 @@ def tanh(input):
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
-    """x for x > 0, ``negative_slope * x`` otherwise."""
+    """x for x > 0, ``negative_slope * x`` otherwise. ``inplace=True`` writes the result into
+    ``input`` and returns it."""
     _check_float(input, "leaky_relu")
-    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+    slope = float(negative_slope)
+    if inplace:
+        return apply_inplace(input, "leaky_relu", lambda x: LeakyReLU.apply(x, negative_slope=slope),
+                             reads_input=True)
+    return LeakyReLU.apply(input, negative_slope=slope)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -387,17 +404,25 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
-    """x for x > 0, alpha (exp(x) - 1) otherwise."""
+    """x for x > 0, alpha (exp(x) - 1) otherwise. ``inplace=True`` writes the result into
+    ``input`` and returns it."""
     _check_float(input, "elu")
-    return ELU.apply(input, alpha=float(alpha))
+    alpha = float(alpha)
+    if inplace:
+        return apply_inplace(input, "elu", lambda x: ELU.apply(x, alpha=alpha), reads_input=True)
+    return ELU.apply(input, alpha=alpha)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-    """clamp(x, min_val, max_val)."""
+    """clamp(x, min_val, max_val). ``inplace=True`` writes the result into ``input`` and
+    returns it."""
     _check_float(input, "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return Hardtanh.apply(input, min_val=float(min_val), max_val=float(max_val))
+    bounds = dict(min_val=float(min_val), max_val=float(max_val))
+    if inplace:
+        return apply_inplace(input, "hardtanh", lambda x: Hardtanh.apply(x, **bounds))
+    return Hardtanh.apply(input, **bounds)
 
 
 def erf(input):
@@ -411,12 +436,15 @@ def gelu(input, approximate: str = "none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     _check_float(input, "gelu")
-    return GELU.apply(input, approximate=approximate, save_grad=input._requires_grad and is_grad_enabled())
+    return GELU.apply(input, approximate=approximate, save_grad=input._requires_grad and STATE.enabled)
 
 
 def silu(input, inplace: bool = False):
-    """x * sigmoid(x) (also called swish)."""
+    """x * sigmoid(x) (also called swish). ``inplace=True`` writes the result into ``input``
+    and returns it."""
     _check_float(input, "silu")
+    if inplace:
+        return apply_inplace(input, "silu", lambda x: x * sigmoid(x), reads_input=True)
     return input * sigmoid(input)
 
 
@@ -440,10 +468,3 @@ def log_softmax(input, dim=None, *, axis=None, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     return LogSoftmax.apply(input, axis=_softmax_axis(input, axis, dim, "log_softmax"))
-
-
-bind({
-    "sigmoid": sigmoid, "relu": relu, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
-    "leaky_relu": leaky_relu, "gelu": gelu, "silu": silu, "softplus": softplus, "elu": elu,
-    "hardtanh": hardtanh, "erf": erf,
-})

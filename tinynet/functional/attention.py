@@ -22,9 +22,10 @@ and ``dO`` the output gradient::
     dQ = scale * dS K,   dK = scale * dS^T Q
 
 The softmax and its backward are the device's fused row kernels (the row maximum is
-subtracted first, so large scores do not overflow and -inf becomes an exact 0). When a
-graph of the backward is recorded (``create_graph=True``) the backward recomputes the
-same formulas with differentiable tinynet ops, so gradients of gradients work.
+subtracted first, so large scores do not overflow and -inf becomes an exact 0): that is
+``backward_array``. ``backward`` (used when a graph of the backward is recorded,
+``create_graph=True``) recomputes the same formulas with differentiable tinynet ops, so
+gradients of gradients work.
 
 :class:`PackedSelfAttention` is the multi-head self-attention form used by
 ``nn.MultiheadAttention``: it reads Q, K and V for every head straight out of the packed
@@ -42,12 +43,13 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
 from ..tensor import random as _random
 from ..tensor.tensor import Tensor
+from ._util import unbroadcast, unbroadcast_array
+from .activation import softmax
+from .join import stack
 
-
-def _functional():
-    from .. import functional  # softmax lives in a sibling module (loaded by call time)
-
-    return functional
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "packed_self_attention", "scaled_dot_product_attention"
+]
 
 
 # --- masks -----------------------------------------------------------------------------------
@@ -118,11 +120,10 @@ def _array_grads(fn, g, q, k, v):
 
 def _tensor_grads(fn, g, q, k, v):
     """dQ, dK, dV as differentiable tinynet ops (used when create_graph is on)."""
-    F = _functional()
     s = (q @ k.swapaxes(-1, -2)) * fn.scale
     if fn.mask is not None:
         s = s + fn.constant(fn.mask)
-    p = F.softmax(s, dim=-1)
+    p = softmax(s, dim=-1)
     pd = p if fn.keep is None else p * fn.constant(fn.keep)
     dv = pd.swapaxes(-1, -2) @ g
     dp = g @ v.swapaxes(-1, -2)
@@ -130,15 +131,6 @@ def _tensor_grads(fn, g, q, k, v):
         dp = dp * fn.constant(fn.keep)
     ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True)) * fn.scale
     return ds @ k, ds.swapaxes(-1, -2) @ q, dv
-
-
-def _unbroadcast_array(xp, a, shape):
-    """Sum an array down to ``shape`` (gradient of broadcasting the batch axes)."""
-    if a.shape == tuple(shape):
-        return a
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and a.shape[i + lead] != 1)
-    return a.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 class Attention(Function):
@@ -151,6 +143,7 @@ class Attention(Function):
     """
 
     name = "scaled_dot_product_attention"
+    saves_output = False  # the backward reads the inputs and the saved probabilities
 
     def forward(self, q, k, v):
         self.p = _probs(self, q, k)
@@ -162,16 +155,17 @@ class Attention(Function):
 
     def backward(self, g):
         q, k, v = self.inputs
-        if STATE.enabled:
-            from ._util import unbroadcast
+        dq, dk, dv = _tensor_grads(self, g, q, k, v)
+        return (unbroadcast(dq, q.shape) if q._requires_grad else None,
+                unbroadcast(dk, k.shape) if k._requires_grad else None,
+                unbroadcast(dv, v.shape) if v._requires_grad else None)
 
-            dq, dk, dv = _tensor_grads(self, g, q, k, v)
-            return unbroadcast(dq, q.shape), unbroadcast(dk, k.shape), unbroadcast(dv, v.shape)
-        dq, dk, dv = _array_grads(self, g.data, q.data, k.data, v.data)
-        xp, make = self.xp, self.constant
-        return (make(_unbroadcast_array(xp, dq, q.shape)) if q._requires_grad else None,
-                make(_unbroadcast_array(xp, dk, k.shape)) if k._requires_grad else None,
-                make(_unbroadcast_array(xp, dv, v.shape)) if v._requires_grad else None)
+    def backward_array(self, g):
+        q, k, v = self.inputs
+        dq, dk, dv = _array_grads(self, g, q.data, k.data, v.data)
+        return (unbroadcast_array(dq, q.shape) if q._requires_grad else None,
+                unbroadcast_array(dk, k.shape) if k._requires_grad else None,
+                unbroadcast_array(dv, v.shape) if v._requires_grad else None)
 
 
 def _split_heads(a, n, L, e, h, which):
@@ -188,6 +182,7 @@ class PackedSelfAttention(Function):
     """
 
     name = "packed_self_attention"
+    saves_output = False  # the backward reads the input and the saved probabilities
 
     def forward(self, qkv):
         n, L, e3 = qkv.shape
@@ -204,23 +199,25 @@ class PackedSelfAttention(Function):
         qkv = self.inputs[0]
         n, L, e3 = qkv.shape
         e, h = e3 // 3, self.num_heads
-        if STATE.enabled:
-            F = _functional()
-            heads = qkv.reshape(n, L, 3, h, e // h).permute(2, 0, 3, 1, 4)
-            q, k, v = heads[0], heads[1], heads[2]
-            gh = g.reshape(n, L, h, e // h).permute(0, 2, 1, 3)
-            dq, dk, dv = _tensor_grads(self, gh, q, k, v)
-            d = F.stack([dq, dk, dv], axis=0)  # (3, n, h, L, d)
-            return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
-        a = qkv.data
+        heads = qkv.reshape(n, L, 3, h, e // h).permute(2, 0, 3, 1, 4)
+        q, k, v = heads[0], heads[1], heads[2]
+        gh = g.reshape(n, L, h, e // h).permute(0, 2, 1, 3)
+        dq, dk, dv = _tensor_grads(self, gh, q, k, v)
+        d = stack([dq, dk, dv], axis=0)  # (3, n, h, L, d)
+        return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
+
+    def backward_array(self, g):
+        a = self.inputs[0].data
+        n, L, e3 = a.shape
+        e, h = e3 // 3, self.num_heads
         q, k, v = (_split_heads(a, n, L, e, h, i) for i in range(3))
-        gh = g.data.reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
+        gh = g.reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
         dq, dk, dv = _array_grads(self, gh, q, k, v)
         out = self.xp.empty((n, L, 3, h, e // h), dtype=a.dtype)
         out[:, :, 0] = dq.transpose(0, 2, 1, 3)
         out[:, :, 1] = dk.transpose(0, 2, 1, 3)
         out[:, :, 2] = dv.transpose(0, 2, 1, 3)
-        return self.constant(out.reshape(n, L, e3))
+        return out.reshape(n, L, e3)
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -309,4 +306,4 @@ def _weights(q, k, scale, mask, probs):
     s = (q @ k.swapaxes(-1, -2)) * scale
     if mask is not None:
         s = s + Tensor._make(mask, q.device)
-    return _functional().softmax(s, dim=-1)
+    return softmax(s, dim=-1)

@@ -35,6 +35,10 @@ from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
 
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "conv1d", "conv2d", "conv_transpose2d"
+]
+
 
 # --- argument handling ------------------------------------------------------------------
 def _ints(value, n: int, what: str, op: str) -> tuple:
@@ -149,6 +153,8 @@ def _weight_grad_arrays(fn, gm, cols, w_shape):
 
 class _ConvParams(Function):
     """Shared parameter plumbing (stride, pad, dilation, groups, out_hw live on the node)."""
+
+    saves_output = False  # the three conv ops' backwards read their inputs (and cols), never the output
 
     def params(self, **extra):
         p = dict(stride=self.stride, pad=self.pad, dilation=self.dilation, groups=self.groups,

@@ -10,8 +10,13 @@ from ..backend import Device, get_device
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "clone", "contiguous", "cpu", "to", "to_cpu", "to_cuda"
+]
+
 
 class Cast(Function):
+    saves_values = False  # the backward reads no values (a dtype, a device, or nothing)
     name = "to"
 
     def forward(self, x):
@@ -23,6 +28,7 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    saves_values = False  # the backward reads no values (a dtype, a device, or nothing)
     name = "to"
 
     def forward(self, x):
@@ -40,6 +46,7 @@ class ToDevice(Function):
 
 
 class Clone(Function):
+    saves_values = False  # the backward reads no values (a dtype, a device, or nothing)
     name = "clone"
 
     def forward(self, x):
@@ -79,12 +86,21 @@ def to(x, *args, dtype=None, device=None, copy=False):
     return out
 
 
-def cpu(x):
+def to_cpu(x):
+    """``x`` on the cpu device (``x.cpu()``); ``x`` itself when it is there already."""
     return to(x, device="cpu")
 
 
-def cuda(x):
+def to_cuda(x):
+    """``x`` on the cuda device (``x.cuda()``); ``x`` itself when it is there already.
+
+    Named ``to_cuda`` rather than ``cuda`` so that ``tn.cuda`` is only ever the module
+    (``tn.cuda.is_available()``); the Tensor method keeps PyTorch's name, ``x.cuda()``.
+    """
     return to(x, device="cuda")
+
+
+cpu = to_cpu  # tn.cpu(x) / F.cpu(x), as before (no module of that name to clash with)
 
 
 def contiguous(x):

@@ -16,6 +16,9 @@ import numbers
 
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
+from ._util import apply_inplace
+
+__all__ = ["dropout"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
 def _check_p(p, op):
@@ -30,7 +33,8 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     """Zero each element with probability ``p`` and scale the rest by ``1/(1 − p)`` (training only).
 
     With ``training=False`` or ``p=0`` the input is returned unchanged; ``p=1`` gives zeros.
-    ``inplace`` is accepted for PyTorch compatibility and ignored (a new tensor is returned).
+    ``inplace=True`` multiplies ``input`` by the mask in its own memory and returns it, as
+    PyTorch does (see :func:`~tinynet.functional._util.apply_inplace` for the autograd rules).
     """
     p = _check_p(p, "dropout")
     if not isinstance(input, Tensor):
@@ -45,4 +49,15 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     mask = (keep * scale).astype(input.dtype)
     if dev.xp.__name__ != "numpy":
         mask = dev.from_host(mask)
-    return input * Tensor._make(mask, dev)
+    return scale_by_mask(input, Tensor._make(mask, dev), inplace, "dropout")
+
+
+def scale_by_mask(input, mask, inplace: bool, op: str):
+    """``input * mask`` (a constant mask), or the same written into ``input`` when ``inplace``.
+
+    The product's backward reads only the mask, so the in-place form needs no copy of the
+    input.
+    """
+    if inplace:
+        return apply_inplace(input, op, lambda x: x * mask)
+    return input * mask

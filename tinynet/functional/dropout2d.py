@@ -16,14 +16,17 @@ from __future__ import annotations
 from ..backend.errors import ShapeError
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
-from .dropout import _check_p
+from .dropout import _check_p, scale_by_mask
+
+__all__ = ["dropout2d"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
     """Zero each channel of (N, C, H, W) (or unbatched (C, H, W)) with probability ``p``; scale the rest.
 
     With ``training=False`` or ``p=0`` the input is returned unchanged; ``p=1`` gives
-    zeros. ``inplace`` is accepted for PyTorch compatibility and ignored.
+    zeros. ``inplace=True`` multiplies ``input`` by the mask in its own memory and returns
+    it, as PyTorch does.
     """
     op = "dropout2d"
     p = _check_p(p, op)
@@ -42,4 +45,4 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     dev = input.device
     if dev.xp.__name__ != "numpy":
         mask = dev.from_host(mask)
-    return input * Tensor._make(mask, dev)
+    return scale_by_mask(input, Tensor._make(mask, dev), inplace, op)

@@ -10,9 +10,17 @@ from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._util import broadcast_error, operand, pair, unbroadcast, unbroadcast_array
 
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "abs", "add", "allclose", "clamp", "clip", "div", "eq", "exp", "ge", "gt", "isfinite", "isnan",
+    "le", "log", "logical_and", "logical_not", "logical_or", "lt", "maximum", "minimum", "mul",
+    "ne", "neg", "pow", "sign", "sqrt", "sub", "where"
+]
+
 
 class _Binary(Function):
     """A broadcasting binary op: the forward turns NumPy's broadcast error into a clear one."""
+
+    saves_output = False  # (pow, whose backward reads its output, says so)
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
@@ -98,6 +106,7 @@ class Pow(_Binary):
     """a ** b; d/da = b a^(b-1), d/db = a^b ln a (taken where a > 0)."""
 
     name = "pow"
+    saves_output = True
 
     def compute(self, a, b):
         return a ** b
@@ -184,6 +193,7 @@ class Exp(Function):
 
 class Log(Function):
     name = "log"
+    saves_output = False
 
     def forward(self, x):
         return self.xp.log(x)
@@ -212,6 +222,7 @@ class Abs(Function):
     """|x|; the gradient sign(x) is 0 at 0."""
 
     name = "abs"
+    saves_output = False
 
     def forward(self, x):
         return self.xp.abs(x)
@@ -224,6 +235,7 @@ class Clip(Function):
     """clip(x, lo, hi); gradient 1 inside [lo, hi], 0 outside."""
 
     name = "clip"
+    saves_output = False
 
     def forward(self, x):
         return self.xp.clip(x, self.lo, self.hi)
@@ -242,6 +254,7 @@ class Where(Function):
     """where(cond, a, b): the condition is a constant; the gradient goes to the chosen side."""
 
     name = "where"
+    saves_output = False
 
     def forward(self, a, b):
         try:

@@ -14,6 +14,8 @@ from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 
+__all__ = ["embedding"]  # the public ops: tinynet.functional and tn.<name> export these
+
 
 #: Largest one-hot matrix (rows x ids) the scatter-add builds instead of calling add.at.
 _ONE_HOT_MAX = 1 << 19
@@ -35,7 +37,7 @@ def _scatter_add(xp, ids, g, num_rows, padding_idx):
         elif xp.__name__ == "numpy":
             xp.add.at(out, flat_ids, flat_g)
         else:  # CuPy: cupyx.scatter_add is its ufunc.at for add
-            import cupyx
+            import cupyx  # lazy on purpose: CuPy is optional and only a real GPU reaches this line
 
             cupyx.scatter_add(out, flat_ids, flat_g)
     if padding_idx is not None:
@@ -47,6 +49,7 @@ class Embedding(Function):
     """``weight[ids]`` (ids is a constant integer array kept on the instance)."""
 
     name = "embedding"
+    saves_output = False
 
     def forward(self, weight):
         return weight[self.ids]
@@ -60,6 +63,7 @@ class EmbeddingBackward(Function):
     """Scatter-add of per-position rows into a table (the gradient of :class:`Embedding`)."""
 
     name = "embedding_backward"
+    saves_output = False
 
     def forward(self, g):
         return _scatter_add(self.xp, self.ids, g, self.num_rows, self.padding_idx)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
+__all__ = ["one_hot"]  # the public ops: tinynet.functional and tn.<name> export these
+
 
 class LabelError(IndexError, ValueError):
     """A class label outside [0, num_classes): both an IndexError and a ValueError, so code

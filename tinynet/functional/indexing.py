@@ -25,6 +25,11 @@ from ..autograd.function import Function
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis, operand
+from .elementwise import where
+
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "gather", "getitem", "index_select", "masked_fill", "take"
+]
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -256,8 +261,6 @@ def masked_fill(x, mask, value):
 
     The gradient flows to the kept elements only (and to ``value`` when it is a tensor).
     """
-    from .elementwise import where
-
     m = mask.data if isinstance(mask, Tensor) else x.device.xp.asarray(mask)
     if m.dtype.kind != "b":
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
@@ -267,14 +270,3 @@ def masked_fill(x, mask, value):
 def take(x, index):
     """Elements of the flattened ``x`` at ``index`` (result has ``index``'s shape)."""
     return getitem(x.reshape(-1), index if isinstance(index, Tensor) else Tensor(index, device=x.device))
-
-
-from .methods import bind  # noqa: E402  (after the ops are defined)
-
-bind({
-    "__getitem__": getitem,
-    "gather": gather,
-    "index_select": index_select,
-    "masked_fill": masked_fill,
-    "take": take,
-})

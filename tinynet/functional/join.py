@@ -12,8 +12,11 @@ from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
-from . import indexing as _indexing  # noqa: F401  (x[key], used by split and the gradients)
 from ._util import normalize_axis
+
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "cat", "chunk", "concat", "concatenate", "pad", "split", "stack"
+]
 
 
 def _tensors(tensors, op):
@@ -231,11 +234,3 @@ def pad(x, pad, mode="constant", value=0.0):
         idx = Tensor._make(_mode_index(n, lo, hi, mode, x.device.xp), x.device)
         out = out[(slice(None),) * ax + (idx,)]
     return out
-
-
-from .methods import bind  # noqa: E402
-
-bind({
-    "split": split,
-    "chunk": chunk,
-})

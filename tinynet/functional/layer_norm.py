@@ -4,10 +4,10 @@
 
 with the biased variance, as PyTorch. The work is a fused kernel on each device
 (``kernels.layer_norm_forward`` / ``layer_norm_backward``: one pass per row instead of
-NumPy's six to eight whole-array passes). The backward uses the fused kernel for
-ordinary gradients; when a graph of the backward is being recorded
-(``create_graph=True``) it uses the same formula written with tinynet ops, so
-gradients of gradients work::
+NumPy's six to eight whole-array passes). ``backward_array`` (ordinary gradients) is the
+fused backward kernel; ``backward`` (used when a graph of the backward is recorded,
+``create_graph=True``) is the same formula written with tinynet ops, so gradients of
+gradients work::
 
     xhat = (x - mu) * rstd,   gx = g * weight
     dx = rstd * (gx - mean(gx) - xhat * mean(gx * xhat))
@@ -19,16 +19,18 @@ import math
 
 from ..backend.errors import ShapeError
 from ..autograd.function import Function
-from ..autograd.grad_mode import STATE
 from ..tensor.tensor import Tensor
 from ._args import as_shape
 from ._util import dtype_fix
+
+__all__ = ["layer_norm"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
 class LayerNorm(Function):
     """Inputs ``(x, weight, bias)``; weight/bias are constants of ones/zeros when absent."""
 
     name = "layer_norm"
+    saves_output = False  # the backward reads the inputs and the saved mean and rstd
 
     def forward(self, x, w, b):
         width = math.prod(self.normalized_shape)
@@ -36,27 +38,30 @@ class LayerNorm(Function):
         y, self.mean, self.rstd = self.kernels.layer_norm_forward(x2, w.reshape(-1), b.reshape(-1), self.eps)
         return y.reshape(x.shape)
 
+    def backward_array(self, g):
+        x, w, b = self.inputs
+        width = w.data.size
+        dx, dw, db = self.kernels.layer_norm_backward(
+            g.reshape(-1, width), x.data.reshape(-1, width), w.data.reshape(-1), self.mean, self.rstd)
+        return (dx.reshape(x.shape) if x._requires_grad else None,
+                dw.reshape(w.shape) if w._requires_grad else None,
+                db.reshape(b.shape) if b._requires_grad else None)
+
     def backward(self, g):
         x, w, b = self.inputs
         lead = x.ndim - len(self.normalized_shape)
-        if not STATE.enabled:  # plain gradients: the fused kernel
-            width = w.data.size
-            dx, dw, db = self.kernels.layer_norm_backward(
-                g.data.reshape(-1, width), x.data.reshape(-1, width), w.data.reshape(-1), self.mean, self.rstd)
-            make = self.constant
-            return (make(dx.reshape(x.shape)) if x._requires_grad else None,
-                    make(dw.reshape(w.shape)) if w._requires_grad else None,
-                    make(db.reshape(b.shape)) if b._requires_grad else None)
         axes = tuple(range(lead, x.ndim))
         rows = tuple(range(lead))
         mu = x.mean(axis=axes, keepdims=True)
         xc = x - mu
         rstd = 1.0 / ((xc * xc).mean(axis=axes, keepdims=True) + self.eps).sqrt()
         xhat = xc * rstd
-        gx = g * w
-        dx = rstd * (gx - gx.mean(axis=axes, keepdims=True) - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
-        dw = (g * xhat).sum(axis=rows) if rows else g * xhat
-        db = g.sum(axis=rows) if rows else g
+        dx = None
+        if x._requires_grad:
+            gx = g * w
+            dx = rstd * (gx - gx.mean(axis=axes, keepdims=True) - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+        dw = ((g * xhat).sum(axis=rows) if rows else g * xhat) if w._requires_grad else None
+        db = (g.sum(axis=rows) if rows else g) if b._requires_grad else None
         return dx, dw, db
 
 

@@ -11,9 +11,12 @@ from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ._util import pair, unbroadcast, unbroadcast_array
 
+__all__ = ["dot", "matmul"]  # the public ops: tinynet.functional and tn.<name> export these
+
 
 class MatMul(Function):
     name = "matmul"
+    saves_output = False
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:

@@ -15,9 +15,12 @@ from ..autograd.function import Function
 from ..tensor.tensor import Tensor
 from ._util import dtype_fix
 
+__all__ = ["linear"]  # the public ops: tinynet.functional and tn.<name> export these
+
 
 class Linear(Function):
     name = "linear"
+    saves_output = False
 
     def forward(self, x, w, b=None):
         if x.ndim > 2:  # one (N*L, in) GEMM, not N small ones (NumPy loops over leading axes)

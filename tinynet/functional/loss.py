@@ -27,9 +27,14 @@ from __future__ import annotations
 
 from ..backend.errors import ShapeError
 from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
 from ..tensor.tensor import Tensor
 from .activation import from_rows, log_softmax, softmax, softplus, to_rows, use_row_kernels
+from .elementwise import abs as _abs, clip, log
+
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "l1_loss",
+    "mse_loss", "nll_loss"
+]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -93,11 +98,12 @@ def _reduce(loss, reduction):
 class MSELoss(Function):
     """``(x - y)^2`` reduced by ``reduction``, as one op (W4's loss: fewer op calls per step).
 
-    Gradient: d/dx = 2 (x - y) * g / n (n = element count for "mean", else 1); d/dy = -d/dx.
-    A plain backward computes it on arrays; under ``create_graph`` with tinynet ops.
+    Gradient: d/dx = 2 (x - y) * g / n (n = element count for "mean", else 1); d/dy = -d/dx:
+    on the saved difference in ``backward_array``, with tinynet ops in ``backward``.
     """
 
     name = "mse_loss"
+    saves_output = False
 
     def forward(self, x, y):
         d = x - y
@@ -113,10 +119,7 @@ class MSELoss(Function):
 
     def backward(self, g):
         x, y = self.inputs
-        if not is_grad_enabled():
-            gx = self.constant(self.d * (g.data * self._factor()))
-        else:
-            gx = (x - y) * (g * self._factor())
+        gx = (x - y) * (g * self._factor())
         return (gx if x._requires_grad else None), (-gx if y._requires_grad else None)
 
     def backward_array(self, g):
@@ -134,8 +137,6 @@ def mse_loss(input, target, reduction: str = "mean"):
 
 def l1_loss(input, target, reduction: str = "mean"):
     """Mean absolute error ``|input - target|``, reduced by ``reduction``."""
-    from .elementwise import abs as _abs
-
     _check_reduction(reduction, "l1_loss")
     target = _float_target(input, target, "l1_loss")
     return _reduce(_abs(input - target), reduction)
@@ -149,6 +150,7 @@ class BinaryCrossEntropy(Function):
     """
 
     name = "binary_cross_entropy"
+    saves_output = False
 
     def forward(self, p, t):
         xp = self.xp
@@ -163,8 +165,6 @@ class BinaryCrossEntropy(Function):
         return (-(t * logp + (1 - t) * log1mp)).astype(p.dtype, copy=False)
 
     def backward(self, g):
-        from .elementwise import clip, log
-
         p, t = self.inputs
         gp = gt = None
         if p._requires_grad:
@@ -301,6 +301,7 @@ class NLLLoss(Function):
     """
 
     name = "nll_loss"
+    saves_output = False
 
     def forward(self, x):
         xp = self.xp
@@ -341,11 +342,12 @@ class CrossEntropy(Function):
     Forward: per row ``lse - (1 - eps) x_t - eps/C sum_c x_c`` (the fused
     ``cross_entropy_forward`` kernel, or NumPy), reduced. Backward: ``(softmax(x) - q) *
     scale`` with q the (smoothed) one-hot target: the fused ``cross_entropy_backward``
-    kernel for a plain backward, the same formula in tinynet ops (``softmax`` again) under
-    ``create_graph``.
+    kernel in ``backward_array``, the same formula in tinynet ops (``softmax`` again) in
+    ``backward``.
     """
 
     name = "cross_entropy"
+    saves_output = False
 
     def forward(self, x):
         xp = self.xp
@@ -411,9 +413,6 @@ class CrossEntropy(Function):
 
     def backward(self, g):
         xp = self.xp
-        if not is_grad_enabled():
-            return self.constant(self.backward_array(g.data))
-        # create_graph: the same formula in differentiable ops.
         x = self.inputs[0]
         ndim = x.ndim
         p = softmax(x, dim=1)

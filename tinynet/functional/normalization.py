@@ -18,9 +18,9 @@ Backward of the training form (with ĝ = γ·g, sums over the m values of a chan
     dL/dx = (1/√(σ² + eps)) · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂))
     dL/dγ = Σ g · x̂          dL/dβ = Σ g
 
-When no graph is being recorded (the usual ``backward()``) this runs on raw arrays;
-under ``create_graph=True`` the same formula is written with tinynet ops on the inputs,
-so second derivatives are exact.
+``backward_array`` (the usual ``backward()``) runs this on raw arrays with the values the
+forward saved; ``backward`` (used under ``create_graph=True``) is the same formula written
+with tinynet ops on the inputs, so second derivatives are exact.
 """
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ import numbers
 
 from ..backend.errors import ShapeError
 from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
 from ..tensor.tensor import Tensor
+
+__all__ = ["batch_norm"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
 def _axes(ndim):
@@ -44,6 +45,7 @@ class BatchNormTrain(Function):
     """Normalise with the batch's own statistics (training mode); inputs x[, weight, bias]."""
 
     name = "batch_norm"
+    saves_output = False  # the backward reads the saved xhat and invstd, never the output
 
     def forward(self, x, weight=None, bias=None):
         xp = self.xp
@@ -59,7 +61,7 @@ class BatchNormTrain(Function):
         self.xhat = xhat
         self.invstd = invstd
         if weight is None:
-            return xhat
+            return xhat.copy()  # the output may be changed in place later; xhat must stay
         out = xhat * weight.reshape(bshape)
         out += bias.reshape(bshape)
         return out
@@ -69,39 +71,40 @@ class BatchNormTrain(Function):
         affine = len(self.inputs) == 3
         axes = _axes(x.ndim)
         bshape = _bshape(x.ndim, x.shape[1])
-        if not is_grad_enabled():
-            # Plain backward: raw arrays and the values saved by forward.
-            xp = self.xp
-            gd = g.data
-            gw = gb = None
-            if affine:
-                w = self.inputs[1].data.reshape(bshape)
-                gh = gd * w
-                if self.inputs[1]._requires_grad:
-                    gw = self.constant((gd * self.xhat).sum(axis=axes))
-                if self.inputs[2]._requires_grad:
-                    gb = self.constant(gd.sum(axis=axes))
-            else:
-                gh = gd
-            gx = None
-            if x._requires_grad:
-                mean_gh = gh.mean(axis=axes, keepdims=True)
-                mean_ghx = (gh * self.xhat).mean(axis=axes, keepdims=True)
-                gx = self.constant(xp.asarray(self.invstd * (gh - mean_gh - self.xhat * mean_ghx)))
-            return (gx, gw, gb) if affine else gx
-        # Recording a graph (create_graph=True): the same formula with tinynet ops on the inputs.
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
         var = (xc * xc).mean(axis=axes, keepdims=True)
         invstd = 1.0 / (var + self.eps).sqrt()
         xhat = xc * invstd
-        gh = g * self.inputs[1].reshape(bshape) if affine else g
-        gx = invstd * (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
+        gx = None
+        if x._requires_grad:
+            gh = g * self.inputs[1].reshape(bshape) if affine else g
+            gx = invstd * (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
         if not affine:
             return gx
-        gw = (g * xhat).sum(axis=axes)
-        gb = g.sum(axis=axes)
+        gw = (g * xhat).sum(axis=axes) if self.inputs[1]._requires_grad else None
+        gb = g.sum(axis=axes) if self.inputs[2]._requires_grad else None
         return gx, gw, gb
+
+    def backward_array(self, g):
+        x = self.inputs[0]
+        affine = len(self.inputs) == 3
+        axes = _axes(x.ndim)
+        gw = gb = None
+        if affine:
+            gh = g * self.inputs[1].data.reshape(_bshape(x.ndim, x.shape[1]))
+            if self.inputs[1]._requires_grad:
+                gw = (g * self.xhat).sum(axis=axes)
+            if self.inputs[2]._requires_grad:
+                gb = g.sum(axis=axes)
+        else:
+            gh = g
+        gx = None
+        if x._requires_grad:
+            mean_gh = gh.mean(axis=axes, keepdims=True)
+            mean_ghx = (gh * self.xhat).mean(axis=axes, keepdims=True)
+            gx = self.xp.asarray(self.invstd * (gh - mean_gh - self.xhat * mean_ghx))
+        return (gx, gw, gb) if affine else gx
 
 
 def _check_stat(name, t, c, op):

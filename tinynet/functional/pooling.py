@@ -23,6 +23,10 @@ from ..tensor.tensor import Tensor
 from ._args import as_int
 from .conv import _batched, _check_tensor, _ints
 
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "adaptive_avg_pool2d", "avg_pool2d", "global_avg_pool2d", "max_pool2d"
+]
+
 
 def _pool_out(size, k, s, p, d, ceil_mode):
     """PyTorch's pooling output size (with ceil_mode's "last window must start inside" rule)."""
@@ -76,6 +80,7 @@ class MaxPool2d(Function):
     """y = window max; keeps ``idx`` (flat h*W + w of each max) for the backward."""
 
     name = "max_pool2d"
+    saves_output = False
 
     def forward(self, x):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.geometry

@@ -15,6 +15,8 @@ from ..backend import get_device
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
+__all__ = ["sinusoidal_position_encoding"]  # the public ops: tinynet.functional and tn.<name> export these
+
 
 def sinusoidal_position_encoding(length: int, d_model: int, base: float = 10000.0, dtype=None,
                                  device=None) -> Tensor:

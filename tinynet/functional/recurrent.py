@@ -18,46 +18,46 @@ out of a (N, T, ·) tensor gives a full-size zero gradient per step.
 Each op has one output: the hidden states in time order (N, T, H); the LSTM appends its
 final cell state as an extra row, (N, T + 1, H), which the layer slices off.
 
-When a graph of the backward is recorded (``create_graph=True``) the backward instead
-unrolls the same recurrence with differentiable tinynet ops (the cell functions below)
-and differentiates that, so gradients of gradients work.
+That hand-written loop is each op's ``backward_array`` (a plain ``backward()``). Its
+``backward`` (used when a graph of the backward is recorded, ``create_graph=True``)
+instead unrolls the same recurrence with differentiable tinynet ops (the cell functions
+below) and differentiates that, so gradients of gradients work.
 """
 from __future__ import annotations
 
+from ..autograd.engine import grad
 from ..autograd.function import Function
-from ..autograd.grad_mode import STATE
+from .activation import relu, sigmoid, tanh
+from .join import cat, chunk, stack
+from .linear import linear
 
-
-def _functional():
-    from .. import functional
-
-    return functional
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "gru_cell", "gru_layer", "lstm_cell", "lstm_layer", "rnn_cell", "rnn_layer"
+]
 
 
 # --- cells as differentiable tinynet ops (nn.*Cell and the create_graph path) --------------
 def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh"):
-    F = _functional()
-    a = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
-    return F.tanh(a) if nonlinearity == "tanh" else F.relu(a)
+    """One Elman RNN step: returns h'."""
+    a = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)
+    return tanh(a) if nonlinearity == "tanh" else relu(a)
 
 
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step: returns (h', c')."""
-    F = _functional()
-    gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
-    i, f, g, o = F.chunk(gates, 4, axis=-1)
-    c2 = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
-    return F.sigmoid(o) * F.tanh(c2), c2
+    gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)
+    i, f, g, o = chunk(gates, 4, axis=-1)
+    c2 = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c2), c2
 
 
 def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step: returns h'."""
-    F = _functional()
-    xr, xz, xn = F.chunk(F.linear(x, w_ih, b_ih), 3, axis=-1)
-    hr, hz, hn = F.chunk(F.linear(h, w_hh, b_hh), 3, axis=-1)
-    r = F.sigmoid(xr + hr)
-    z = F.sigmoid(xz + hz)
-    n = F.tanh(xn + r * hn)
+    xr, xz, xn = chunk(linear(x, w_ih, b_ih), 3, axis=-1)
+    hr, hz, hn = chunk(linear(h, w_hh, b_hh), 3, axis=-1)
+    r = sigmoid(xr + hr)
+    z = sigmoid(xz + hz)
+    n = tanh(xn + r * hn)
     return (1 - z) * n + z * h
 
 
@@ -99,20 +99,21 @@ class _Recurrent(Function):
         dw_ih = dg.T @ xt
         return dx, dw_ih, dg.sum(axis=0)
 
-    def _composite(self, g):
-        """create_graph path: unroll with differentiable cells and differentiate that."""
-        from ..autograd.engine import grad
-
+    def backward(self, g):
+        """The Tensor formula: unroll the layer with differentiable cells and differentiate that."""
         wanted = [t for t in self.inputs if t._requires_grad]
         y = self.unrolled(*self.inputs)
         grads = grad([y], wanted, grad_outputs=[g], create_graph=True, allow_unused=True)
         it = iter(grads)
         return tuple(next(it) if t._requires_grad else None for t in self.inputs)
 
+    def _wanted(self, *grads):
+        """One gradient per input, None for the inputs that need none (as ``backward`` gives)."""
+        return tuple(gi if t._requires_grad else None for t, gi in zip(self.inputs, grads))
+
     def _stack_time(self, hs, reverse):
-        F = _functional()
         seq = hs[::-1] if reverse else hs
-        return F.stack(seq, axis=1)
+        return stack(seq, axis=1)
 
 
 class RNNLayer(_Recurrent):
@@ -134,13 +135,11 @@ class RNNLayer(_Recurrent):
         self.hs = out
         return out
 
-    def backward(self, g):
-        if STATE.enabled:
-            return self._composite(g)
+    def backward_array(self, g):
         x, h0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
         xp = self.xp
         n, T, H = self.hs.shape
-        G = g.data
+        G = g
         da_all = xp.empty((T, n, H), dtype=x.dtype)
         hprev = xp.empty((T, n, H), dtype=x.dtype)
         dh = xp.zeros((n, H), dtype=x.dtype)
@@ -155,8 +154,7 @@ class RNNLayer(_Recurrent):
             dh = da @ w_hh
         dx, dw_ih, db = self._finish(x, w_ih, da_all)
         dw_hh = da_all.reshape(T * n, H).T @ hprev.reshape(T * n, H)
-        mk = self.constant
-        return mk(dx), mk(dh), mk(dw_ih), mk(dw_hh), mk(db), mk(db.copy())
+        return self._wanted(dx, dh, dw_ih, dw_hh, db, db.copy())
 
     def unrolled(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         h, hs = h0, []
@@ -175,6 +173,7 @@ class LSTMLayer(_Recurrent):
     """
 
     name = "lstm_layer"
+    saves_output = False  # the backward reads its own saved gates and states, not the output
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         xp, k = self.xp, self.kernels
@@ -199,14 +198,12 @@ class LSTMLayer(_Recurrent):
         self.acts, self.cs, self.tcs, self.hs = acts, cs, tcs, hs
         return out
 
-    def backward(self, g):
-        if STATE.enabled:
-            return self._composite(g)
+    def backward_array(self, g):
         x, h0, c0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
         xp, k = self.xp, self.kernels
         n, T1, H = g.shape
         T = T1 - 1
-        G = g.data
+        G = g
         dgates = xp.empty((T, n, 4 * H), dtype=x.dtype)
         hprev = xp.empty((T, n, H), dtype=x.dtype)    # the h each step started from
         if self.reverse:
@@ -227,16 +224,14 @@ class LSTMLayer(_Recurrent):
             dh = dgates[t] @ w_hh
         dx, dw_ih, db = self._finish(x, w_ih, dgates)
         dw_hh = dgates.reshape(T * n, 4 * H).T @ hprev.reshape(T * n, H)
-        mk = self.constant
-        return mk(dx), mk(dh), mk(dc), mk(dw_ih), mk(dw_hh), mk(db), mk(db.copy())
+        return self._wanted(dx, dh, dc, dw_ih, dw_hh, db, db.copy())
 
     def unrolled(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        F = _functional()
         h, c, hs = h0, c0, []
         for t in _steps(x.shape[1], self.reverse):
             h, c = lstm_cell(x[:, t], h, c, w_ih, w_hh, b_ih, b_hh)
             hs.append(h)
-        return F.cat([self._stack_time(hs, self.reverse), c.unsqueeze(1)], axis=1)
+        return cat([self._stack_time(hs, self.reverse), c.unsqueeze(1)], axis=1)
 
 
 class GRULayer(_Recurrent):
@@ -256,24 +251,22 @@ class GRULayer(_Recurrent):
         h = h0
         for t in _steps(T, self.reverse):
             hg = h @ w_hh.T + b_hh
-            r_z = rz[t]
-            xp.add(xg[t, :, :2 * H], hg[:, :2 * H], out=r_z)
-            _sigmoid(xp, r_z, out=r_z)
+            rz_t = rz[t]
+            xp.add(xg[t, :, :2 * H], hg[:, :2 * H], out=rz_t)
+            _sigmoid(xp, rz_t, out=rz_t)
             hns[t] = hg[:, 2 * H:]
-            nn_ = xp.tanh(xg[t, :, 2 * H:] + r_z[:, :H] * hg[:, 2 * H:], out=ns[t])
-            z = r_z[:, H:]
-            h = nn_ + z * (h - nn_)
+            cand = xp.tanh(xg[t, :, 2 * H:] + rz_t[:, :H] * hg[:, 2 * H:], out=ns[t])
+            z = rz_t[:, H:]
+            h = cand + z * (h - cand)
             out[:, t] = h
         self.rz, self.ns, self.hns = rz, ns, hns
         return out
 
-    def backward(self, g):
-        if STATE.enabled:
-            return self._composite(g)
+    def backward_array(self, g):
         x, h0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
         xp = self.xp
         n, T, H = g.shape
-        G = g.data
+        G = g
         dxg = xp.empty((T, n, 3 * H), dtype=x.dtype)
         dhg = xp.empty((T, n, 3 * H), dtype=x.dtype)
         hprev = xp.empty((T, n, H), dtype=x.dtype)
@@ -285,12 +278,12 @@ class GRULayer(_Recurrent):
             hp = h0 if prev is None else self.out[:, prev]
             hprev[t] = hp
             r, z = self.rz[t][:, :H], self.rz[t][:, H:]
-            nn_ = self.ns[t]
+            cand = self.ns[t]
             dh = dh + G[:, t]
             dn = dh * (1 - z)
-            dan = dn * (1 - nn_ * nn_)
+            dan = dn * (1 - cand * cand)
             dar = dan * self.hns[t] * r * (1 - r)
-            daz = dh * (hp - nn_) * z * (1 - z)
+            daz = dh * (hp - cand) * z * (1 - z)
             dxt, dht = dxg[t], dhg[t]
             dxt[:, :H] = dar
             dxt[:, H:2 * H] = daz
@@ -301,8 +294,7 @@ class GRULayer(_Recurrent):
         dx, dw_ih, db_ih = self._finish(x, w_ih, dxg)
         flat = dhg.reshape(T * n, 3 * H)
         dw_hh = flat.T @ hprev.reshape(T * n, H)
-        mk = self.constant
-        return mk(dx), mk(dh), mk(dw_ih), mk(dw_hh), mk(db_ih), mk(flat.sum(axis=0))
+        return self._wanted(dx, dh, dw_ih, dw_hh, db_ih, flat.sum(axis=0))
 
     def unrolled(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         h, hs = h0, []

@@ -17,7 +17,17 @@ import math
 
 from ..backend.errors import ShapeError
 from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
 from ._util import normalize_axis, pick_axis
+from .elementwise import exp, maximum, minimum, sqrt
+from .join import cat
+
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "all", "amax", "amin", "any", "argmax", "argmin", "logsumexp", "max", "mean", "min", "prod",
+    "std", "sum", "var"
+]
 
 
 def _restore(g, in_shape, axis, keepdims):
@@ -187,8 +197,6 @@ class Min(Max):
 
 
 def _extreme(cls, elementwise, x, axis, keepdims, dim, keepdim):
-    from ..tensor.tensor import Tensor
-
     if isinstance(axis, Tensor) or isinstance(dim, Tensor):
         # torch.max(a, b) with a tensor second argument is the elementwise maximum
         return elementwise(x, axis if isinstance(axis, Tensor) else dim)
@@ -207,15 +215,11 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
     With a tensor as the second argument, ``max(a, b)`` is the elementwise
     :func:`~tinynet.functional.maximum`, as in PyTorch. Ties share the gradient evenly.
     """
-    from .elementwise import maximum
-
     return _extreme(Max, maximum, x, axis, keepdims, dim, keepdim)
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
     """Smallest value over ``axis``; values only (see :func:`max` for the conventions)."""
-    from .elementwise import minimum
-
     return _extreme(Min, minimum, x, axis, keepdims, dim, keepdim)
 
 
@@ -231,9 +235,6 @@ def amin(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
 
 # --- argmax / argmin / all / any (no gradient) ---------------------------------------------
 def _index_reduce(name, x, axis, dim, keepdims, keepdim):
-    from ..tensor import dtypes as _dt
-    from ..tensor.tensor import Tensor
-
     axis = _resolve(x, axis, dim, name)
     if isinstance(axis, tuple):
         raise TypeError(f"{name}: axis must be a single int or None, got the tuple {axis}")
@@ -260,8 +261,6 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
 
 
 def _logical_reduce(name, x, axis, dim, keepdims, keepdim):
-    from ..tensor.tensor import Tensor
-
     axis = _resolve(x, axis, dim, name)
     out = getattr(x.device.xp, name)(x.data, axis=axis, keepdims=bool(keepdims or keepdim))
     return Tensor._make(x.device.xp.asarray(out), x.device)
@@ -309,8 +308,6 @@ def var(x, axis=None, keepdims=False, *, dim=None, keepdim=False, correction=Non
 
 def std(x, axis=None, keepdims=False, *, dim=None, keepdim=False, correction=None, unbiased=None, ddof=None):
     """Standard deviation: ``sqrt(var(...))`` with the same arguments (correction=1 default)."""
-    from .elementwise import sqrt
-
     return sqrt(var(x, axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
                     unbiased=unbiased, ddof=ddof))
 
@@ -340,8 +337,6 @@ class LogSumExp(Function):
                                                             if i not in _axes_of(self.axis, x.ndim)))
 
     def backward(self, g):
-        from .elementwise import exp
-
         x = self.inputs[0]
         kept = _kept_shape(self.in_shape, self.axis)
         out = self.output().reshape(kept)
@@ -369,15 +364,10 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
     is right even where elements are zero (d/dx_i = prod of the others) and every order of
     derivative comes from the multiply op's own backward.
     """
-    from ..autograd.grad_mode import is_grad_enabled
-    from ..tensor.tensor import Tensor
-
     axis = _resolve(x, axis, dim, "prod")
     keep = bool(keepdims or keepdim)
-    if not (x.requires_grad and is_grad_enabled()):
+    if not (x._requires_grad and STATE.enabled):
         return Tensor._make(x.device.xp.asarray(x.data.prod(axis=axis, keepdims=keep)), x.device)
-    from .join import cat
-
     axes = _axes_of(axis, x.ndim)
     rest = [i for i in range(x.ndim) if i not in axes]
     out_shape = _kept_shape(x.shape, axis) if keep else tuple(x.shape[i] for i in rest)

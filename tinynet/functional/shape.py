@@ -11,6 +11,11 @@ from ..backend.errors import ShapeError
 from ..autograd.function import Function
 from ._util import normalize_axis, unbroadcast, unbroadcast_array
 
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "broadcast_to", "expand", "flatten", "permute", "reshape", "squeeze", "swapaxes", "transpose",
+    "unsqueeze", "view"
+]
+
 
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

@@ -1,6 +1,6 @@
 """Convolutional image classifiers: a LeNet-style CNN and a small residual network.
 
-``LeNet`` is the documents' image classifier (seeds 002/003): convolution → ReLU →
+``LeNet`` is the LeNet-style image classifier (LeCun et al., 1998): convolution → ReLU →
 pooling, twice, then fully connected layers::
 
     Conv2d(C→c1, 3, pad 1) - ReLU - MaxPool2d(2) - Conv2d(c1→c2, 3, pad 1) - ReLU - MaxPool2d(2)

@@ -10,15 +10,22 @@ from ..functional._args import as_dim, as_float
 from .module import Module
 
 
+def _inplace_repr(module) -> str:
+    return "inplace=True" if module.inplace else ""
+
+
 class ReLU(Module):
-    """``max(0, x)``."""
+    """``max(0, x)``. ``inplace=True`` overwrites the input with the result and returns it
+    (PyTorch's meaning; see ``F.relu``)."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = bool(inplace)
 
     def forward(self, x):
-        return F.relu(x)
+        return F.relu(x, inplace=self.inplace)
+
+    extra_repr = _inplace_repr
 
 
 class Sigmoid(Module):
@@ -75,44 +82,49 @@ class LogSoftmax(Softmax):
 
 
 class LeakyReLU(Module):
-    """``x`` for x ≥ 0, ``negative_slope·x`` otherwise."""
+    """``x`` for x ≥ 0, ``negative_slope·x`` otherwise. ``inplace=True`` overwrites the
+    input with the result and returns it."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = as_float(negative_slope, "negative_slope", "LeakyReLU")
-        self.inplace = inplace
+        self.inplace = bool(inplace)
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class SiLU(Module):
-    """``x·σ(x)`` (also called swish)."""
+    """``x·σ(x)`` (also called swish). ``inplace=True`` overwrites the input with the result
+    and returns it."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = bool(inplace)
 
     def forward(self, x):
-        return F.silu(x)
+        return F.silu(x, inplace=self.inplace)
+
+    extra_repr = _inplace_repr
 
 
 class ELU(Module):
-    """``x`` for x > 0, ``alpha·(e^x − 1)`` otherwise."""
+    """``x`` for x > 0, ``alpha·(e^x − 1)`` otherwise. ``inplace=True`` overwrites the input
+    with the result and returns it."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = as_float(alpha, "alpha", "ELU")
-        self.inplace = inplace
+        self.inplace = bool(inplace)
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, inplace=self.inplace)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):

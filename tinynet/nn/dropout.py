@@ -7,12 +7,14 @@ from .module import Module
 
 class Dropout(Module):
     """Zero each element with probability ``p`` during training and scale the rest by
-    ``1/(1 − p)``; after ``model.eval()`` it passes its input through unchanged."""
+    ``1/(1 − p)``; after ``model.eval()`` it passes its input through unchanged.
+    ``inplace=True`` applies the mask in the input's own memory and returns the input
+    (see ``F.dropout``)."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = _check_p(p, "Dropout")
-        self.inplace = inplace
+        self.inplace = bool(inplace)
 
     def forward(self, x):
         return dropout(x, self.p, self.training, self.inplace)

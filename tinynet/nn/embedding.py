@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..autograd.grad_mode import no_grad
 from ..backend import get_device
 from ..functional._args import as_int
 from ..tensor import dtypes as _dt
@@ -43,8 +44,6 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight, 0.0, 1.0)
         if self.padding_idx is not None:
-            from ..autograd.grad_mode import no_grad
-
             with no_grad():
                 self.weight.data[self.padding_idx] = 0
                 self.weight._bump()

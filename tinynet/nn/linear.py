@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 from ..backend.errors import ShapeError
-from .. import functional as F
 from ..backend import get_device
 from ..tensor import dtypes as _dt
 from ..functional._args import as_dim, as_int
@@ -22,7 +21,11 @@ def _check_tensor(layer: str, x):
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder, e.g. to remove a layer)."""
+    """Returns its input unchanged (a placeholder, e.g. to remove a layer).
+
+    Any constructor arguments are accepted and unused, exactly as in PyTorch (whose
+    ``nn.Identity`` is "argument-insensitive"), so it can stand in for any layer's call.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()

@@ -97,12 +97,13 @@ class AdaptiveAvgPool2d(Module):
 
 
 class Dropout2d(Module):
-    """Zero whole channels with probability ``p`` while training (see ``F.dropout2d``); identity in eval."""
+    """Zero whole channels with probability ``p`` while training (see ``F.dropout2d``); identity in eval.
+    ``inplace=True`` applies the mask in the input's own memory and returns the input."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = _check_p(p, "Dropout2d")
-        self.inplace = inplace
+        self.inplace = bool(inplace)
 
     def forward(self, x):
         return dropout2d(x, self.p, self.training, self.inplace)

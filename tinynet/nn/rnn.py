@@ -85,7 +85,7 @@ class RNNBase(Module):
         zero = Tensor._make(xp.zeros(w_ih.shape[0], dtype=w_ih.dtype), w_ih.device)
         return w_ih, w_hh, zero, zero
 
-    def _check_input(self, x, hx):
+    def _check_input(self, x):
         label = self._label()
         if not isinstance(x, Tensor) or x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -94,7 +94,7 @@ class RNNBase(Module):
         if x.dtype.kind != "f":
             raise TypeError(f"{label}: the input must be floating point, got {x.dtype}; embed token ids first (nn.Embedding)")
 
-    def _state(self, hx, n, label, what="h0"):
+    def _state(self, hx, n, what="h0"):
         dirs = 2 if self.bidirectional else 1
         want = (self.num_layers * dirs, n, self.hidden_size)
         if hx is None:
@@ -104,7 +104,7 @@ class RNNBase(Module):
         return hx
 
     def forward(self, input, hx=None):
-        self._check_input(input, hx)
+        self._check_input(input)
         unbatched = input.ndim == 2
         x = input.unsqueeze(0 if self.batch_first else 1) if unbatched else input
         if not self.batch_first:
@@ -116,10 +116,10 @@ class RNNBase(Module):
         if is_lstm:
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"{self._label()}: the initial state of an LSTM is a tuple (h0, c0)")
-            h0 = self._state(hx[0] if hx is not None else None, n, "h0")
-            c0 = self._state(hx[1] if hx is not None else None, n, "c0", "c0")
+            h0 = self._state(hx[0] if hx is not None else None, n)
+            c0 = self._state(hx[1] if hx is not None else None, n, "c0")
         else:
-            h0 = self._state(hx, n, "h0")
+            h0 = self._state(hx, n)
         xp = x.device.xp
         zeros = Tensor._make(xp.zeros((n, self.hidden_size), dtype=x.dtype), x.device)
         dirs = 2 if self.bidirectional else 1
@@ -230,7 +230,7 @@ class _CellBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _prep(self, x, hx):
+    def _prep(self, x):
         if not isinstance(x, Tensor) or x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ShapeError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}): expected input "
@@ -255,7 +255,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        x, unbatched, zeros = self._prep(input, hx)
+        x, unbatched, zeros = self._prep(input)
         h = zeros if hx is None else (hx.unsqueeze(0) if unbatched else hx)
         out = F.rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
         return out.squeeze(0) if unbatched else out
@@ -267,7 +267,7 @@ class LSTMCell(_CellBase):
     gates = 4
 
     def forward(self, input, hx=None):
-        x, unbatched, zeros = self._prep(input, hx)
+        x, unbatched, zeros = self._prep(input)
         if hx is None:
             h, c = zeros, zeros
         else:
@@ -282,7 +282,7 @@ class GRUCell(_CellBase):
     gates = 3
 
     def forward(self, input, hx=None):
-        x, unbatched, zeros = self._prep(input, hx)
+        x, unbatched, zeros = self._prep(input)
         h = zeros if hx is None else (hx.unsqueeze(0) if unbatched else hx)
         out = F.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return out.squeeze(0) if unbatched else out

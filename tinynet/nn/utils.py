@@ -10,6 +10,7 @@ import math
 
 from ..backend.errors import DeviceError
 from ..autograd.grad_mode import no_grad
+from ..tensor.creation import tensor
 from ..tensor.tensor import Tensor
 
 
@@ -26,6 +27,17 @@ def _param_list(parameters, fn):
     return params
 
 
+def _check_foreach(foreach, fn: str):
+    """PyTorch's ``foreach`` switch: None or False (one gradient at a time, what tinynet does)
+    are accepted; True (the multi-tensor implementation, which tinynet lacks) is refused."""
+    if foreach is not None and not isinstance(foreach, bool):
+        raise TypeError(f"{fn}: foreach must be None, True or False, got {type(foreach).__name__} {foreach!r}")
+    if foreach:
+        raise ValueError(f"{fn}: foreach=True is not supported: tinynet has no multi-tensor (foreach) "
+                         "implementation and clips one gradient at a time, which gives the same numbers. "
+                         "Pass foreach=None (or False).")
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                     foreach=None):
     """Scale gradients in place so that their joint ``norm_type``-norm is at most ``max_norm``.
@@ -33,14 +45,14 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     The total norm is ``(Σ_p ‖g_p‖^q)^(1/q)`` over every gradient (the max of |g| for
     ``norm_type=inf``). When it exceeds ``max_norm`` every gradient is multiplied by
     ``max_norm / (total + 1e-6)`` (PyTorch's formula). Returns the total norm (before
-    clipping) as a 0-d tensor.
+    clipping) as a 0-d tensor. ``foreach``: None or False; True raises ValueError (no
+    multi-tensor implementation).
     """
+    _check_foreach(foreach, "clip_grad_norm_")
     grads = [p.grad for p in _param_list(parameters, "clip_grad_norm_") if p.grad is not None]
     max_norm = float(max_norm)
     norm_type = float(norm_type)
     if not grads:
-        from ..tensor.creation import tensor
-
         return tensor(0.0)
     dev = grads[0].device
     xp = dev.xp
@@ -66,7 +78,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None):
-    """Clamp every gradient element into ``[−clip_value, clip_value]`` in place."""
+    """Clamp every gradient element into ``[−clip_value, clip_value]`` in place. ``foreach``:
+    None or False; True raises ValueError (no multi-tensor implementation)."""
+    _check_foreach(foreach, "clip_grad_value_")
     clip_value = float(clip_value)
     for p in _param_list(parameters, "clip_grad_value_"):
         if p.grad is not None:

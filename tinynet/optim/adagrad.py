@@ -2,7 +2,7 @@
 accumulated squared gradients, so rarely updated weights keep larger steps."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyper
+from .optimizer import Optimizer, check_hyper, check_switches
 
 
 class Adagrad(Optimizer):
@@ -11,7 +11,10 @@ class Adagrad(Optimizer):
         s ← s + g²
         p ← p − lr/(1 + (t − 1)·lr_decay) · g / (√s + eps)
 
-    ``s`` starts at ``initial_accumulator_value``.
+    ``s`` starts at ``initial_accumulator_value``. ``maximize=True`` ascends the objective,
+    as in PyTorch. ``foreach`` None/False and ``fused`` None/True are what tinynet runs;
+    ``foreach=True``, ``fused=False`` and ``differentiable=True`` raise ValueError (see
+    :func:`~tinynet.optim.optimizer.check_switches`).
     """
 
     _state_required = ("step", "sum")
@@ -20,6 +23,7 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach=None, *,
                  maximize: bool = False, differentiable: bool = False, fused=None):
+        check_switches("Adagrad", foreach=foreach, fused=fused, differentiable=differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)  # add_param_group builds the state eagerly, as PyTorch does

@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_flag, check_hyper
+from .optimizer import Optimizer, check_flag, check_hyper, check_switches
 
 
 class Adam(Optimizer):
@@ -12,7 +12,12 @@ class Adam(Optimizer):
         v ← β2·v + (1 − β2)·g²                      second moment  (amsgrad: v̂ ← max(v̂, v))
         p ← p − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + eps)
 
-    All of it is one fused pass per parameter (``kernels.adam_step``).
+    All of it is one fused pass per parameter (``kernels.adam_step``). ``maximize=True``
+    ascends the objective (the gradient is negated), as in PyTorch. PyTorch's
+    implementation switches are checked, not ignored: ``foreach`` None/False and ``fused``
+    None/True describe what tinynet runs; ``foreach=True``, ``fused=False``,
+    ``capturable=True`` and ``differentiable=True`` raise ValueError (see
+    :func:`~tinynet.optim.optimizer.check_switches`).
     """
 
     _decoupled = False
@@ -22,6 +27,8 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
                  differentiable: bool = False, fused=None):
+        check_switches(type(self).__name__, foreach=foreach, fused=fused, capturable=capturable,
+                       differentiable=differentiable)
         betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize)
@@ -66,11 +73,12 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with *decoupled* weight decay: ``p ← p·(1 − lr·weight_decay)`` before the Adam
     update, instead of adding ``weight_decay·p`` to the gradient (where Adam's scaling
-    would weaken it). Default ``weight_decay=1e-2``."""
+    would weaken it). Default ``weight_decay=1e-2``. The other arguments are Adam's."""
 
     _decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
                  amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
                  differentiable: bool = False, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused)

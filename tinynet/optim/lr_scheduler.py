@@ -372,6 +372,10 @@ class SequentialLR(LRScheduler):
         self._is_initial = False
 
     def step(self, epoch=None):
+        """Advance one epoch. ``epoch`` is refused (TypeError, as PyTorch's ``SequentialLR.step()``
+        takes none): a jump would have to restart the stages in between."""
+        if epoch is not None:
+            raise TypeError("SequentialLR.step() takes no epoch (as in PyTorch); call step() once per epoch")
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         sched = self._schedulers[idx]

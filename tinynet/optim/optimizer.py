@@ -55,8 +55,9 @@ required = _Required()
 CLASS_KEY = "optimizer"
 """The key of the class tag in each saved parameter group (see the module docstring)."""
 
-# PyTorch's implementation switches: tinynet's constructors take them and ignore them, so a
-# PyTorch state dict's copies are accepted and dropped on load.
+# PyTorch's implementation switches. The constructors check them (check_switches); they change
+# no number, so they are not kept in the parameter groups, and a PyTorch state dict's copies
+# are accepted and dropped on load.
 _TORCH_SWITCHES = frozenset({"foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay"})
 
 # PyTorch's names for hyper-parameters in its messages ("Invalid learning rate: -1").
@@ -85,6 +86,49 @@ def check_flag(name: str, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
+
+
+def check_switches(owner: str, foreach=None, fused=None, capturable=False, differentiable=False):
+    """Check PyTorch's implementation switches, honouring what tinynet does and refusing the rest.
+
+    tinynet has one implementation of every update: a loop over the parameters, each
+    updated by one fused kernel pass (``kernels.*_step``), under ``no_grad``. So:
+
+    * ``foreach``: None or False (the per-parameter loop, which is what runs) are accepted;
+      True (PyTorch's multi-tensor implementation) raises ValueError;
+    * ``fused``: None or True (one fused kernel per parameter, which is what runs) are
+      accepted; False (an unfused implementation) raises ValueError;
+    * ``capturable``: True (CUDA-graph capture) raises ValueError;
+    * ``differentiable``: True (autograd through ``step()``) raises ValueError.
+
+    A switch of the wrong type (``foreach="yes"``) raises TypeError.
+    """
+    for name, value, optional in (("foreach", foreach, True), ("fused", fused, True),
+                                  ("capturable", capturable, False), ("differentiable", differentiable, False)):
+        if not ((optional and value is None) or isinstance(value, (bool, np.bool_))):
+            raise TypeError(f"{owner}: {name} must be {'None, ' if optional else ''}True or False, "
+                            f"got {type(value).__name__} {value!r}")
+    if foreach:
+        raise ValueError(
+            f"{owner}: foreach=True is not supported: tinynet has no multi-tensor (foreach) implementation; it "
+            "updates the parameters one at a time with one fused kernel each, which gives the same numbers. "
+            "Pass foreach=None (or False)."
+        )
+    if fused is not None and not fused:
+        raise ValueError(
+            f"{owner}: fused=False is not supported: tinynet's only update is one fused kernel pass per "
+            "parameter (what fused=True asks for). Pass fused=None (or True)."
+        )
+    if capturable:
+        raise ValueError(
+            f"{owner}: capturable=True is not supported: tinynet has no CUDA-graph capture, so the step "
+            "count stays a host number. Pass capturable=False."
+        )
+    if differentiable:
+        raise ValueError(
+            f"{owner}: differentiable=True is not supported: step() updates the parameters in place with a "
+            "fused kernel under no_grad, so no gradient flows through it. Pass differentiable=False."
+        )
 
 
 def _as_index(key):

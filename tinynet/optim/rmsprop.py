@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e), PyTorch's variant with momentum and centering."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_flag, check_hyper
+from .optimizer import Optimizer, check_flag, check_hyper, check_switches
 
 
 class RMSprop(Optimizer):
@@ -10,6 +10,10 @@ class RMSprop(Optimizer):
         s ← α·s + (1 − α)·g²
         centered:  ḡ ← α·ḡ + (1 − α)·g;  d = √(s − ḡ²) + eps     else d = √s + eps
         momentum:  b ← μ·b + g/d;  p ← p − lr·b                    else p ← p − lr·g/d
+
+    ``maximize=True`` ascends the objective, as in PyTorch. ``foreach`` None/False is what
+    tinynet runs; ``foreach=True``, ``capturable=True`` and ``differentiable=True`` raise
+    ValueError (see :func:`~tinynet.optim.optimizer.check_switches`).
     """
 
     _state_required = ("step", "square_avg")
@@ -18,6 +22,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0, centered: bool = False, *, maximize: bool = False, foreach=None,
                  capturable: bool = False, differentiable: bool = False):
+        check_switches("RMSprop", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)

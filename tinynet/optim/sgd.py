@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_flag, check_hyper
+from .optimizer import Optimizer, check_flag, check_hyper, check_switches
 
 
 class SGD(Optimizer):
@@ -15,6 +15,12 @@ class SGD(Optimizer):
 
     With ``momentum=γ`` this is the same trajectory as the textbook rule
     ``v ← γv − lr·∇θ; θ ← θ + v`` at a constant lr (``v = −lr·b``).
+
+    ``maximize=True`` ascends the objective (the gradient is negated), as in PyTorch.
+    PyTorch's implementation switches are checked, not ignored: ``foreach`` None/False and
+    ``fused`` None/True describe what tinynet runs (one fused kernel per parameter);
+    ``foreach=True``, ``fused=False`` and ``differentiable=True`` raise ValueError (see
+    :func:`~tinynet.optim.optimizer.check_switches`).
     """
 
     _state_optional = ("momentum_buffer",)  # only with momentum, from the first step
@@ -22,6 +28,7 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False, foreach=None,
                  differentiable: bool = False, fused=None):
+        check_switches("SGD", foreach=foreach, fused=fused, differentiable=differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)

@@ -8,9 +8,10 @@ A Tensor holds
 * a version counter, bumped by every in-place change, so the graph can tell when a
   value it saved for backward was overwritten.
 
-Math methods (``+``, ``x.exp()``, ``x.sum(axis=1)``, ...) are differentiable ops defined in
-:mod:`tinynet.functional` and bound onto this class there (``functional/methods.py``),
-which keeps imports pointing one way: functional builds on tensor, never the reverse.
+Math methods (``+``, ``x.exp()``, ``x.sum(axis=1)``, ``x[key]``, ...) are differentiable ops
+defined in :mod:`tinynet.functional` and bound onto this class once, by
+``functional/methods.py`` after every op module is loaded, which keeps imports pointing one
+way: functional builds on tensor, never the reverse.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ Writing a recipe
 ----------------
 ::
 
-    from tinynet.cli.recipes import Setup, register
+    from tinynet.cli.recipes import Setup, register   # (inside tinynet: from .base import ...)
 
     def _add_arguments(group):              # optional: options only this recipe reads
         group.add_argument("--channels", type=int, default=16, help="...")
@@ -52,83 +52,9 @@ The contract:
 * ``extra`` is a dict of plain data (numbers, strings, lists) stored in the checkpoint, e.g.
   a tokenizer's vocabulary for ``tinynet generate``.
 """
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import numpy as _np
-
-RECIPES: dict[str, "Recipe"] = {}
-
-TASKS = ("classification", "regression")
-
-
-def default_forward(model, batch):
-    """``x, y = batch``; returns ``(model(x), y)``."""
-    x, y = batch[0], batch[1]
-    return model(x), y
-
-
-def default_predict(outputs):
-    """Predicted labels: arg-max over the class axis (axis 1), as a host NumPy array."""
-    data = outputs.detach().numpy()
-    return _np.argmax(data, axis=1) if data.ndim > 1 else (data > 0).astype(_np.int64)
-
-
-@dataclass
-class Setup:
-    """What a recipe returns (see the module docstring)."""
-
-    model: Any
-    train_loader: Any
-    loss_fn: Callable
-    val_loader: Any = None
-    test_loader: Any = None
-    task: str = "classification"
-    num_classes: int | None = None
-    forward: Callable = default_forward
-    predict: Callable = default_predict
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"Setup: task must be one of {TASKS}, got {self.task!r}")
-
-
-@dataclass
-class Recipe:
-    name: str
-    build: Callable
-    datasets: tuple
-    defaults: dict
-    add_arguments: Callable | None
-    help: str
-
-
-def register(name: str, datasets, defaults=None, add_arguments=None, help: str = ""):
-    """Decorator: register ``fn(args) -> Setup`` as the recipe for ``--model name``."""
-    datasets = tuple(datasets)
-    if not datasets:
-        raise ValueError(f"register({name!r}): a recipe needs at least one dataset")
-
-    def deco(fn):
-        if name in RECIPES and RECIPES[name].build is not fn:
-            raise ValueError(f"register: a recipe for --model {name!r} already exists ({RECIPES[name].build.__module__})")
-        RECIPES[name] = Recipe(name, fn, datasets, dict(defaults or {}), add_arguments, help)
-        return fn
-
-    return deco
-
-
-def get(name: str) -> Recipe:
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(RECIPES))}") from None
-
+from .base import RECIPES, TASKS, Recipe, Setup, default_forward, default_predict, get, register  # noqa: F401
 
 # Recipe modules: one import line each (they register themselves).
-from . import mlp  # noqa: E402,F401
-from . import cnn  # noqa: E402,F401
-from . import sequence  # noqa: E402,F401
+from . import mlp  # noqa: F401
+from . import cnn  # noqa: F401
+from . import sequence  # noqa: F401

@@ -27,7 +27,7 @@ from ...data.datasets import stratified_split
 from ...data.transforms import RandomAffine
 from ...models import build_model
 from ..common import existing_dir, int_list, non_negative_int, positive_int, probability
-from . import Setup, register
+from .base import Setup, register
 
 
 def _ints(text, flag):

@@ -16,7 +16,7 @@ from ...data.datasets import stratified_split
 from ...data.transforms import Standardize
 from ...models import build_model
 from ..common import int_list, probability, seed_int
-from . import Setup, register
+from .base import Setup, register
 
 _SYNTHETIC_SAMPLES = 1500
 

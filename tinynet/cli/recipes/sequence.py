@@ -23,7 +23,7 @@ from ...data.text import (IGNORE_INDEX, CharTokenizer, TextWindowDataset, WordTo
                           parens_task, pydoc_corpus, reverse_task, sort_task)
 from ...models import build_model
 from ..common import positive_int, probability
-from . import Setup, register
+from .base import Setup, register
 
 LM_DATASETS = ("pydoc", "sort", "reverse", "addition")
 
