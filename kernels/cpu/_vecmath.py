@@ -4,7 +4,9 @@ LLVM can turn a loop into SIMD code only if every call in it can be vectorised; 
 ``exp``/``erf`` cannot (Numba has no vector math library without Intel SVML), so a loop
 calling ``math.exp`` runs one element at a time. These replacements inline into the
 caller's loop and vectorise. They compute in float64, which is far more than float32
-results need; the float64 kernels keep libm.
+results need; the float64 kernels keep libm. ``exp_nonpos`` is valid for arguments <= 0
+only: the math modules that get it bound in (``kernels/softmax_math.py``,
+``kernels/gelu_math.py``) document that their arguments stay there.
 """
 from __future__ import annotations
 
@@ -33,3 +35,20 @@ def exp_nonpos(a):
     p = p * p
     p = p * p
     return 0.0 if a < -103.0 else p  # NaN (not < -103) stays NaN
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def erfc_approx(a):
+    """erfc(a): Numerical Recipes' Chebyshev fit ``erfcc`` (fractional error < 1.2e-7,
+    enough for float32 results), with ``exp_nonpos`` for its exponential.
+
+    The fit is for |a|; ``erfc(-a) = 2 - erfc(a)`` gives the negative half. Above
+    |a| = 10, erfc(|a|) (< 2e-45) is 0 in float32, so |a| is clamped there.
+    """
+    z = min(abs(a), 10.0)
+    t = 1.0 / (1.0 + 0.5 * z)
+    arg = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    e = t * exp_nonpos(min(arg, 0.0))
+    return e if a >= 0 else 2.0 - e

@@ -3,35 +3,23 @@
 NumPy has no ``erf``, and GELU written with NumPy ufuncs takes 4-8 passes over memory
 (forward) and more for the gradient; these fuse each into one loop.
 
-* ``erf(x)``
-* ``gelu_forward(x, tanh_approx)``: ``x * Phi(x)``, Phi the standard normal CDF, or
-  ``0.5 x (1 + tanh(u))``, computed as ``x * sigmoid(2u)`` (the same number, without
-  the cancellation of ``1 + tanh(u)`` for u << 0), ``u = sqrt(2/pi) (x + 0.044715 x^3)``
-* ``gelu_forward(x, tanh_approx, with_grad=True)``: ``(y, GELU'(x))`` in one pass, so
-  a training step's backward is one multiply
-* ``gelu_backward(x, g, tanh_approx)``: ``g * (Phi(x) + x phi(x))`` (phi the normal pdf), or
-  ``g * (s + x * 2 s (1 - s) du/dx)`` with ``s = sigmoid(2u)``
+* ``erf(x)`` (libm)
+* ``gelu_forward(x, tanh_approx)``: GELU, exact or the tanh approximation
+* ``gelu_forward(x, tanh_approx, with_grad=True)``: ``(y, GELU'(x))`` in one pass, so a
+  training step's backward is one multiply
+* ``gelu_backward(x, g, tanh_approx)``: ``g * GELU'(x)``
 
-Phi is taken from ``erfc`` (``Phi(x) = erfc(-x / sqrt 2) / 2``), not ``(1 + erf) / 2``,
-which loses all digits to cancellation for x below about -5.
+The math of one element (formulas in ``kernels/gelu_math.py``) is shared with the twins
+in ``kernels/cuda/gelu.py``; this module compiles it twice. float64 input uses libm's
+``erfc``/``exp`` (correctly rounded to ~1 ulp), one scalar call per element. float32 input
+evaluates the same formulas in float64 arithmetic made only of +, *, / and selects, which
+LLVM turns into SIMD code (libm calls cannot be vectorised without Intel SVML):
+``_vecmath.erfc_approx`` (fractional error < 1.2e-7) and ``_vecmath.exp_nonpos`` (relative
+error ~3e-12). Against the float64 libm path the float32 results agree to about 1.4
+float32 ulp (``tests/test_softmax_kernels.py`` checks the tails).
 
-Two implementations:
-
-* float64 inputs: ``math.erfc`` / ``math.exp`` (libm, correctly rounded to ~1 ulp), one
-  scalar call per element;
-* float32 inputs: the same formulas in float64 arithmetic made only of +, *, / and
-  selects, which LLVM turns into SIMD code (libm calls cannot be vectorised without
-  Intel SVML): ``erfc`` is Numerical Recipes' Chebyshev fit ``erfcc`` (fractional error
-  < 1.2e-7), and ``exp(a)`` for ``a <= 0`` is ``(Taylor_12(a / 256))^256`` (relative
-  error ~3e-12). Measured against the float64 libm path on 1.1M points in [-20, 20]:
-  forward within 1.7e-7 relative (~1.4 float32 ulp; both formulas), backward within
-  2.7e-7 absolute for |g| up to ~5; CPU time per 1M float32 elements (serial, shared
-  loaded machine): exact 7.0 ms vs 27.4 ms forward, 10.0 vs 35.7 ms backward; tanh
-  form 3.8 vs 30.7 ms forward.
-
-Serial loop for small arrays, ``prange`` from ``CPU_PARALLEL_MIN_ELEMENTS["gelu"]`` up (``kernels/policy.py``) (a parallel
-launch costs tens of microseconds). Twins of the same names in ``kernels/cuda/gelu.py``
-(where libm's erf/exp are fast GPU intrinsics).
+Serial loop for small arrays, ``prange`` from ``CPU_PARALLEL_MIN_ELEMENTS["gelu"]`` up
+(``kernels/policy.py``): a parallel launch costs tens of microseconds.
 """
 from __future__ import annotations
 
@@ -40,144 +28,64 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .. import gelu_math
+from .._math_module import compile_math
+from ..gelu_math import gelu, gelu_and_grad, gelu_grad
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
-from ._vecmath import exp_nonpos as _exp_nonpos
+from ._vecmath import erfc_approx, exp_nonpos
+
+# Inlined into the loops below (a call per element would stop them vectorising).
+_compile_element = njit(cache=True, inline="always", error_model="numpy")
+_GELU_LIBM = compile_math(gelu_math, _compile_element, "libm")
+_GELU_VECTOR_MATH = compile_math(gelu_math, _compile_element, "vector_math", exp=exp_nonpos, erfc=erfc_approx)
 
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-# --- float64: libm ---------------------------------------------------------------------
-@njit(cache=True)
-def _sigmoid2_libm(u):
-    """sigmoid(2u) = 0.5 (1 + tanh u), without the cancellation of 1 + tanh(u) for u << 0."""
-    e = math.exp(-2.0 * abs(u))
-    return 1.0 / (1.0 + e) if u >= 0 else e / (1.0 + e)
-
-
-@njit(cache=True)
-def _gelu_one(v, tanh_approx):
-    if tanh_approx:
-        return v * _sigmoid2_libm(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
-    return 0.5 * v * math.erfc(-v * _INV_SQRT_2)
-
-
-@njit(cache=True)
-def _gelu_grad_one(v, tanh_approx):
-    if tanh_approx:
-        s = _sigmoid2_libm(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
-        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-        return s + v * 2.0 * s * (1.0 - s) * du
-    return 0.5 * math.erfc(-v * _INV_SQRT_2) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
-
-
-# --- float32: vectorisable float64 arithmetic ------------------------------------------
-@njit(cache=True, inline="always", error_model="numpy")
-def _erfc_nonneg(a):
-    """erfc(a) for a >= 0 (Numerical Recipes erfcc; erfc(10) ~ 2e-45 is 0 in float32)."""
-    a = min(a, 10.0)
-    t = 1.0 / (1.0 + 0.5 * a)
-    arg = -a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    return t * _exp_nonpos(min(arg, 0.0))
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _cdf(v):
-    h = 0.5 * _erfc_nonneg(abs(v) * _INV_SQRT_2)
-    return 1.0 - h if v >= 0 else h
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _sigmoid2(u):
-    """sigmoid(2u) = 0.5 (1 + tanh u), stable in both tails."""
-    e = _exp_nonpos(-2.0 * abs(u))
-    return 1.0 / (1.0 + e) if u >= 0 else e / (1.0 + e)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _gelu_fast(v, tanh_approx):
-    if tanh_approx:
-        return v * _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
-    return v * _cdf(v)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _gelu_grad_fast(v, tanh_approx):
-    if tanh_approx:
-        s = _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
-        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-        return s + v * 2.0 * s * (1.0 - s) * du
-    return _cdf(v) + v * _exp_nonpos(-0.5 * v * v) * _INV_SQRT_2PI
-
-
-# --- drivers: one loop body each, compiled serial and parallel (_compile.py) -----------
-def _erf_body(x, y):
+# --- the loops over the elements: each calls the math it names, bound to one compilation ---
+def _erf_loop(x, y):
     for i in prange(x.size):
         y[i] = math.erf(x[i])
 
 
-def _gelu_body(x, tanh_approx, y):
+def _gelu_loop(x, tanh_approx, y):
     for i in prange(x.size):
-        y[i] = _gelu_one(x[i], tanh_approx)
+        y[i] = gelu(np.float64(x[i]), tanh_approx)
 
 
-def _gelu_bwd_body(x, g, tanh_approx, dx):
+def _gelu_backward_loop(x, g, tanh_approx, dx):
     for i in prange(x.size):
-        dx[i] = g[i] * _gelu_grad_one(x[i], tanh_approx)
+        dx[i] = g[i] * gelu_grad(np.float64(x[i]), tanh_approx)
 
 
-def _gelu_fg_body(x, tanh_approx, y, d):
+def _gelu_and_grad_loop(x, tanh_approx, y, d):
     for i in prange(x.size):
-        y[i] = _gelu_one(x[i], tanh_approx)
-        d[i] = _gelu_grad_one(x[i], tanh_approx)
+        y[i], d[i] = gelu_and_grad(np.float64(x[i]), tanh_approx)
 
 
-def _gelu32_body(x, tanh_approx, y):
-    for i in prange(x.size):
-        y[i] = _gelu_fast(np.float64(x[i]), tanh_approx)
+def _compile_loop(body):
+    """``loops[uses_vector_math][runs_parallel]``: ``body`` with its GELU math from the
+    libm or the vectorisable compilation, serial or parallel."""
+    return (serial_and_parallel(body, _GELU_LIBM, error_model="numpy"),
+            serial_and_parallel(body, _GELU_VECTOR_MATH, error_model="numpy"))
 
 
-def _gelu32_bwd_body(x, g, tanh_approx, dx):
-    for i in prange(x.size):
-        dx[i] = g[i] * _gelu_grad_fast(np.float64(x[i]), tanh_approx)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _gelu_and_grad_fast(v, tanh_approx):
-    """(GELU(v), GELU'(v)) sharing Phi (or the sigmoid) between the two."""
-    if tanh_approx:
-        s = _sigmoid2(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))
-        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-        return v * s, s + v * 2.0 * s * (1.0 - s) * du
-    c = _cdf(v)
-    return v * c, c + v * _exp_nonpos(-0.5 * v * v) * _INV_SQRT_2PI
-
-
-def _gelu32_fg_body(x, tanh_approx, y, d):
-    for i in prange(x.size):
-        y[i], d[i] = _gelu_and_grad_fast(np.float64(x[i]), tanh_approx)
-
-
-# (serial, parallel) pairs; the float32 loops use NumPy's error model (no division checks)
-_ERF = serial_and_parallel(_erf_body)
-_GELU = serial_and_parallel(_gelu_body), serial_and_parallel(_gelu32_body, error_model="numpy")
-_GELU_BWD = serial_and_parallel(_gelu_bwd_body), serial_and_parallel(_gelu32_bwd_body, error_model="numpy")
-_GELU_FG = serial_and_parallel(_gelu_fg_body), serial_and_parallel(_gelu32_fg_body, error_model="numpy")
+_ERF = serial_and_parallel(_erf_loop)
+_GELU = _compile_loop(_gelu_loop)
+_GELU_BACKWARD = _compile_loop(_gelu_backward_loop)
+_GELU_FG = _compile_loop(_gelu_and_grad_loop)  # forward and gradient (a test reaches in by this name)
 
 
 def _flat(a, dtype=None):
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
 
 
-def _pick(flat, kernels):
-    """The float64 or float32 pair of ``kernels``, serial or parallel by size."""
-    pair = kernels[1] if flat.dtype == np.float32 else kernels[0]
-    return pair[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["gelu"]]
+def _runs_parallel(flat):
+    return flat.size >= CPU_PARALLEL_MIN_ELEMENTS["gelu"]
+
+
+def _loop(loops, flat):
+    """The loop for ``flat``: vectorisable math for float32, parallel from the policy's size."""
+    return loops[flat.dtype == np.float32][_runs_parallel(flat)]
 
 
 # --- public kernels (same names and signatures as kernels/cuda/gelu.py) ----------------
@@ -185,7 +93,7 @@ def erf(x):
     """The error function, elementwise (libm)."""
     flat = _flat(x)
     y = np.empty_like(flat)
-    _ERF[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["gelu"]](flat, y)
+    _ERF[_runs_parallel(flat)](flat, y)
     return y.reshape(np.shape(x))
 
 
@@ -200,9 +108,9 @@ def gelu_forward(x, tanh_approx, with_grad=False):
     y = np.empty_like(flat)
     if with_grad:
         d = np.empty_like(flat)
-        _pick(flat, _GELU_FG)(flat, bool(tanh_approx), y, d)
+        _loop(_GELU_FG, flat)(flat, bool(tanh_approx), y, d)
         return y.reshape(np.shape(x)), d.reshape(np.shape(x))
-    _pick(flat, _GELU)(flat, bool(tanh_approx), y)
+    _loop(_GELU, flat)(flat, bool(tanh_approx), y)
     return y.reshape(np.shape(x))
 
 
@@ -211,5 +119,5 @@ def gelu_backward(x, g, tanh_approx):
     flat = _flat(x)
     gf = _flat(g, flat.dtype)
     dx = np.empty_like(flat)
-    _pick(flat, _GELU_BWD)(flat, gf, bool(tanh_approx), dx)
+    _loop(_GELU_BACKWARD, flat)(flat, gf, bool(tanh_approx), dx)
     return dx.reshape(np.shape(x))

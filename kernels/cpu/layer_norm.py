@@ -1,105 +1,53 @@
-"""Fused layer normalisation on the CPU (Numba, parallel over rows).
+"""Fused layer normalisation on the CPU (Numba): one pass per row in each direction.
 
-For each row x of width n (the normalised axes flattened)::
+The math of one row (formulas in ``kernels/layer_norm_math.py``) is shared with the twin
+in ``kernels/cuda/layer_norm.py``; this module compiles it with ``numba.njit`` and loops
+over the rows, instead of NumPy's six to eight whole-array passes. The backward splits
+the rows into chunks (one per thread): each chunk adds its rows' ``dw``/``db`` terms into
+its own partial row, and the partial rows are summed at the end (no write races).
 
-    mu = mean(x);  var = mean((x - mu)^2);  rstd = 1 / sqrt(var + eps)
-    xhat = (x - mu) * rstd;  y = xhat * w + b
-
-and for the backward, with gx = g * w::
-
-    dx = rstd * (gx - mean(gx) - xhat * mean(gx * xhat))
-    dw = sum_rows(g * xhat);  db = sum_rows(g)
-
-One pass per row in each direction instead of NumPy's six to eight whole-array passes.
-Rows are split into chunks (one per thread) so the column sums ``dw``/``db`` are
-accumulated in private partial rows and added at the end (no write races).
-
-Each loop body is one ``@njit`` function with a serial and a parallel (``prange``) driver.
-Measured at W3's size (2048 rows x 128, float32, 2 shared cores; ``python -m
-benchmarks.bench_sequence --threads 1 --layernorm``): forward + backward 0.76 ms with this
-serial kernel against 2.7 ms for the same math in NumPy (and 2.3-2.7 ms for PyTorch's
-LayerNorm module, fwd+bwd). The parallel driver took 0.33 ms per direction on idle cores
-but 28-37 ms when the cores were busy with other processes (the thread pool waits for
-cores), so the serial driver is used up to ``CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]`` (``kernels/policy.py``), well
-above W3's size.
+Serial loops up to ``CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]`` elements
+(``kernels/policy.py``), parallel above: on busy cores the thread pool waits for cores.
+Row sums are compiled with ``fastmath={"reassoc", "contract", "arcp", "nsz"}`` so LLVM can
+vectorise them (it may add in a different order; NaN and inf behave as in IEEE
+arithmetic: no ``nnan``/``ninf``, so bad inputs still show).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from .. import layer_norm_math
+from .._math_module import compile_math
+from ..layer_norm_math import backward_row, forward_row
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
+from ._compile import serial_and_parallel
 
-#: Let LLVM reorder and vectorise the row sums (SIMD reductions; about 1.5x faster at W3's
-#: size) but keep IEEE NaN/inf semantics (no ``nnan``/``ninf``), so bad inputs still show.
-_FAST = {"reassoc", "contract", "arcp", "nsz"}
-
-
-
-@njit(cache=True, fastmath=_FAST)
-def _forward_row(x, w, b, eps, y, mean, rstd, r):
-    n = x.shape[1]
-    s = 0.0
-    for j in range(n):
-        s += x[r, j]
-    mu = s / n
-    v = 0.0
-    for j in range(n):
-        d = x[r, j] - mu
-        v += d * d
-    rs = 1.0 / np.sqrt(v / n + eps)
-    mean[r] = mu
-    rstd[r] = rs
-    for j in range(n):
-        y[r, j] = (x[r, j] - mu) * rs * w[j] + b[j]
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+# Inlined into the loops below: the row's loops then see the partial-sum rows and the
+# input rows as the loop's own arrays (a call per row ran 15-50% slower).
+_ROWS = compile_math(layer_norm_math, njit(cache=True, inline="always", fastmath=_FASTMATH))
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def _forward_p(x, w, b, eps, y, mean, rstd):
+def _forward_loop(x, w, b, eps, y, mean, rstd):
     for r in prange(x.shape[0]):
-        _forward_row(x, w, b, eps, y, mean, rstd, r)
+        forward_row(x, w, b, eps, y, mean, rstd, r)
 
 
-@njit(cache=True, fastmath=_FAST)
-def _forward_s(x, w, b, eps, y, mean, rstd):
-    for r in range(x.shape[0]):
-        _forward_row(x, w, b, eps, y, mean, rstd, r)
-
-
-@njit(cache=True, fastmath=_FAST)
-def _backward_chunk(g, x, w, mean, rstd, dx, pw, pb, c, step):
-    rows, n = x.shape
-    start = c * step
-    stop = min(rows, start + step)
-    for r in range(start, stop):
-        mu = mean[r]
-        rs = rstd[r]
-        s1 = 0.0
-        s2 = 0.0
-        for j in range(n):
-            xh = (x[r, j] - mu) * rs
-            gx = g[r, j] * w[j]
-            s1 += gx
-            s2 += gx * xh
-            pw[c, j] += g[r, j] * xh
-            pb[c, j] += g[r, j]
-        m1 = s1 / n
-        m2 = s2 / n
-        for j in range(n):
-            xh = (x[r, j] - mu) * rs
-            dx[r, j] = rs * (g[r, j] * w[j] - m1 - xh * m2)
-
-
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def _backward_p(g, x, w, mean, rstd, dx, pw, pb, chunks):
-    step = (x.shape[0] + chunks - 1) // chunks
+def _backward_loop(g, x, w, mean, rstd, dx, dw_parts, db_parts):
+    """Chunk c of the rows writes its dx rows and adds into ``dw_parts[c]``/``db_parts[c]``."""
+    rows = x.shape[0]
+    chunks = dw_parts.shape[0]
+    step = (rows + chunks - 1) // chunks
     for c in prange(chunks):
-        _backward_chunk(g, x, w, mean, rstd, dx, pw, pb, c, step)
+        dw_part = dw_parts[c]
+        db_part = db_parts[c]
+        for r in range(c * step, min(rows, (c + 1) * step)):
+            backward_row(g, x, w, mean, rstd, dx, r, dw_part, db_part, True)
 
 
-@njit(cache=True, fastmath=_FAST)
-def _backward_s(g, x, w, mean, rstd, dx, pw, pb):
-    _backward_chunk(g, x, w, mean, rstd, dx, pw, pb, 0, x.shape[0])
+_FORWARD = serial_and_parallel(_forward_loop, _ROWS, fastmath=_FASTMATH)
+_BACKWARD = serial_and_parallel(_backward_loop, _ROWS, fastmath=_FASTMATH)
 
 
 def layer_norm_forward(x, w, b, eps):
@@ -109,9 +57,9 @@ def layer_norm_forward(x, w, b, eps):
     y = np.empty_like(x)
     mean = np.empty(rows, dtype=x.dtype)
     rstd = np.empty(rows, dtype=x.dtype)
-    big = x.size >= CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]
-    (_forward_p if big else _forward_s)(x, np.ascontiguousarray(w, dtype=x.dtype), np.ascontiguousarray(b, dtype=x.dtype),
-             x.dtype.type(eps), y, mean, rstd)
+    runs_parallel = x.size >= CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]
+    _FORWARD[runs_parallel](x, np.ascontiguousarray(w, dtype=x.dtype), np.ascontiguousarray(b, dtype=x.dtype),
+                            x.dtype.type(eps), y, mean, rstd)
     return y, mean, rstd
 
 
@@ -120,14 +68,11 @@ def layer_norm_backward(g, x, w, mean, rstd):
     x = np.ascontiguousarray(x)
     g = np.ascontiguousarray(g, dtype=x.dtype)
     rows, n = x.shape
-    big = x.size >= CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]
-    chunks = max(1, min(get_num_threads(), rows)) if big else 1
+    runs_parallel = x.size >= CPU_PARALLEL_MIN_ELEMENTS["layer_norm"]
+    chunks = max(1, min(get_num_threads(), rows)) if runs_parallel else 1
     dx = np.empty_like(x)
-    pw = np.zeros((chunks, n), dtype=x.dtype)
-    pb = np.zeros((chunks, n), dtype=x.dtype)
-    w = np.ascontiguousarray(w, dtype=x.dtype)
-    if big:
-        _backward_p(g, x, w, mean, rstd, dx, pw, pb, chunks)
-    else:
-        _backward_s(g, x, w, mean, rstd, dx, pw, pb)
-    return dx, pw.sum(axis=0), pb.sum(axis=0)
+    dw_parts = np.zeros((chunks, n), dtype=x.dtype)
+    db_parts = np.zeros((chunks, n), dtype=x.dtype)
+    _BACKWARD[runs_parallel](g, x, np.ascontiguousarray(w, dtype=x.dtype), np.ascontiguousarray(mean, dtype=x.dtype),
+                             np.ascontiguousarray(rstd, dtype=x.dtype), dx, dw_parts, db_parts)
+    return dx, dw_parts.sum(axis=0), db_parts.sum(axis=0)

@@ -1,38 +1,38 @@
-"""ReLU forward and backward for the CPU (Numba): one parallel pass over the elements.
+"""ReLU forward and backward for the CPU (Numba): one pass over the elements.
 
-    forward:   y = x if x > 0 else 0          (NaN stays NaN, as in PyTorch)
-    backward:  dx = g * (x > 0)               (the gradient is 0 at x = 0, as in PyTorch; the
-                                               same product as the NumPy path for small arrays)
-
-NumPy needs one pass for ``maximum`` and two for ``g * (x > 0)`` (a bool temporary), all
-on one thread. Measured on 64x16x28x28 float32 (W2's first activation, 2 threads):
-NumPy 0.69 ms forward / 0.49 ms backward, PyTorch 0.24 / 0.14. The functional layer calls
-these only from ``KERNEL_MIN_ELEMENTS["relu"]`` elements up (``kernels/policy.py``) (below that NumPy's call is cheaper than
-Numba's dispatch and a thread launch). Twins in ``kernels/cuda/relu.py``.
+The math of one element (``kernels/relu_math.py``) is shared with the twins in
+``kernels/cuda/relu.py``. NumPy needs one pass for ``maximum`` and two for
+``g * (x > 0)`` (a bool temporary), all on one thread; these loops make one pass, in
+parallel from ``CPU_PARALLEL_MIN_ELEMENTS["relu"]`` elements up. The functional layer calls
+them only from ``CPU_KERNEL_MIN_ELEMENTS["relu"]`` elements up (``kernels/policy.py``): below
+that NumPy's call is cheaper than Numba's dispatch and a thread launch.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
+from .. import relu_math
+from .._math_module import compile_math
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
+from ..relu_math import relu, relu_grad
 from ._compile import serial_and_parallel
 
+_RELU_MATH = compile_math(relu_math, njit(cache=True, inline="always"))
 
 
-def _relu_body(x, y):
+def _relu_loop(x, y):
     for i in prange(x.size):
-        v = x[i]
-        y[i] = v if not v <= 0 else 0
+        y[i] = relu(x[i])
 
 
-def _relu_backward_body(x, g, dx):
+def _relu_backward_loop(x, g, dx):
     for i in prange(x.size):
-        dx[i] = g[i] * (x[i] > 0)
+        dx[i] = relu_grad(x[i], g[i])
 
 
-_relu = serial_and_parallel(_relu_body)
-_relu_backward = serial_and_parallel(_relu_backward_body)
+_relu = serial_and_parallel(_relu_loop, _RELU_MATH)
+_relu_backward = serial_and_parallel(_relu_backward_loop, _RELU_MATH)
 
 
 def relu_forward(x):

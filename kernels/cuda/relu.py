@@ -1,26 +1,29 @@
-"""ReLU forward and backward on the GPU (Numba CUDA): twins of ``kernels/cpu/relu.py``,
-one thread per element of the flattened array."""
+"""ReLU forward and backward on the GPU (Numba CUDA): twins of ``kernels/cpu/relu.py``
+(same names and signatures), the math of ``kernels/relu_math.py`` in one thread per
+element of the flattened array."""
 from __future__ import annotations
 
 from numba import cuda
 
-from ._launch import THREADS, array_module, blocks_for, prepare, stream_for
+from .. import relu_math
+from .._math_module import compile_math
+from ._launch import array_module, launch, prepare
 
+_RELU_MATH = compile_math(relu_math, cuda.jit(device=True))
 
 
 @cuda.jit
 def _relu_kernel(x, y):
     i = cuda.grid(1)
     if i < x.size:
-        v = x[i]
-        y[i] = v if not v <= 0 else 0
+        y[i] = _RELU_MATH.relu(x[i])
 
 
 @cuda.jit
 def _relu_backward_kernel(x, g, dx):
     i = cuda.grid(1)
     if i < x.size:
-        dx[i] = g[i] * (x[i] > 0)
+        dx[i] = _RELU_MATH.relu_grad(x[i], g[i])
 
 
 def relu_forward(x):
@@ -28,8 +31,7 @@ def relu_forward(x):
     xp = array_module(x)
     flat = prepare(x).reshape(-1)
     y = xp.empty_like(flat)
-    if flat.size:
-        _relu_kernel[blocks_for(flat.size), THREADS, stream_for(flat)](flat, y)
+    launch(_relu_kernel, flat.size, flat, flat, y)
     return y.reshape(x.shape)
 
 
@@ -39,6 +41,5 @@ def relu_backward(x, g):
     flat = prepare(x).reshape(-1)
     gf = prepare(g, flat.dtype).reshape(-1)
     dx = xp.empty_like(flat)
-    if flat.size:
-        _relu_backward_kernel[blocks_for(flat.size), THREADS, stream_for(flat)](flat, gf, dx)
+    launch(_relu_backward_kernel, flat.size, flat, flat, gf, dx)
     return dx.reshape(x.shape)

@@ -42,7 +42,7 @@ from .elementwise import exp
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
     "elu", "erf", "gelu", "hardtanh", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu",
-    "softmax", "softplus", "tanh"
+    "softmax", "softplus", "softsign", "tanh"
 ]
 
 
@@ -446,6 +446,16 @@ def silu(input, inplace: bool = False):
     if inplace:
         return apply_inplace(input, "silu", lambda x: x * sigmoid(x), reads_input=True)
     return input * sigmoid(input)
+
+
+def softsign(input):
+    """softsign(x) = x / (1 + |x|): squashes to (-1, 1) like tanh, with polynomial tails.
+
+    A composite op (CONTRIBUTING.md's worked example): autograd derives its gradient
+    ``1 / (1 + |x|)^2`` from the ops it is made of.
+    """
+    _check_float(input, "softsign")
+    return input / (1 + abs(input))
 
 
 def _softmax_axis(input, axis, dim, op):
