@@ -1,9 +1,11 @@
 """The LSTM cell's math for one (row r, hidden unit j), written once as plain Python.
 
-``kernels/cpu/lstm.py`` compiles these with ``numba.njit`` (inlined into its row loops)
-and ``kernels/cuda/lstm.py`` with ``numba.cuda.jit(device=True)`` (one GPU thread per
-unit), so the two devices cannot drift apart. Gate pre-activations ``a`` (N, 4H) hold
-``[a_i, a_f, a_g, a_o]`` side by side::
+``kernels/cuda/lstm.py`` compiles both with ``numba.cuda.jit(device=True)`` (one GPU
+thread per unit) and ``kernels/cpu/lstm.py`` compiles ``unit_backward`` with
+``numba.njit`` (inlined into its row loop), so the devices cannot drift apart; the cpu
+forward runs the same formulas as NumPy ufuncs over whole blocks, and the tests check it
+against ``unit_forward``. Gate pre-activations ``a`` (N, 4H) hold ``[a_i, a_f, a_g, a_o]``
+side by side::
 
     forward   i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g)
               c = f * c_prev + i * g;  h = o * tanh(c)

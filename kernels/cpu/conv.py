@@ -8,15 +8,18 @@ matrix product once every receptive field is unrolled into a column::
 
 ``cols`` has shape ``(C*kh*kw, N*OH*OW)``: rows ordered (c, i, j) like a flattened
 weight ``(O, C, kh, kw)``, columns ordered (n, oh, ow). With the whole batch in the
-columns the product is one large GEMM, which OpenBLAS runs 3-5x faster than the N small
-per-image GEMMs a per-image layout needs. ``ph``/``pw`` are the top/left paddings; the
-bottom/right ones only change ``OH``/``OW``, which the caller passes in, so asymmetric
+columns the product is one large GEMM, which OpenBLAS runs several times faster than the
+N small per-image GEMMs a per-image layout needs. ``ph``/``pw`` are the top/left paddings;
+the bottom/right ones only change ``OH``/``OW``, which the caller passes in, so asymmetric
 ("same") padding needs nothing extra here.
 
 ``col2im`` is the adjoint (transpose) of ``im2col``: it adds every column entry back
 onto the input pixel it was copied from, which turns the GEMM's ``dcols`` into ``dx``.
 
-Two details make these loops fast:
+The index arithmetic is written once in ``kernels/im2col_index.py``, next to the cuda
+twin's: the cpu walks the map a strip at a time (``valid_outputs``: which outputs of a
+tap read inside the input), the GPU an entry or a pixel at a time. Two details make these
+loops fast:
 
 * **Flat copies.** Rows of a feature map are short (7-28 pixels), and a loop that short
   never reaches the vectorised body LLVM generates. When the convolution keeps the size
@@ -28,38 +31,29 @@ Two details make these loops fast:
   slice. Other shapes take a per-row loop.
 * **Parallel without races.** ``im2col`` splits the work into (row, image) strips;
   ``col2im`` into (image, channel) planes, so no two threads add into one pixel (no
-  atomics, a deterministic result). Small problems run serially: waking the thread pool
-  costs more than copying a few thousand numbers.
+  atomics, a deterministic result). Small problems run serially (``kernels/policy.py``):
+  waking the thread pool costs more than copying a few thousand numbers.
+
+Input handling, the same on both devices: ``x`` / ``cols`` are converted to C-contiguous
+arrays (a copy only when they are not) and the result is a new array of their dtype;
+``col2im`` may overwrite the ``cols`` it is given (callers pass a temporary).
 
 ``benchmarks/bench_conv.py --kernels`` times these against NumPy versions (a padded copy
 and one strided-view copy for im2col; a loop of strided slice additions for col2im).
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
+from ..im2col_index import valid_outputs
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
+_valid_outputs = njit(cache=True, inline="always")(valid_outputs)
 
 
-@numba.njit(cache=True, inline="always")
-def _valid(n_out, stride, offset, size):
-    """Output positions ``o`` in [0, n_out) with 0 <= o*stride + offset < size, as (lo, hi)."""
-    lo = 0
-    if offset < 0:
-        lo = (-offset + stride - 1) // stride
-    hi = 0
-    if size - offset > 0:
-        hi = (size - offset + stride - 1) // stride
-    hi = min(hi, n_out)
-    lo = min(lo, hi)
-    return lo, hi
-
-
-def _im2col_body(xf, cf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def _im2col_body(x_flat, cols_flat, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     # The long contiguous copies index slices (views) from 0, so LLVM sees non-negative,
     # non-overlapping accesses and vectorises them (indexing the flat arrays with computed
     # offsets is ~10x slower). Views are not free (~20 ns each), so the short scattered
@@ -71,16 +65,16 @@ def _im2col_body(xf, cf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, 
     for t in prange(n_ch * k * n_img):
         n = t % n_img
         r = t // n_img
-        c = r // k
+        c = r // k                           # row r of cols is tap (i, j) of channel c
         i = (r % k) // kw
         j = r % kw
         woff = j * dw - pw
         hoff = i * dh - ph
-        lo, hi = _valid(ow, sw, woff, w)     # output columns that read inside a row
-        ylo, yhi = _valid(oh, sh, hoff, h)   # output rows that read inside the plane
+        lo, hi = _valid_outputs(ow, sw, woff, w)     # output columns that read inside a row
+        ylo, yhi = _valid_outputs(oh, sh, hoff, h)   # output rows that read inside the plane
         d0 = r * total + n * plane
         xplane = (n * n_ch + c) * h * w
-        strip = cf[d0:d0 + plane]
+        strip = cols_flat[d0:d0 + plane]
         for q in range(ylo * ow):
             strip[q] = 0
         for q in range(yhi * ow, plane):
@@ -92,27 +86,27 @@ def _im2col_body(xf, cf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, 
             b = (yhi - 1) * ow + hi
             dst = strip[a:b]
             s0 = xplane + hoff * w + woff + a
-            src = xf[s0:s0 + (b - a)]
+            src = x_flat[s0:s0 + (b - a)]
             for q in range(b - a):
                 dst[q] = src[q]
             for y in range(ylo, yhi):
                 for xo in range(lo):
-                    cf[d0 + y * ow + xo] = 0
+                    cols_flat[d0 + y * ow + xo] = 0
                 for xo in range(hi, ow):
-                    cf[d0 + y * ow + xo] = 0
+                    cols_flat[d0 + y * ow + xo] = 0
         else:
             for y in range(ylo, yhi):
                 row = d0 + y * ow
                 for xo in range(lo):
-                    cf[row + xo] = 0
+                    cols_flat[row + xo] = 0
                 for xo in range(hi, ow):
-                    cf[row + xo] = 0
+                    cols_flat[row + xo] = 0
                 src = xplane + (y * sh + hoff) * w + woff
                 for xo in range(lo, hi):
-                    cf[row + xo] = xf[src + xo * sw]
+                    cols_flat[row + xo] = x_flat[src + xo * sw]
 
 
-def _col2im_body(cf, xf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def _col2im_body(cols_flat, x_flat, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     k = kh * kw
     plane = oh * ow
     total = n_img * plane
@@ -122,16 +116,16 @@ def _col2im_body(cf, xf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, 
         n = t // n_ch
         c = t % n_ch
         xplane = (n * n_ch + c) * hw
-        xv = xf[xplane:xplane + hw]
+        xv = x_flat[xplane:xplane + hw]
         for q in range(hw):
             xv[q] = 0
         for i in range(kh):
             hoff = i * dh - ph
-            ylo, yhi = _valid(oh, sh, hoff, h)
+            ylo, yhi = _valid_outputs(oh, sh, hoff, h)
             for j in range(kw):
                 r = c * k + i * kw + j
                 woff = j * dw - pw
-                lo, hi = _valid(ow, sw, woff, w)
+                lo, hi = _valid_outputs(ow, sw, woff, w)
                 if hi <= lo or yhi <= ylo:
                     continue
                 d0 = r * total + n * plane
@@ -140,12 +134,12 @@ def _col2im_body(cf, xf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, 
                     # edge pixels: zero them, then add the strip in one pass
                     for y in range(ylo, yhi):
                         for xo in range(lo):
-                            cf[d0 + y * ow + xo] = 0
+                            cols_flat[d0 + y * ow + xo] = 0
                         for xo in range(hi, ow):
-                            cf[d0 + y * ow + xo] = 0
+                            cols_flat[d0 + y * ow + xo] = 0
                     a = ylo * ow + lo
                     b = (yhi - 1) * ow + hi
-                    src = cf[d0 + a:d0 + b]
+                    src = cols_flat[d0 + a:d0 + b]
                     s0 = hoff * w + woff + a
                     dst = xv[s0:s0 + (b - a)]
                     for q in range(b - a):
@@ -155,7 +149,7 @@ def _col2im_body(cf, xf, n_img, n_ch, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, 
                         row = d0 + y * ow
                         dst = xplane + (y * sh + hoff) * w + woff
                         for xo in range(lo, hi):
-                            xf[dst + xo * sw] += cf[row + xo]
+                            x_flat[dst + xo * sw] += cols_flat[row + xo]
 
 
 _im2col_serial, _im2col_parallel = serial_and_parallel(_im2col_body)

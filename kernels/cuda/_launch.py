@@ -63,3 +63,15 @@ def launch(kernel, n: int, like, *args):
     if n:
         threads = threads_for(n)
         kernel[blocks_for(n, threads), threads, stream_for(like)](*args)
+
+
+def launch_in_place(kernel, n, written, *rest):
+    """Launch ``kernel(*written, *rest)`` for ``n`` items, where ``written`` are the arrays the
+    kernel updates in place: one that is not C-contiguous is updated through a C-contiguous
+    copy, written back after the launch (the simulator, like a host-to-device copy, moves
+    one contiguous block per array), so strided arrays work as they do on the cpu."""
+    work = [a if a.flags.c_contiguous else array_module(a).ascontiguousarray(a) for a in written]
+    launch(kernel, n, work[0], *work, *rest)
+    for given, result in zip(written, work):
+        if result is not given:
+            given[...] = result
