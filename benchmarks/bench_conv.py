@@ -26,16 +26,10 @@ import os
 import sys
 
 
-def _pin_threads(argv):
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if "--threads" in argv:
-        n = argv[argv.index("--threads") + 1]
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-            os.environ[var] = n
-
+from ._threads import pin_threads  # noqa: E402  (before NumPy loads)
 
 if "numpy" not in sys.modules:
-    _pin_threads(sys.argv)
+    pin_threads(sys.argv)
 
 import numpy as np  # noqa: E402
 

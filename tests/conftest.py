@@ -52,3 +52,22 @@ def _seed():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def function_classes():
+    """Every ``tinynet.autograd.Function`` subclass defined in tinynet (all op modules imported)."""
+    import importlib
+    import pkgutil
+
+    from tinynet.autograd import Function
+
+    for info in pkgutil.walk_packages(tn.__path__, "tinynet."):
+        if info.name.startswith("tinynet.functional"):
+            importlib.import_module(info.name)
+    seen, stack = set(), list(Function.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.add(cls)
+            stack.extend(cls.__subclasses__())
+    return sorted((c for c in seen if c.__module__.startswith("tinynet.")), key=lambda c: c.__qualname__)

@@ -215,18 +215,9 @@ def test_ops_that_read_their_output_say_so():
     """``saves_output=False`` lets the output be changed in place; an op whose backward reads
     its output (``self.out`` / ``self.output()``) must keep it True, or a later in-place change
     would silently corrupt its gradient."""
-    import importlib
-    import pkgutil
+    from conftest import function_classes
 
-    for info in pkgutil.walk_packages(tn.__path__, "tinynet."):
-        if info.name.startswith("tinynet.functional"):
-            importlib.import_module(info.name)
-    seen, stack = set(), list(Function.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        if cls not in seen:
-            seen.add(cls)
-            stack.extend(cls.__subclasses__())
+    seen = set(function_classes())
     wrong = []
     for cls in seen:
         source = ""

@@ -45,10 +45,12 @@ BAD_SPECS = [
 ]
 
 
-@pytest.mark.parametrize("spec,message", BAD_SPECS)
-@pytest.mark.parametrize("where", ["device", "tensor", "zeros", "Tensor.to", "Module.to", "Linear"])
-def test_malformed_and_unknown_device_strings_raise(spec, message, where):
-    make = {
+WHERE = ["device", "tensor", "zeros", "Tensor.to", "Module.to", "Linear"]
+
+
+def _device_user(where, spec):
+    """A call that resolves the device string ``spec`` through the API named by ``where``."""
+    return {
         "device": lambda: tn.device(spec),
         "tensor": lambda: tn.tensor([1.0], device=spec),
         "zeros": lambda: tn.zeros(2, device=spec),
@@ -56,6 +58,12 @@ def test_malformed_and_unknown_device_strings_raise(spec, message, where):
         "Module.to": lambda: nn.Linear(2, 2).to(spec),
         "Linear": lambda: nn.Linear(2, 2, device=spec),
     }[where]
+
+
+@pytest.mark.parametrize("spec,message", BAD_SPECS)
+@pytest.mark.parametrize("where", WHERE)
+def test_malformed_and_unknown_device_strings_raise(spec, message, where):
+    make = _device_user(where, spec)
     with pytest.raises(DeviceError, match=message) as err:
         make()
     assert isinstance(err.value, ValueError) and isinstance(err.value, RuntimeError)
@@ -93,18 +101,11 @@ def test_cuda_zero_resolves(spec):
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="no cuda device (real or simulated)")
-@pytest.mark.parametrize("where", ["device", "tensor", "zeros", "Tensor.to", "Module.to", "Linear"])
+@pytest.mark.parametrize("where", WHERE)
 def test_cuda_ordinal_beyond_the_machine_raises(where):
     count = _cuda_count()
     spec = "cuda:7" if count <= 7 else f"cuda:{count}"
-    make = {
-        "device": lambda: tn.device(spec),
-        "tensor": lambda: tn.tensor([1.0], device=spec),
-        "zeros": lambda: tn.zeros(2, device=spec),
-        "Tensor.to": lambda: tn.ones(2).to(spec),
-        "Module.to": lambda: nn.Linear(2, 2).to(spec),
-        "Linear": lambda: nn.Linear(2, 2, device=spec),
-    }[where]
+    make = _device_user(where, spec)
     expected = "1 CUDA device: cuda:0" if count == 1 else f"{count} CUDA devices: cuda:0, cuda:1"
     with pytest.raises(DeviceError, match=rf"{spec}: no such GPU; this machine has {expected}") as err:
         make()

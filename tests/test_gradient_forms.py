@@ -7,9 +7,7 @@ backward is a fused kernel defines ``backward_array`` alone and says so under
 ``create_graph``. (That the two forms agree is checked op by op in test_op_registry.py.)
 """
 import ast
-import importlib
 import inspect
-import pkgutil
 import textwrap
 
 import numpy as np
@@ -18,18 +16,11 @@ import pytest
 import tinynet as tn
 from tinynet.autograd import Function
 
+from conftest import function_classes
+
 
 def _function_classes():
-    for info in pkgutil.walk_packages(tn.__path__, "tinynet."):
-        if info.name.startswith("tinynet.functional"):
-            importlib.import_module(info.name)
-    seen, stack = set(), list(Function.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        if cls not in seen:
-            seen.add(cls)
-            stack.extend(cls.__subclasses__())
-    return sorted((c for c in seen if c.__module__.startswith("tinynet.")), key=lambda c: c.__qualname__)
+    return function_classes()
 
 
 GRAD_MODE_NAMES = {"is_grad_enabled", "STATE", "set_grad_enabled", "no_grad", "enable_grad"}

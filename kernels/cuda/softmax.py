@@ -79,20 +79,23 @@ def _rowwise(kernel, first, second=None):
 
 
 # --- host wrappers: the names, signatures and results of kernels/cpu/softmax.py (documented there)
-def softmax_forward(x):
-    return _rowwise(_softmax_kernel, x)
+def _row_wrapper(name, kernel, arguments):
+    """The host wrapper ``name(x)`` or ``name(y, g)`` that runs ``kernel`` one thread per row."""
+    if arguments == ("x",):
+        def wrapper(x):
+            return _rowwise(kernel, x)
+    else:
+        def wrapper(y, g):
+            return _rowwise(kernel, y, g)
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = f"{name} of each row: the twin of kernels/cpu/softmax.{name}."
+    return wrapper
 
 
-def log_softmax_forward(x):
-    return _rowwise(_log_softmax_kernel, x)
-
-
-def softmax_backward(y, g):
-    return _rowwise(_softmax_backward_kernel, y, g)
-
-
-def log_softmax_backward(y, g):
-    return _rowwise(_log_softmax_backward_kernel, y, g)
+softmax_forward = _row_wrapper("softmax_forward", _softmax_kernel, ("x",))
+log_softmax_forward = _row_wrapper("log_softmax_forward", _log_softmax_kernel, ("x",))
+softmax_backward = _row_wrapper("softmax_backward", _softmax_backward_kernel, ("y", "g"))
+log_softmax_backward = _row_wrapper("log_softmax_backward", _log_softmax_backward_kernel, ("y", "g"))
 
 
 def cross_entropy_forward(x, target, ignore_index, label_smoothing):

@@ -105,6 +105,19 @@ TOL32 = (2e-6, 2e-5)
 _HUGE = 1 << 62
 
 
+def _n(rng, *shape):
+    """Standard-normal inputs of ``shape``."""
+    return rng.standard_normal(shape)
+
+
+def _apart(rng, *shape):
+    """Values with no near-ties and none near 0: for ops whose gradient jumps there (relu-like
+    kinks, max/min/abs/clip)."""
+    n = int(np.prod(shape))
+    vals = (rng.permutation(n) - n / 2 + 0.5) * 0.3
+    return vals.reshape(shape)
+
+
 @dataclass
 class OpEntry:
     """One registry entry (see the module docstring for how to add one).

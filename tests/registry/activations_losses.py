@@ -14,20 +14,9 @@ import numpy as np
 
 import tinynet.functional as F
 
-from . import ELEMENTWISE, OpEntry
+from . import ELEMENTWISE, OpEntry, _apart, _n
 
 _SOFTMAX = ("softmax",)  # the fused softmax / log-softmax / cross-entropy row kernels
-
-
-def _n(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-def _apart(rng, *shape):
-    """Values with no near-ties and none near 0 (for relu-like kinks)."""
-    n = int(np.prod(shape))
-    vals = (rng.permutation(n) - n / 2 + 0.5) * 0.3
-    return vals.reshape(shape)
 
 
 def _prob(rng, *shape):

@@ -14,7 +14,7 @@ import tinynet as tn
 from tinynet.functional import conv as C
 from tinynet.functional import pooling as P
 
-from . import OpEntry
+from . import OpEntry, _n, _apart
 
 
 # --- references -------------------------------------------------------------------------------
@@ -111,16 +111,6 @@ def ref_adaptive_avg(x, oh, ow):
         ws, we = (j * w) // ow, -(-((j + 1) * w) // ow)
         y[:, :, i, j] = x[:, :, hs:he, ws:we].mean(axis=(2, 3))
     return y
-
-
-def _n(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-def _apart(rng, *shape):
-    """Distinct values far apart (max pooling's gradient jumps at ties)."""
-    n = int(np.prod(shape))
-    return ((rng.permutation(n) - n / 2 + 0.5) * 0.3).reshape(shape)
 
 
 def _max_idx(x, geometry):

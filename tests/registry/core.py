@@ -3,24 +3,13 @@ import numpy as np
 
 import tinynet as tn
 
-from . import ELEMENTWISE, OpEntry
+from . import ELEMENTWISE, OpEntry, _apart, _n
 
 _EMPTY = ("noncontig", "empty")  # reductions over / views of axes that may have 0 rows
 
 
 def _pos(rng, *shape):
     return rng.uniform(0.5, 2.0, size=shape)
-
-
-def _n(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-def _apart(rng, *shape):
-    """Values with no near-ties (for max/min/abs/clip whose gradient jumps)."""
-    n = int(np.prod(shape))
-    vals = (rng.permutation(n) - n / 2 + 0.5) * 0.3
-    return vals.reshape(shape)
 
 
 ENTRIES = [

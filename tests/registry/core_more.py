@@ -4,17 +4,7 @@ import numpy as np
 import tinynet as tn
 from tinynet.functional.indexing import IndexBackward
 
-from . import OpEntry
-
-
-def _n(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-def _apart(rng, *shape):
-    """Distinct values at least 0.3 apart: max/min have no near-ties for finite differences."""
-    n = int(np.prod(shape))
-    return ((rng.permutation(n) - n / 2 + 0.5) * 0.3).reshape(shape)
+from . import OpEntry, _n, _apart
 
 
 def _lse(a, axis=None, keepdims=False):

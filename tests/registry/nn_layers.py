@@ -4,11 +4,7 @@ import numpy as np
 import tinynet as tn
 import tinynet.nn.functional as F
 
-from . import OpEntry
-
-
-def _n(rng, *shape):
-    return rng.standard_normal(shape)
+from . import OpEntry, _n
 
 
 def _bn_ref(x, w=None, b=None, eps=1e-5):

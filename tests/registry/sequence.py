@@ -6,11 +6,7 @@ import numpy as np
 import tinynet as tn
 import tinynet.functional as F
 
-from . import OpEntry
-
-
-def _n(rng, *shape):
-    return rng.standard_normal(shape)
+from . import OpEntry, _n
 
 
 # --- NumPy float64 references ------------------------------------------------------

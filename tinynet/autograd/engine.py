@@ -61,6 +61,21 @@ def _fit(grad, like, fn):
     return grad
 
 
+def _capture_targets(capture):
+    """For ``autograd.grad``: ``(want_leaf, want_node, results)``: which result slots each
+    captured leaf (by id) and each captured non-leaf (by its grad_fn) fills, and the slots.
+    Empty maps and None when nothing is captured (a plain ``backward``)."""
+    want_leaf, want_node = {}, {}
+    if capture is None:
+        return want_leaf, want_node, None
+    for i, t in enumerate(capture):
+        if t.grad_fn is not None:
+            want_node.setdefault(t.grad_fn, []).append(i)
+        else:
+            want_leaf.setdefault(id(t), []).append(i)
+    return want_leaf, want_node, [None] * len(capture)
+
+
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None):
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
@@ -86,15 +101,8 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
     node whose backward is only a fused kernel raises its clear error here.
     """
     grads = {}
-    want_leaf, want_node = {}, {}
-    if capture is not None:
-        for i, t in enumerate(capture):
-            if t.grad_fn is not None:
-                want_node.setdefault(t.grad_fn, []).append(i)
-            else:
-                want_leaf.setdefault(id(t), []).append(i)
-        results = [None] * len(capture)
-    else:
+    want_leaf, want_node, results = _capture_targets(capture)
+    if capture is None:
         results = []
 
     def to_leaf(leaf, g):
@@ -173,14 +181,8 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
     exactly as on the Tensor path.
     """
     grads = {}
-    want_leaf, want_node = {}, {}
+    want_leaf, want_node, results = _capture_targets(capture)
     if capture is not None:
-        for i, t in enumerate(capture):
-            if t.grad_fn is not None:
-                want_node.setdefault(t.grad_fn, []).append(i)
-            else:
-                want_leaf.setdefault(id(t), []).append(i)
-        results = [None] * len(capture)
 
         def to_leaf(leaf, g):
             for i in want_leaf.get(id(leaf), ()):

@@ -23,7 +23,7 @@ from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import empty_parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -38,8 +38,9 @@ class _ConvNd(Module):
     _n = 2
     _transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                 padding_mode, device, dtype, output_padding=0):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None,
+                 output_padding=0):
         super().__init__()
         kind = type(self).__name__
         in_channels = _positive_int(in_channels, "in_channels", kind)
@@ -51,6 +52,9 @@ class _ConvNd(Module):
         self.stride = _ints(stride, n, "stride", kind)
         self.dilation = _ints(dilation, n, "dilation", kind)
         self.output_padding = _ints(output_padding, n, "output_padding", kind)
+        if not self._transposed and self.output_padding != (0,) * n:
+            raise TypeError(f"{kind}: output_padding is an argument of the transposed convolutions only "
+                            f"(ConvTranspose{n}d), got {output_padding!r}")
         label = self._label()
         if min(self.kernel_size) <= 0:
             raise ShapeError(f"{label}: kernel_size must be positive, got {kernel_size!r}")
@@ -83,20 +87,13 @@ class _ConvNd(Module):
             wshape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             wshape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(Tensor._make(dev.xp.empty(wshape, dtype=dt), dev))
-        if bias:
-            self.bias = Parameter(Tensor._make(dev.xp.empty((out_channels,), dtype=dt), dev))
-        else:
-            self.register_parameter("bias", None)
+        self.weight = empty_parameter(wshape, dev, dt)
+        self.register_parameter("bias", empty_parameter((out_channels,), dev, dt) if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self):
         """Re-draw the parameters with PyTorch's default scheme (see the module docstring)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_weight_and_bias_(self.weight, self.bias, self.weight.shape[1] * math.prod(self.kernel_size))
 
     def _label(self) -> str:
         k = self.kernel_size
@@ -168,11 +165,6 @@ class Conv2d(_ConvNd):
     ``"reflect"``, ``"replicate"`` or ``"circular"``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
-
     def forward(self, x):
         self._check_input(x)
         padding = self.padding
@@ -186,11 +178,6 @@ class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L) -> (N, C_out, L_out), e.g. over time series or token sequences."""
 
     _n = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
 
     def forward(self, x):
         self._check_input(x)

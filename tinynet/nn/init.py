@@ -170,3 +170,14 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_"]
+
+
+def default_weight_and_bias_(weight, bias, fan_in: int):
+    """PyTorch's default initialisation of Linear and convolution layers: ``weight`` from
+    ``kaiming_uniform_(a=sqrt(5))`` (uniform in ±1/sqrt(fan_in)) and ``bias`` (if not None)
+    uniform in ±1/sqrt(fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
+

@@ -1,7 +1,6 @@
 """Fully connected layers and shape helpers: Linear, Identity, Flatten, Unflatten."""
 from __future__ import annotations
 
-import math
 
 from ..backend.errors import ShapeError
 from ..backend import get_device
@@ -12,7 +11,7 @@ from ..functional.linear import Linear as _LinearOp
 from ..tensor.tensor import Tensor
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import empty_parameter
 
 
 def _check_tensor(layer: str, x):
@@ -50,19 +49,13 @@ class Linear(Module):
         self.out_features = out_features
         dev = get_device(device)
         dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
-        self.weight = Parameter(Tensor._make(dev.xp.empty((out_features, in_features), dtype=dt), dev))
-        if bias:
-            self.bias = Parameter(Tensor._make(dev.xp.empty((out_features,), dtype=dt), dev))
-        else:
-            self.register_parameter("bias", None)
+        self.weight = empty_parameter((out_features, in_features), dev, dt)
+        self.register_parameter("bias", empty_parameter((out_features,), dev, dt) if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self):
         """Re-draw the weights with PyTorch's default scheme (see the class docstring)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_weight_and_bias_(self.weight, self.bias, self.in_features)
 
     def _label(self) -> str:
         return f"Linear({self.in_features}\u2192{self.out_features})"

@@ -44,3 +44,10 @@ class Parameter(Tensor):
             out.grad = Tensor._make(self.grad.data.copy(), self.grad.device)
         memo[id(self)] = out
         return out
+
+
+def empty_parameter(shape, device, dtype) -> Parameter:
+    """An uninitialised Parameter of ``shape`` on the Device ``device`` with NumPy dtype ``dtype``
+    (layers fill it in ``reset_parameters``)."""
+    return Parameter(Tensor._make(device.xp.empty(shape, dtype=dtype), device))
+

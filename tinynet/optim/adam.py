@@ -51,13 +51,7 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = self._zeros_like(p)
-                state["exp_avg_sq"] = self._zeros_like(p)
-            if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = self._zeros_like(p)
+            state = self._param_state(p, ("exp_avg", "exp_avg_sq"), [("max_exp_avg_sq", amsgrad)])
             state["step"] += 1
             grad = self._flat_grad(p)
             param, copied = self._flat_param(p)

@@ -286,6 +286,20 @@ class Optimizer:
             raise ValueError(f"optimizer: a gradient of shape {tuple(g.shape)} for a parameter of shape {tuple(p.shape)}")
         return p.device.xp.ascontiguousarray(g).reshape(-1)
 
+    def _param_state(self, p, buffers, optional=()):
+        """The state of ``p`` for a step: created with ``step`` 0 and a zero tensor for each
+        name in ``buffers`` on first use; each ``(name, wanted)`` of ``optional`` adds a zero
+        buffer when ``wanted`` and missing (e.g. ``max_exp_avg_sq`` once amsgrad is on)."""
+        state = self.state.setdefault(p, {})
+        if not state:
+            state["step"] = 0
+            for name in buffers:
+                state[name] = self._zeros_like(p)
+        for name, wanted in optional:
+            if wanted and name not in state:
+                state[name] = self._zeros_like(p)
+        return state
+
     @staticmethod
     def _zeros_like(p, fill=0.0):
         xp = p.device.xp

@@ -40,14 +40,8 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = self._zeros_like(p)
-            if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = self._zeros_like(p)
-            if centered and "grad_avg" not in state:
-                state["grad_avg"] = self._zeros_like(p)
+            state = self._param_state(p, ("square_avg",), [("momentum_buffer", momentum > 0),
+                                                           ("grad_avg", centered)])
             state["step"] += 1
             grad = self._flat_grad(p)
             param, copied = self._flat_param(p)
