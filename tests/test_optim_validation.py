@@ -85,9 +85,11 @@ def _editable(sd):
 
 
 def _untagged(sd):
+    """``sd`` as PyTorch before 2.6 (and older tinynet) wrote it: without the Adam family's
+    ``decoupled_weight_decay`` flag."""
     sd = _editable(sd)
     for g in sd["param_groups"]:
-        del g[optim.optimizer.CLASS_KEY]
+        g.pop("decoupled_weight_decay", None)
     return sd
 
 
@@ -113,8 +115,8 @@ def test_cross_loading_is_refused(src, dst):
 
 @pytest.mark.parametrize("src,dst", PAIRS, ids=[f"{a}-into-{b}" for a, b in PAIRS])
 def test_untagged_cross_loading_is_judged_by_keys(src, dst):
-    """Without the tag (older checkpoints) the hyper-parameter keys decide; they tell every
-    pair apart but Adam and AdamW, whose keys are the same."""
+    """Without the Adam/AdamW flag (PyTorch before 2.6) the hyper-parameter keys decide; they
+    tell every pair apart but Adam and AdamW, whose keys are the same."""
     _, source = _trained(src)
     _, target = _trained(dst, seed=1)
     sd = _untagged(source.state_dict())
@@ -125,13 +127,37 @@ def test_untagged_cross_loading_is_judged_by_keys(src, dst):
         _refused(target, sd, f"{dst}.load_state_dict", "parameter group 0 holds another optimizer's hyper-parameters")
 
 
-def test_tag_is_in_each_group_not_at_the_top_level():
+def test_state_dict_has_pytorchs_layout_and_group_keys():
+    """No tinynet-only key: the top level is PyTorch's, each group holds the optimizer's
+    hyper-parameters (the Adam family keeps PyTorch's ``decoupled_weight_decay`` flag)."""
     _, opt = _trained("Adam")
     sd = opt.state_dict()
     assert set(sd) == {"state", "param_groups"}  # PyTorch's shape
-    assert [g["optimizer"] for g in sd["param_groups"]] == ["Adam"]
-    assert "optimizer" not in opt.param_groups[0]  # only in the saved copy
+    assert set(sd["param_groups"][0]) == {"params", "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
+                                          "decoupled_weight_decay"}
+    assert sd["param_groups"][0]["decoupled_weight_decay"] is False
+    _, adamw = _trained("AdamW")
+    assert adamw.state_dict()["param_groups"][0]["decoupled_weight_decay"] is True
     assert "optimizer" not in repr(opt)
+
+
+def test_adam_with_decoupled_weight_decay_is_adamw():
+    """PyTorch's ``Adam(decoupled_weight_decay=True)`` takes AdamW's steps and loads its state."""
+    pa, pw = _params(), _params()
+    a = optim.Adam(pa, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)
+    w = optim.AdamW(pw, lr=0.1, weight_decay=0.1)
+    for opt, params in ((a, pa), (w, pw)):
+        for p in params:
+            p.grad = tn.ones(*p.shape)
+        opt.step()
+    for x, y in zip(pa, pw):
+        np.testing.assert_array_equal(x.detach().numpy(), y.detach().numpy())
+    a.load_state_dict(w.state_dict())
+    coupled = _editable(w.state_dict())
+    coupled["param_groups"][0]["decoupled_weight_decay"] = False
+    _refused(optim.AdamW(_params()), coupled, "the state dict is Adam's, not AdamW's", "build Adam to load it")
+    with pytest.raises(ValueError, match="decoupled_weight_decay must be True"):
+        optim.AdamW(_params()[:1]).add_param_group({"params": _params()[1:], "decoupled_weight_decay": False})
 
 
 def test_torch_state_dicts_load_and_adam_is_told_from_adamw():

@@ -11,17 +11,12 @@ term. ``zero_grad()`` clears the gradients before the next backward.
 ``param_groups``), as PyTorch does, so it can be saved without pickle and loaded into a
 freshly built optimizer over a freshly built model.
 
-**Which optimizer wrote a state dict.** Each saved parameter group carries a class tag,
-``group["optimizer"] = "Adam"`` (:data:`CLASS_KEY`), next to its hyper-parameters. It lives
-in the group because a PyTorch state dict has exactly two top-level keys, ``"state"`` and
-``"param_groups"``, and tinynet keeps that shape; it is only in ``state_dict()``'s output,
-never in the live ``param_groups``. ``load_state_dict`` refuses a dict whose tag names
-another class. A dict without tags (older tinynet checkpoints, PyTorch's own) is judged by
-its keys: each group must hold exactly this optimizer's hyper-parameters (plus the
-``"initial_lr"`` a scheduler adds, PyTorch's implementation switches such as ``"foreach"``,
-and any extra key the live group also has). The keys tell every pair apart except Adam
-and AdamW, which share them; for those the tag (or PyTorch's ``decoupled_weight_decay``)
-decides, and an untagged tinynet dict loads into either.
+**Which optimizer wrote a state dict.** A saved parameter group holds its optimizer's
+hyper-parameters, exactly as PyTorch's do (no tag of tinynet's own): ``load_state_dict``
+judges the writer by those keys, which tell every pair apart, and Adam from AdamW by
+PyTorch's ``decoupled_weight_decay`` flag, which both keep in their groups. The
+``"initial_lr"`` a scheduler adds, PyTorch's implementation switches (``"foreach"``...) and
+any extra key the live group also has are allowed.
 
 **Restoring is all or nothing.** ``load_state_dict`` checks everything (the dict's shape,
 the class, the number of groups and of parameters per group, every hyper-parameter with
@@ -33,6 +28,7 @@ PyTorch, NaN and infinite values are refused too.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
@@ -52,13 +48,10 @@ class _Required:
 required = _Required()
 
 
-CLASS_KEY = "optimizer"
-"""The key of the class tag in each saved parameter group (see the module docstring)."""
-
 # PyTorch's implementation switches. The constructors check them (check_switches); they change
 # no number, so they are not kept in the parameter groups, and a PyTorch state dict's copies
 # are accepted and dropped on load.
-_TORCH_SWITCHES = frozenset({"foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay"})
+_TORCH_SWITCHES = frozenset({"foreach", "capturable", "differentiable", "fused"})
 
 # PyTorch's names for hyper-parameters in its messages ("Invalid learning rate: -1").
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
@@ -150,6 +143,35 @@ def _as_count(value):
     if not isinstance(value, numbers.Integral) and not (math.isfinite(value) and float(value).is_integer()):
         return None
     return int(value) if value >= 0 else None
+
+
+def _optimizer_classes(cls=None):
+    """Every Optimizer subclass defined so far (tinynet's and the user's)."""
+    cls = cls or Optimizer
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _optimizer_classes(sub)
+
+
+def _hyper_keys(cls) -> set:
+    """The hyper-parameters an optimizer class keeps in its groups: its constructor's
+    arguments less ``params`` and PyTorch's implementation switches."""
+    names = set(inspect.signature(cls.__init__).parameters) - {"self", "params"} - _TORCH_SWITCHES
+    if "decoupled_weight_decay" not in names and any("decoupled_weight_decay" in _hyper_keys(b)
+                                                      for b in cls.__mro__[1:] if b is not Optimizer
+                                                      and issubclass(b, Optimizer)):
+        names.add("decoupled_weight_decay")  # AdamW: fixed to True, not an argument (as in PyTorch)
+    return names
+
+
+def _writer_of(saved: dict, keys: set):
+    """The name of the optimizer class whose groups hold exactly ``keys`` (Adam or AdamW by
+    the ``decoupled_weight_decay`` flag), or None."""
+    matches = [c for c in _optimizer_classes() if _hyper_keys(c) == keys]
+    if len(matches) > 1 and "decoupled_weight_decay" in keys:
+        wanted = bool(saved.get("decoupled_weight_decay", False))
+        matches = [c for c in matches if c.__name__ == ("AdamW" if wanted else "Adam")] or matches
+    return matches[0].__name__ if matches else None
 
 
 class Optimizer:
@@ -330,19 +352,17 @@ class Optimizer:
         return out
 
     def state_dict(self) -> dict:
-        """``{"state": {index: {name: Tensor or number}}, "param_groups": [{..., "params": [index],
-        "optimizer": class name}]}``.
+        """``{"state": {index: {name: Tensor or number}}, "param_groups": [{..., "params": [index]}]}``,
+        PyTorch's layout.
 
         Plain data: tensors, numbers, strings, tuples and lists. The tensors are the live
-        state (as in PyTorch); ``tn.save`` writes them out. The class tag
-        (:data:`CLASS_KEY`) lets :meth:`load_state_dict` refuse another optimizer's state.
+        state (as in PyTorch); ``tn.save`` writes them out.
         """
         index = self._index()
         groups = []
         for group in self.param_groups:
             g = {k: v for k, v in group.items() if k != "params"}
             g["params"] = [index[id(p)] for p in group["params"]]
-            g[CLASS_KEY] = type(self).__name__
             groups.append(g)
         state = {}
         for group in self.param_groups:
@@ -356,7 +376,7 @@ class Optimizer:
         """Restore hyperparameters and state from :meth:`state_dict` -- all or nothing.
 
         Everything is checked first: the dict's shape, that it is this optimizer's (class
-        tag, or the groups' keys when untagged), the number of groups and of parameters per
+        the groups' keys), the number of groups and of parameters per
         group (PyTorch's messages), every hyper-parameter (the constructor's rules), and
         each state entry (its keys, a whole ``step`` >= 0, arrays of the parameter's shape
         and a floating dtype, an index some group lists). Any problem: one ``ValueError``
@@ -392,7 +412,7 @@ class Optimizer:
                 else:
                     id_map[i] = p
             hyper = {k: (tuple(v) if k == "betas" and isinstance(v, list) else v) for k, v in saved.items()
-                     if k not in ("params", CLASS_KEY) and k not in _TORCH_SWITCHES}
+                     if k != "params" and k not in _TORCH_SWITCHES}
             try:
                 self._validate_group({**group, **hyper})
             except (TypeError, ValueError) as exc:
@@ -435,24 +455,25 @@ class Optimizer:
         return list(groups), state
 
     def _check_origin(self, gi: int, saved: dict, where: str):
-        """Refuse a saved group written by another optimizer: by its class tag, by PyTorch's
-        Adam/AdamW flag, else by its hyper-parameter keys (see the module docstring)."""
+        """Refuse a saved group written by another optimizer, judged by its hyper-parameter
+        keys and, for Adam/AdamW, PyTorch's ``decoupled_weight_decay`` flag (module docstring)."""
         name = type(self).__name__
-        tag = saved.get(CLASS_KEY)
-        if tag is not None and tag != name:
-            raise ValueError(f"{where}: the state dict is {tag}'s, not {name}'s "
-                             f"(parameter group {gi} has {CLASS_KEY}={tag!r})")
-        decoupled = getattr(self, "_decoupled", False)
-        if "decoupled_weight_decay" in saved and bool(saved["decoupled_weight_decay"]) != decoupled:
-            raise ValueError(f"{where}: parameter group {gi} has decoupled_weight_decay="
-                             f"{saved['decoupled_weight_decay']!r}, {name} has {decoupled}: "
-                             "another optimizer's state dict")
-        keys = set(saved) - {"params", CLASS_KEY, "initial_lr"} - _TORCH_SWITCHES
+        keys = set(saved) - {"params", "initial_lr"} - _TORCH_SWITCHES
+        writer = _writer_of(saved, keys) or _writer_of(saved, keys | {"decoupled_weight_decay"})
+        if "decoupled_weight_decay" in self.defaults:
+            keys.add("decoupled_weight_decay")  # absent in PyTorch before 2.6: the live group's value stays
         known = set(self.defaults).union(*(g.keys() for g in self.param_groups))
         missing, unexpected = sorted(set(self.defaults) - keys), sorted(map(str, keys - known))
         if missing or unexpected:
-            raise ValueError(f"{where}: parameter group {gi} holds another optimizer's hyper-parameters: expected "
-                             f"{name}'s {sorted(self.defaults)}, missing {missing}, unexpected {unexpected}")
+            whose = f"the state dict is {writer}'s, not {name}'s: " if writer and writer != name else ""
+            raise ValueError(f"{where}: {whose}parameter group {gi} holds another optimizer's hyper-parameters: "
+                             f"expected {name}'s {sorted(self.defaults)}, missing {missing}, unexpected {unexpected}")
+        flag = saved.get("decoupled_weight_decay")
+        live = self.param_groups[gi].get("decoupled_weight_decay") if gi < len(self.param_groups) else None
+        if flag is not None and live is not None and bool(flag) != live:
+            raise ValueError(f"{where}: the state dict is {writer or 'another optimizer'}'s, not {name}'s "
+                             f"(parameter group {gi} has decoupled_weight_decay={flag!r}, this {name} has {live}); "
+                             f"build {'AdamW' if flag else 'Adam'} to load it")
 
     def _load_param_state(self, i: int, p, saved, problems: list):
         """Parameter ``i``'s saved state, checked and copied onto ``p``'s device and dtype
