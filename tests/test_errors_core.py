@@ -303,3 +303,16 @@ def test_mixing_devices_is_a_device_error_naming_both():
         with pytest.raises(DeviceError, match="cpu") as info:
             make()
         assert "cuda" in str(info.value) and isinstance(info.value, RuntimeError)
+
+
+def test_softsign_refuses_integer_input_and_matches_torch():
+    with pytest.raises(TypeError, match="softsign"):
+        tn.softsign(tn.tensor([1, 2]))
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-3, 3, 7)
+    t = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.softsign(t).sum().backward()
+    a = tn.tensor(x, requires_grad=True)
+    tn.nn.functional.softsign(a).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+

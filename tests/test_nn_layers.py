@@ -278,6 +278,7 @@ def test_activation_modules_call_functional():
     np.testing.assert_allclose(nn.ELU()(x).numpy(), np.where(x.numpy() > 0, x.numpy(), np.expm1(x.numpy())),
                                rtol=1e-6)
     np.testing.assert_allclose(nn.Softplus()(x).numpy(), np.log1p(np.exp(x.numpy())), rtol=1e-6)
+    np.testing.assert_allclose(nn.Softsign()(x).numpy(), x.numpy() / (1 + np.abs(x.numpy())), rtol=1e-6)
     np.testing.assert_allclose(nn.GELU()(x).numpy(), F.gelu(x).numpy())
     np.testing.assert_allclose(nn.GELU("tanh")(x).numpy(), F.gelu(x, approximate="tanh").numpy())
     assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"

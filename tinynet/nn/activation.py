@@ -42,6 +42,13 @@ class Tanh(Module):
         return F.tanh(x)
 
 
+class Softsign(Module):
+    """``x / (1 + |x|)``."""
+
+    def forward(self, x):
+        return F.softsign(x)
+
+
 class GELU(Module):
     """Gaussian error linear unit ``x·Φ(x)``; ``approximate="tanh"`` uses the tanh formula."""
 
