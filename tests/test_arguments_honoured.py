@@ -374,3 +374,13 @@ def test_identity_ignores_its_arguments_as_torch_does():
     x = tn.ones(2)
     assert nn.Identity(3, key="value")(x) is x
     assert torch.nn.Identity(3, key="value")(torch.ones(2)).shape == (2,)
+
+
+def test_output_padding_is_refused_on_a_plain_convolution():
+    """PyTorch's Conv2d has no output_padding; tinynet's shared constructor refuses it rather
+    than store and ignore it (the transposed convolution uses it)."""
+    with pytest.raises(TypeError, match="output_padding is an argument of the transposed"):
+        tn.nn.Conv2d(2, 3, 3, output_padding=1)
+    with pytest.raises(TypeError, match="ConvTranspose1d"):
+        tn.nn.Conv1d(2, 3, 3, output_padding=(1,))
+    assert tn.nn.ConvTranspose2d(2, 3, 3, stride=2, output_padding=1)(tn.ones(1, 2, 4, 4)).shape == (1, 3, 10, 10)
