@@ -48,9 +48,9 @@ def test_inplace_activation_overwrites_and_returns_its_input(name, op, top):
     a = _data()
     x = tn.tensor(a, dtype=tn.float64)
     before = x._version[0]
-    storage = x.data
+    storage = x.array
     y = op(x, inplace=True)
-    assert y is x and x.data is storage, name
+    assert y is x and x.array is storage, name
     assert x._version[0] == before + 1, name
     tx = torch.tensor(a)
     top(tx, inplace=True)

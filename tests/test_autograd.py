@@ -72,7 +72,7 @@ def test_gradients_accumulate_on_leaves_only(device):
 def test_leaf_grads_do_not_alias_each_other():
     a, b = _t([1.0]), _t([1.0])
     (a + b).sum().backward()
-    a.grad.data[0] = 100.0
+    a.grad.array[0] = 100.0
     assert b.grad.tolist() == [1.0]
 
 

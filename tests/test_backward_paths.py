@@ -47,11 +47,11 @@ def test_leaves_own_their_gradients():
     a = tn.tensor([1.0, 2.0], requires_grad=True)
     b = tn.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()  # Add sends the same gradient array to both inputs
-    a.grad.data[0] = 100.0
+    a.grad.array[0] = 100.0
     assert b.grad.tolist() == [1.0, 1.0]
     c = tn.tensor([[1.0, 2.0]], requires_grad=True)
     c.sum().backward()  # Sum's gradient is a broadcast view: the leaf gets a copy
-    c.grad.data[0, 0] = 5.0
+    c.grad.array[0, 0] = 5.0
     assert c.grad.tolist() == [[5.0, 1.0]]
 
 

@@ -90,7 +90,7 @@ def test_nan_weights_with_a_finite_loss_are_never_saved(tmp_path):
         real_step()
         steps["n"] += 1
         if steps["n"] == 12:  # the last step of epoch 3: the loss stays finite, a weight does not
-            trainer.model.weight.data[0, 0] = np.inf
+            trainer.model.weight.array[0, 0] = np.inf
 
     trainer.optimizer.step = poisoning_step
     with pytest.raises(NonFiniteLossError) as exc:
@@ -269,7 +269,7 @@ def test_a_refused_part_leaves_model_optimizer_and_generators_unchanged(tmp_path
     ck = tn.load(tmp_path / "donor" / CK)
     ck["rng"]["train_loader"] = {"generator": {"bit_generator": "MT19937"}, "epoch": 0}  # refused last
     target = _toy_trainer(None, optimizer_cls=tn.optim.SGD)
-    target.model.weight.data[...] = 7.0
+    target.model.weight.array[...] = 7.0
     weight, rng, loader = (target.model.weight.detach().numpy().copy(), tn_random.get_rng_state(),
                            target.train_loader.state_dict())
     with pytest.raises(ValueError, match="train_loader"):

@@ -124,8 +124,8 @@ def test_batchnorm_matches_torch(shape, cls, momentum):
     bn = getattr(nn, cls)(3, momentum=momentum).double()
     tbn = getattr(torch.nn, cls)(3, momentum=momentum).double()
     w, b = rng.standard_normal(3), rng.standard_normal(3)
-    bn.weight.data[...] = w
-    bn.bias.data[...] = b
+    bn.weight.array[...] = w
+    bn.bias.array[...] = b
     with torch.no_grad():
         tbn.weight.copy_(torch.tensor(w))
         tbn.bias.copy_(torch.tensor(b))

@@ -169,7 +169,7 @@ def test_state_dict_round_trip():
     x = tn.randn(3, 3)
     np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
     # Loading copies: changing the source afterwards does not change b.
-    sd["block.scale"].data[...] = 7
+    sd["block.scale"].array[...] = 7
     assert not np.any(b.block.scale.detach().numpy() == 7)
 
 
@@ -316,7 +316,7 @@ def test_parameter_basics():
     assert not q.requires_grad
     t = tn.zeros(3)
     shared = nn.Parameter(t)
-    assert shared.data is t.data  # shares memory, like torch.nn.Parameter
+    assert shared.array is t.array  # shares memory, like torch.nn.Parameter
     assert type(p * 2) is tn.Tensor
 
 
@@ -329,8 +329,8 @@ def test_deepcopy_gives_an_independent_model():
     assert isinstance(clone.block.fc.weight, nn.Parameter) and clone.block.fc.weight is not net.block.fc.weight
     assert clone.block.fc.weight.device is net.block.fc.weight.device
     np.testing.assert_array_equal(clone.block.fc.weight.grad.numpy(), net.block.fc.weight.grad.numpy())
-    clone.block.fc.weight.data[...] = 0
+    clone.block.fc.weight.array[...] = 0
     assert np.any(net.block.fc.weight.detach().numpy() != 0)
     snapshot = copy.deepcopy(net.state_dict())
-    net.bn.running_mean.data[...] = 5
+    net.bn.running_mean.array[...] = 5
     assert not np.any(snapshot["bn.running_mean"].numpy() == 5)

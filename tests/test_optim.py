@@ -180,7 +180,7 @@ def test_training_a_model_matches_torch():
 
     model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1)).double()
     for p, v in zip(model.parameters(), (w1, b1, w2, b2)):
-        p.data[...] = v
+        p.array[...] = v
     tmodel = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
     with torch.no_grad():
         for p, v in zip(tmodel.parameters(), (w1, b1, w2, b2)):
@@ -263,13 +263,13 @@ def test_zero_grad_set_to_none_and_zeros():
 
 def test_step_bumps_version_and_keeps_identity():
     p = nn.Parameter(tn.ones(3))
-    data_before = p.data
+    data_before = p.array
     opt = optim.Adam([p], lr=0.1)
     p.grad = tn.ones(3)
     v = p._version[0]
     opt.step()
     assert p._version[0] == v + 1
-    assert p.data is data_before  # updated in place
+    assert p.array is data_before  # updated in place
 
 
 def test_step_catches_use_of_saved_value():

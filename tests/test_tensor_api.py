@@ -158,7 +158,7 @@ def test_detach_shares_data_and_leaves_the_graph():
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None and d.is_leaf
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
 
 
 def test_requires_grad_rules():
@@ -264,15 +264,15 @@ def test_iteration_yields_rows(device):
 def test_dlpack_export_to_numpy_is_zero_copy():
     t = tn.arange(6.0).reshape(2, 3)
     a = np.from_dlpack(t)
-    assert np.shares_memory(a, t.data)
-    t.data[0, 0] = 42
+    assert np.shares_memory(a, t.array)
+    t.array[0, 0] = 42
     assert a[0, 0] == 42
 
 
 def test_dlpack_import_from_numpy_is_zero_copy():
     a = np.arange(4.0)
     t = tn.from_dlpack(a)
-    assert t.dtype == tn.float64 and np.shares_memory(t.data, a)
+    assert t.dtype == tn.float64 and np.shares_memory(t.array, a)
     a[1] = -1
     assert t.tolist()[1] == -1
 

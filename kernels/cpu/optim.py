@@ -8,7 +8,7 @@ serial variant (``kernels/policy.py``: waking the thread pool costs more than up
 few thousand numbers).
 
 Arrays are flat (1-D) and of the parameter's floating dtype (float32 or float64); the
-optimizer (``tinynet.optim``) passes ``p.data.reshape(-1)`` views. Input handling, the
+optimizer (``tinynet.optim``) passes ``p.array.reshape(-1)`` views. Input handling, the
 same on both devices: every array may have any layout (Numba indexes through the strides;
 the parameter and the state arrays are updated in place); the gradient, which is only
 read, is read in the parameter's dtype (converted when it has another). Only the dtype is

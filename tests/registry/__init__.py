@@ -318,7 +318,7 @@ def _strided(tn, a, dtype, device):
     with tn.no_grad():
         t = tn.tensor(base, dtype=dtype, device=device)[..., ::2]
     if t.numel() > 1:
-        assert not t.device.xp.asarray(t.data).flags.c_contiguous, "the strided view came out contiguous"
+        assert not t.device.xp.asarray(t.array).flags.c_contiguous, "the strided view came out contiguous"
     return t
 
 

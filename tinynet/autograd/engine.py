@@ -51,9 +51,9 @@ def topological_order(roots):
 
 def _fit(grad, like, fn):
     """Give a computed gradient its tensor's dtype; check its shape (a bug guard)."""
-    if grad.data.dtype != like.data.dtype:
-        grad = grad.to(like.data.dtype)
-    if grad.data.shape != like.data.shape:
+    if grad.array.dtype != like.array.dtype:
+        grad = grad.to(like.array.dtype)
+    if grad.array.shape != like.array.shape:
         raise RuntimeError(
             f"internal error in {fn.op_name()}.backward: gradient of shape {tuple(grad.shape)} "
             f"for an input of shape {tuple(like.shape)}"
@@ -164,7 +164,7 @@ def _store_leaf_grad(leaf, g, stored):
     if old is None:
         leaf.grad = leaf._make(g, leaf.device, False, None, None)
     elif old.device is leaf.device:
-        leaf.grad = leaf._make(old.data + g, leaf.device, False, None, None)
+        leaf.grad = leaf._make(old.array + g, leaf.device, False, None, None)
     else:  # a .grad the user put on another device: let the op raise its clear error
         leaf.grad = old + leaf._make(g, leaf.device, False, None, None)
 
@@ -193,7 +193,7 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
 
     roots_fn = []
     for t, g in zip(roots, root_grads):
-        g = g.data
+        g = g.array
         fn = t.grad_fn
         if fn is None:
             if t._requires_grad:
@@ -230,11 +230,11 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                 in_grads = fn.backward(inputs[0]._make(g, fn.device, False, None, None))
                 if not isinstance(in_grads, tuple):
                     in_grads = (in_grads,)
-                in_grads = tuple(None if gi is None else gi.data for gi in in_grads)
+                in_grads = tuple(None if gi is None else gi.array for gi in in_grads)
             for inp, gi in zip(inputs, in_grads):
                 if gi is None or not inp._requires_grad:
                     continue
-                like = inp.data
+                like = inp.array
                 if gi.dtype is not like.dtype and gi.dtype != like.dtype:
                     gi = gi.astype(like.dtype)
                 if gi.shape != like.shape:
@@ -282,12 +282,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not out._requires_grad:
             raise RuntimeError("autograd.grad: an output does not require grad (was it computed under no_grad?)")
         if g is None:
-            if out.data.size != 1:
+            if out.array.size != 1:
                 raise RuntimeError(
                     f"autograd.grad: grad_outputs must be given for an output of shape {tuple(out.shape)} "
                     "(only one-element outputs get an implicit gradient of 1)"
                 )
-            g = out._make(out.device.xp.ones_like(out.data), out.device)
+            g = out._make(out.device.xp.ones_like(out.array), out.device)
         elif tuple(g.shape) != tuple(out.shape):
             raise ShapeError(f"autograd.grad: grad_output of shape {tuple(g.shape)} for an output of shape {tuple(out.shape)}")
         seeds.append(g)

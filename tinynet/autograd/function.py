@@ -75,17 +75,17 @@ class Function:
             fn.__dict__.update(params)
         fn.device = device
         if len(inputs) == 1:  # unary and binary ops skip the generic loops (per-op overhead)
-            out = fn.forward(first.data)
+            out = fn.forward(first.array)
         elif len(inputs) == 2:
             second = inputs[1]
             if second.device is not device:
                 raise _device_error(cls.op_name(), inputs)
-            out = fn.forward(first.data, second.data)
+            out = fn.forward(first.array, second.array)
         else:
             for t in inputs:
                 if t.device is not device:
                     raise _device_error(cls.op_name(), inputs)
-            out = fn.forward(*[t.data for t in inputs])
+            out = fn.forward(*[t.array for t in inputs])
         make = first._make
         if STATE.enabled:
             for t in inputs:

@@ -36,14 +36,14 @@ def _outputs(fn, inputs):
 
 
 def _host(t):
-    return np.asarray(t.device.to_host(t.data), dtype=np.float64)
+    return np.asarray(t.device.to_host(t.array), dtype=np.float64)
 
 
 def _report(title, eps, atol, rtol, inputs, numeric, analytic, extra=""):
     np.set_printoptions(precision=6, threshold=60, edgeitems=3, suppress=False)
     lines = [f"gradcheck failed: {title}", f"  eps={eps:g}  atol={atol:g}  rtol={rtol:g}"]
     for i, t in enumerate(inputs):
-        if hasattr(t, "data") and hasattr(t, "device"):
+        if hasattr(t, "array") and hasattr(t, "device"):
             lines.append(f"  input {i}: shape {tuple(t.shape)} dtype {t.dtype} requires_grad={t.requires_grad}\n    {_host(t)}")
         else:
             lines.append(f"  input {i}: {t!r}")
@@ -100,7 +100,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
     for t, a in zip(wrt, analytic):
         if a.shape != tuple(t.shape):
             raise GradcheckError(f"gradcheck: gradient shape {a.shape} differs from input shape {tuple(t.shape)}")
-    total = sum(t.data.size for t in wrt)
+    total = sum(t.array.size for t in wrt)
     if mode == "auto" or total == 0:  # no input elements: the (empty) Jacobian is checked in full
         mode = "full" if total <= 64 else "random"
     ok = True
@@ -110,12 +110,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
             num = np.zeros(t.shape)
             flat_index = list(np.ndindex(*t.shape))
             for idx in flat_index:
-                orig = t.data[idx].copy()
-                t.data[idx] = orig + eps
+                orig = t.array[idx].copy()
+                t.array[idx] = orig + eps
                 fp = scalar()
-                t.data[idx] = orig - eps
+                t.array[idx] = orig - eps
                 fm = scalar()
-                t.data[idx] = orig
+                t.array[idx] = orig
                 num[idx] = (fp - fm) / (2 * eps)
             if not np.allclose(num, a, atol=atol, rtol=rtol):
                 ok = False
@@ -126,15 +126,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
     elif mode == "random":
         for _ in range(n_directions):
             dirs = [rng.standard_normal(t.shape) for t in wrt]
-            saved = [t.data.copy() for t in wrt]
+            saved = [t.array.copy() for t in wrt]
             for t, d, s in zip(wrt, dirs, saved):
-                t.data[...] = s + eps * _as_dev(t, d)
+                t.array[...] = s + eps * _as_dev(t, d)
             fp = scalar()
             for t, d, s in zip(wrt, dirs, saved):
-                t.data[...] = s - eps * _as_dev(t, d)
+                t.array[...] = s - eps * _as_dev(t, d)
             fm = scalar()
             for t, s in zip(wrt, saved):
-                t.data[...] = s
+                t.array[...] = s
             num = (fp - fm) / (2 * eps)
             ana = sum(float((a * d).sum()) for a, d in zip(analytic, dirs))
             if not np.isclose(num, ana, atol=atol, rtol=rtol):

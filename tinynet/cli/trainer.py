@@ -266,7 +266,7 @@ class Trainer:
             self._stop(f"validation loss is {val} after epoch {epoch}; training stopped and this epoch's weights "
                        "were not saved.", epoch, self.global_step, val)
         for name, t in list(self.model.named_parameters()) + list(self.model.named_buffers()):
-            if t.dtype.kind == "f" and not bool(t.device.xp.isfinite(t.data).all()):
+            if t.dtype.kind == "f" and not bool(t.device.xp.isfinite(t.array).all()):
                 self._stop(f"{name} holds NaN or infinite values after epoch {epoch}; training stopped and this "
                            "epoch's weights were not saved.", epoch, self.global_step, float("nan"))
 
@@ -491,7 +491,7 @@ def _snapshot(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(_snapshot(v) for v in obj)
     if isinstance(obj, Tensor):
-        return Tensor._make(obj.data.copy(), obj.device)
+        return Tensor._make(obj.array.copy(), obj.device)
     if isinstance(obj, _np.ndarray):
         return obj.copy()
     return obj

@@ -83,7 +83,7 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         i = _check_index(index, len(self), "TensorDataset")
-        return tuple(Tensor._make(t.data[i], t.device) for t in self.tensors)
+        return tuple(Tensor._make(t.array[i], t.device) for t in self.tensors)
 
     def take(self, indices):
         """The batch of samples at ``indices`` (an int array), as a tuple of Tensors (fast path)."""
@@ -91,7 +91,7 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             xp = t.device.xp
             idx = indices if xp is _np else xp.asarray(indices)
-            out.append(Tensor._make(t.data[idx], t.device))
+            out.append(Tensor._make(t.array[idx], t.device))
         return tuple(out)
 
 

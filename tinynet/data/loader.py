@@ -61,7 +61,7 @@ def default_collate(samples):
         if len(devices) != 1 or not all(isinstance(s, Tensor) for s in samples):
             raise TypeError("default_collate: samples mix Tensors of different devices or non-Tensors in one field")
         dev = first.device
-        return Tensor._make(_stack([s.data for s in samples], dev.xp, "tensors"), dev)
+        return Tensor._make(_stack([s.array for s in samples], dev.xp, "tensors"), dev)
     if isinstance(first, _np.ndarray):
         return Tensor(_stack([_np.asarray(s) for s in samples], _np, "arrays"))
     if isinstance(first, (bool, int, float, _np.number, _np.bool_)):
@@ -85,7 +85,7 @@ def default_collate(samples):
 def _apply_transform(transform, x, generator):
     """Run a transform on a batch field; tinynet transforms take the loader's generator."""
     if isinstance(x, Tensor):
-        host = x.device.to_host(x.data)
+        host = x.device.to_host(x.array)
         out = _apply_transform(transform, host, generator)
         out = _np.asarray(out)
         if out.dtype != host.dtype and host.dtype.kind == "f" and out.dtype.kind == "f":
@@ -100,7 +100,7 @@ def _move(batch, device, pinned=False):
     if isinstance(batch, Tensor):
         if batch.device is device:
             return batch
-        return Tensor._make(device.from_host(batch.device.to_host(batch.data), pinned=pinned), device)
+        return Tensor._make(device.from_host(batch.device.to_host(batch.array), pinned=pinned), device)
     if isinstance(batch, tuple):
         return tuple(_move(b, device, pinned) for b in batch)
     if isinstance(batch, list):

@@ -203,7 +203,7 @@ class TextWindowDataset(TensorDataset):
     """
 
     def __init__(self, ids, context: int, stride: int | None = None):
-        arr = ids.data if isinstance(ids, Tensor) else _np.asarray(ids)
+        arr = ids.array if isinstance(ids, Tensor) else _np.asarray(ids)
         self.ids = _np.ascontiguousarray(arr, dtype=_np.int64).reshape(-1)
         self.context = int(context)
         self.stride = int(stride or context)
@@ -222,7 +222,7 @@ class TextWindowDataset(TensorDataset):
 
     def __getitem__(self, index):
         x, y = self.take(_np.asarray([index]))
-        return Tensor._make(x.data[0], x.device), Tensor._make(y.data[0], y.device)
+        return Tensor._make(x.array[0], x.device), Tensor._make(y.array[0], y.device)
 
     def take(self, indices):
         idx = _np.asarray(indices, dtype=_np.int64).reshape(-1)

@@ -40,7 +40,7 @@ class Transform:
 
     def __call__(self, x, generator=None):
         if isinstance(x, Tensor):
-            host = x.device.to_host(x.data)
+            host = x.device.to_host(x.array)
             out = _np.asarray(self.apply(host, self._rng(generator)))
             return Tensor._make(x.device.from_host(out) if x.device.xp is not _np else out, x.device)
         return self.apply(_np.asarray(x), self._rng(generator))
@@ -128,7 +128,7 @@ class Standardize(Transform):
 
     def fit(self, x):
         if isinstance(x, Tensor):
-            x = x.device.to_host(x.data)
+            x = x.device.to_host(x.array)
         x = _np.asarray(x, dtype=_np.float64)
         axes = tuple(a % x.ndim for a in self.axis)
         mean = x.mean(axis=axes, keepdims=True)

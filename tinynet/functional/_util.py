@@ -20,18 +20,18 @@ def operand(x, like: Tensor) -> Tensor:
         return x
     dev = like.device
     if type(x) is float:  # the common case (``lr * g``, ``x ** 2.0``), decided without ABC checks
-        dt = like.data.dtype
+        dt = like.array.dtype
         return Tensor._make(dev.xp.asarray(x, dtype=dt if dt.kind == "f" else _dt.get_default_dtype()), dev)
     if type(x) is int:  # (``1 - y``, ``x ** 2``); bool is its own type and takes the slow path
-        dt = like.data.dtype
+        dt = like.array.dtype
         return Tensor._make(dev.xp.asarray(x, dtype=dt if dt.kind in "fiu" else _dt.int64), dev)
-    kind = like.data.dtype.kind
+    kind = like.array.dtype.kind
     if isinstance(x, bool):
-        dt = like.data.dtype
+        dt = like.array.dtype
     elif isinstance(x, numbers.Integral):
-        dt = like.data.dtype if kind in "fiu" else _dt.int64
+        dt = like.array.dtype if kind in "fiu" else _dt.int64
     elif isinstance(x, numbers.Real):
-        dt = like.data.dtype if kind == "f" else _dt.get_default_dtype()
+        dt = like.array.dtype if kind == "f" else _dt.get_default_dtype()
     else:
         return Tensor(x, device=dev)
     return Tensor._make(dev.xp.asarray(x, dtype=dt), dev)
@@ -46,7 +46,7 @@ def pair(a, b, op: str):
         a = operand(a, b)
     else:
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da is db:  # the common case, decided by identity (NumPy's builtin dtypes are singletons)
         return a, b
     ka, kb = da.kind, db.kind
@@ -54,9 +54,9 @@ def pair(a, b, op: str):
         # PyTorch's promotion: an integer/bool tensor meeting a float one takes the float's dtype
         # (NumPy would widen int64 + float32 to float64). Integer tensors never need grad.
         if ka == "f":
-            b = Tensor._make(b.data.astype(a.data.dtype), b.device)
+            b = Tensor._make(b.array.astype(a.array.dtype), b.device)
         else:
-            a = Tensor._make(a.data.astype(b.data.dtype), a.device)
+            a = Tensor._make(a.array.astype(b.array.dtype), a.device)
     return a, b
 
 
@@ -166,13 +166,13 @@ def apply_inplace(x: Tensor, op: str, compute, reads_input: bool = False) -> Ten
                 "changing it in place would hide the change from that tensor's gradient; use inplace=False "
                 "or .clone() the input first"
             )
-        data = x.data.copy() if reads_input else x.data
+        data = x.array.copy() if reads_input else x.array
         source = Tensor._make(data, x.device, True, history, None)
     out = compute(source)
     if out is source:  # nothing to do (e.g. dropout in evaluation mode)
         return x
     try:
-        x.data[...] = out.data
+        x.array[...] = out.array
     except ValueError:
         raise RuntimeError(
             f"{op}(inplace=True): the input's memory can't be written (shape {tuple(x.shape)}; an expanded or "
@@ -182,7 +182,7 @@ def apply_inplace(x: Tensor, op: str, compute, reads_input: bool = False) -> Ten
     node = out.grad_fn
     if recording and node is not None:
         # x is now the node's output: the node reads x's memory and watches x's version from here on.
-        node.out = x.data
+        node.out = x.array
         if node._counters is not None and node.saves_output:
             node._counters[-1] = x._version
             node._versions[-1] = x._version[0]

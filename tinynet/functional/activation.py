@@ -47,7 +47,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 
 
 def _check_float(x, op):
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise TypeError(
             f"{op}: expected a floating-point tensor, got {x.dtype} of shape {tuple(x.shape)}; "
             "convert it first with `x.float()`"
@@ -179,11 +179,11 @@ class LeakyReLU(Function):
         return self.xp.where(x > 0, x, x * self.negative_slope)
 
     def backward(self, g):
-        slope = self.xp.where(self.inputs[0].data > 0, 1.0, self.negative_slope).astype(g.dtype)
+        slope = self.xp.where(self.inputs[0].array > 0, 1.0, self.negative_slope).astype(g.dtype)
         return g * self.constant(slope)
 
     def backward_array(self, g):
-        return self.xp.where(self.inputs[0].data > 0, g, g * self.negative_slope)
+        return self.xp.where(self.inputs[0].array > 0, g, g * self.negative_slope)
 
 
 class Softplus(Function):
@@ -205,7 +205,7 @@ class Softplus(Function):
     def backward(self, g):
         x = self.inputs[0]
         s = sigmoid(x * self.beta)
-        linear = self.constant((x.data * self.beta > self.threshold).astype(g.dtype))
+        linear = self.constant((x.array * self.beta > self.threshold).astype(g.dtype))
         return g * (linear + (1 - linear) * s)
 
 
@@ -220,7 +220,7 @@ class ELU(Function):
         return xp.where(x > 0, x, self.alpha * xp.expm1(neg)).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         pos = self.constant((x > 0).astype(g.dtype))
         return g * (pos + (1 - pos) * (self.output() + self.alpha))
 
@@ -287,7 +287,7 @@ class GELU(Function):
     def backward_array(self, g):
         if self.dydx is not None:
             return g * self.dydx
-        return self.kernels.gelu_backward(self.inputs[0].data, g, self.approximate == "tanh")
+        return self.kernels.gelu_backward(self.inputs[0].array, g, self.approximate == "tanh")
 
     def backward(self, g):
         x = self.inputs[0]

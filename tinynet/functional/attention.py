@@ -55,7 +55,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 # --- masks -----------------------------------------------------------------------------------
 def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_attention"):
     """Turn ``attn_mask`` (Tensor or array, bool or float) into an additive float array."""
-    m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+    m = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
     try:
         full = tuple(int(s) for s in _np.broadcast_shapes(tuple(m.shape), tuple(scores_shape)))
     except ValueError:
@@ -162,7 +162,7 @@ class Attention(Function):
 
     def backward_array(self, g):
         q, k, v = self.inputs
-        dq, dk, dv = _array_grads(self, g, q.data, k.data, v.data)
+        dq, dk, dv = _array_grads(self, g, q.array, k.array, v.array)
         return (unbroadcast_array(dq, q.shape) if q._requires_grad else None,
                 unbroadcast_array(dk, k.shape) if k._requires_grad else None,
                 unbroadcast_array(dv, v.shape) if v._requires_grad else None)
@@ -207,7 +207,7 @@ class PackedSelfAttention(Function):
         return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
 
     def backward_array(self, g):
-        a = self.inputs[0].data
+        a = self.inputs[0].array
         n, L, e3 = a.shape
         e, h = e3 // 3, self.num_heads
         q, k, v = (_split_heads(a, n, L, e, h, i) for i in range(3))

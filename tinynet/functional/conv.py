@@ -191,7 +191,7 @@ class Conv2d(_ConvParams):
         gm = _to_gemm(self.xp, g)
         gx = gw = gb = None
         if x._requires_grad:
-            gx = _input_grad_arrays(self, gm, w.data, x.shape)
+            gx = _input_grad_arrays(self, gm, w.array, x.shape)
         if w._requires_grad:
             gw = _weight_grad_arrays(self, gm, self.cols, w.shape)
         if len(self.inputs) == 3:
@@ -231,9 +231,9 @@ class Conv2dInputGrad(_ConvParams):
             (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.stride, self.pad, self.dilation, self.out_hw
             cols = self.kernels.im2col(gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
             if g._requires_grad:
-                gg, _ = _forward_arrays(self, gx, w.data, None, cols)
+                gg, _ = _forward_arrays(self, gx, w.array, None, cols)
             if need_cols:
-                gw = _weight_grad_arrays(self, _to_gemm(self.xp, g.data), cols, w.shape)
+                gw = _weight_grad_arrays(self, _to_gemm(self.xp, g.array), cols, w.shape)
         return gg, gw
 
 
@@ -268,9 +268,9 @@ class Conv2dWeightGrad(_ConvParams):
         x, g = self.inputs
         gx = gg = None
         if x._requires_grad:
-            gx = _input_grad_arrays(self, _to_gemm(self.xp, g.data), gw, x.shape)
+            gx = _input_grad_arrays(self, _to_gemm(self.xp, g.array), gw, x.shape)
         if g._requires_grad:
-            gg, _ = _forward_arrays(self, x.data, gw, None)
+            gg, _ = _forward_arrays(self, x.array, gw, None)
         return gx, gg
 
 

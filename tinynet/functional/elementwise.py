@@ -75,8 +75,8 @@ class Mul(_Binary):
 
     def backward_array(self, g):
         a, b = self.inputs
-        return (unbroadcast_array(g * b.data, self.a_shape) if a._requires_grad else None,
-                unbroadcast_array(g * a.data, self.b_shape) if b._requires_grad else None)
+        return (unbroadcast_array(g * b.array, self.a_shape) if a._requires_grad else None,
+                unbroadcast_array(g * a.array, self.b_shape) if b._requires_grad else None)
 
 
 class Div(_Binary):
@@ -96,7 +96,7 @@ class Div(_Binary):
 
     def backward_array(self, g):
         a, b = self.inputs
-        ad, bd = a.data, b.data
+        ad, bd = a.array, b.array
         ga = unbroadcast_array(g / bd, self.a_shape) if a._requires_grad else None
         gb = unbroadcast_array(-g * ad / (bd * bd), self.b_shape) if b._requires_grad else None
         return ga, gb
@@ -123,7 +123,7 @@ class Pow(_Binary):
 
     def backward_array(self, g):
         a, b = self.inputs
-        ad, bd = a.data, b.data
+        ad, bd = a.array, b.array
         xp = self.xp
         ga = gb = None
         if a._requires_grad:
@@ -145,7 +145,7 @@ class Maximum(_Binary):
     def backward(self, g):
         a, b = self.inputs
         xp = self.xp
-        wa = xp.where(a.data > b.data, 1.0, xp.where(a.data == b.data, 0.5, 0.0)).astype(g.dtype)
+        wa = xp.where(a.array > b.array, 1.0, xp.where(a.array == b.array, 0.5, 0.0)).astype(g.dtype)
         wa = self.constant(wa)
         return unbroadcast(g * wa, self.a_shape), unbroadcast(g * (1 - wa), self.b_shape)
 
@@ -159,7 +159,7 @@ class Minimum(_Binary):
     def backward(self, g):
         a, b = self.inputs
         xp = self.xp
-        wa = xp.where(a.data < b.data, 1.0, xp.where(a.data == b.data, 0.5, 0.0)).astype(g.dtype)
+        wa = xp.where(a.array < b.array, 1.0, xp.where(a.array == b.array, 0.5, 0.0)).astype(g.dtype)
         wa = self.constant(wa)
         return unbroadcast(g * wa, self.a_shape), unbroadcast(g * (1 - wa), self.b_shape)
 
@@ -202,7 +202,7 @@ class Log(Function):
         return g / self.inputs[0]
 
     def backward_array(self, g):
-        return g / self.inputs[0].data
+        return g / self.inputs[0].array
 
 
 class Sqrt(Function):
@@ -228,7 +228,7 @@ class Abs(Function):
         return self.xp.abs(x)
 
     def backward(self, g):
-        return g * self.constant(self.xp.sign(self.inputs[0].data))
+        return g * self.constant(self.xp.sign(self.inputs[0].array))
 
 
 class Clip(Function):
@@ -241,7 +241,7 @@ class Clip(Function):
         return self.xp.clip(x, self.lo, self.hi)
 
     def backward(self, g):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         inside = self.xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
             inside &= x >= self.lo
@@ -344,7 +344,7 @@ def where(condition, x, y):
     a, b = pair(x, y, "where") if isinstance(x, Tensor) or isinstance(y, Tensor) else (None, None)
     if a is None:
         raise TypeError("where: x or y must be a Tensor")
-    cond = condition.data if isinstance(condition, Tensor) else a.device.xp.asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else a.device.xp.asarray(condition)
     if cond.dtype.kind != "b":
         cond = cond.astype(bool)
     return Where.apply(a, b, cond=cond)
@@ -356,7 +356,7 @@ def _compare(a, b, ufunc_name, op):
     if a.device is not b.device:
         raise DeviceError(f"{op}: tensors on {a.device.type} and {b.device.type}; move one with .to()")
     try:
-        out = getattr(a.device.xp, ufunc_name)(a.data, b.data)
+        out = getattr(a.device.xp, ufunc_name)(a.array, b.array)
     except ValueError:
         raise broadcast_error(op, a, b) from None
     return Tensor._make(out, a.device)
@@ -395,22 +395,22 @@ def logical_or(a, b):
 
 
 def logical_not(x):
-    return Tensor._make(x.device.xp.logical_not(x.data), x.device)
+    return Tensor._make(x.device.xp.logical_not(x.array), x.device)
 
 
 def isnan(x):
-    return Tensor._make(x.device.xp.isnan(x.data), x.device)
+    return Tensor._make(x.device.xp.isnan(x.array), x.device)
 
 
 def isfinite(x):
-    return Tensor._make(x.device.xp.isfinite(x.data), x.device)
+    return Tensor._make(x.device.xp.isfinite(x.array), x.device)
 
 
 def sign(x):
     """Sign of each element (no gradient: it is 0 almost everywhere)."""
-    return Tensor._make(x.device.xp.sign(x.data), x.device)
+    return Tensor._make(x.device.xp.sign(x.array), x.device)
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
     a, b = pair(a, b, "allclose")
-    return bool(a.device.xp.allclose(a.data, b.data, rtol=rtol, atol=atol))
+    return bool(a.device.xp.allclose(a.array, b.array, rtol=rtol, atol=atol))

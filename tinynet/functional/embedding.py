@@ -82,7 +82,7 @@ def _check_ids(ids, num_rows: int, op: str):
         raise TypeError(
             f"{op}: token ids must be an integer tensor, got {ids.dtype}; convert with `.long()`"
         )
-    data = ids.data
+    data = ids.array
     if data.size:
         lo, hi = int(data.min()), int(data.max())
         if lo < 0 or hi >= num_rows:
@@ -117,4 +117,4 @@ def embedding(input, weight, padding_idx=None, *, op: str = "embedding"):
         if not -num_rows <= padding_idx < num_rows:
             raise ValueError(f"{op}: padding_idx {padding_idx} is out of range for {num_rows} embeddings")
         padding_idx %= num_rows
-    return Embedding.apply(weight, ids=input.data, padding_idx=padding_idx)
+    return Embedding.apply(weight, ids=input.array, padding_idx=padding_idx)

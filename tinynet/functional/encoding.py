@@ -31,7 +31,7 @@ def one_hot(labels, num_classes=-1):
             "convert with .long()"
         )
     xp = labels.device.xp
-    data = labels.data
+    data = labels.array
     n = int(num_classes)
     if data.size:
         lo, hi = int(data.min()), int(data.max())

@@ -36,7 +36,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 def _as_key_part(part, device):
     """One element of an index key, converted to something ``xp`` arrays accept."""
     if isinstance(part, Tensor):
-        arr = part.data
+        arr = part.array
         if part.device is not device:
             arr = device.from_host(part.device.to_host(arr))
         if arr.dtype.kind not in "iub":
@@ -261,7 +261,7 @@ def masked_fill(x, mask, value):
 
     The gradient flows to the kept elements only (and to ``value`` when it is a tensor).
     """
-    m = mask.data if isinstance(mask, Tensor) else x.device.xp.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else x.device.xp.asarray(mask)
     if m.dtype.kind != "b":
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
     return where(Tensor._make(m, x.device), operand(value, x), x)

@@ -40,9 +40,9 @@ class LayerNorm(Function):
 
     def backward_array(self, g):
         x, w, b = self.inputs
-        width = w.data.size
+        width = w.array.size
         dx, dw, db = self.kernels.layer_norm_backward(
-            g.reshape(-1, width), x.data.reshape(-1, width), w.data.reshape(-1), self.mean, self.rstd)
+            g.reshape(-1, width), x.array.reshape(-1, width), w.array.reshape(-1), self.mean, self.rstd)
         return (dx.reshape(x.shape) if x._requires_grad else None,
                 dw.reshape(w.shape) if w._requires_grad else None,
                 db.reshape(b.shape) if b._requires_grad else None)

@@ -54,7 +54,7 @@ class MatMul(Function):
 
     def backward_array(self, g):
         a, b = self.inputs
-        ad, bd = a.data, b.data
+        ad, bd = a.array, b.array
         if ad.ndim == 2 and bd.ndim == 2:  # the common case: plain matrices, no broadcasting
             return (g @ bd.T if a._requires_grad else None,
                     ad.T @ g if b._requires_grad else None)

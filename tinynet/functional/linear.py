@@ -50,9 +50,9 @@ class Linear(Function):
         gx = gw = gb = None
         g2 = g.reshape(-1, g.shape[-1])
         if x._requires_grad:
-            gx = (g2 @ w.data).reshape(x.shape)
+            gx = (g2 @ w.array).reshape(x.shape)
         if w._requires_grad:
-            gw = g2.T @ x.data.reshape(-1, x.shape[-1])
+            gw = g2.T @ x.array.reshape(-1, x.shape[-1])
         if len(self.inputs) == 3 and self.inputs[2]._requires_grad:
             gb = g2.sum(axis=0)
         return gx, gw, gb

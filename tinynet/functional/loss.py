@@ -64,7 +64,7 @@ def _as_tensor(x, like, op, name="target"):
 def _check_float_input(input, op):
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point, got {_desc(input)}; convert with `input.float()`")
 
 
@@ -182,7 +182,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     op = "binary_cross_entropy"
     _check_reduction(reduction, op)
     target = _float_target(input, target, op)
-    host = input.device.to_host(input.data)
+    host = input.device.to_host(input.array)
     if host.size and ((host < 0).any() or (host > 1).any()):
         raise ValueError(
             f"{op}: input must hold probabilities in [0, 1] (found values from {float(host.min()):g} "
@@ -233,7 +233,7 @@ def _check_class_targets(input, target, ignore_index, op):
     """Validate integer class targets: dtype, shape (N, d1, ...) and range [0, C)."""
     C = _class_count(input, op)
     want = _expected_target_shape(input)
-    kind = target.data.dtype.kind
+    kind = target.array.dtype.kind
     if kind not in "iu":
         if kind == "f" and tuple(target.shape) == want:
             extra = (" or class probabilities with the input's shape "
@@ -254,7 +254,7 @@ def _check_class_targets(input, target, ignore_index, op):
             f"{op}: input of shape {tuple(input.shape)} needs a target of shape {want} "
             f"(class axis removed), but target has shape {tuple(target.shape)}"
         )
-    t = target.data
+    t = target.array
     if not t.size or (int(t.min()) >= 0 and int(t.max()) < C):  # the common case: two reductions
         return C
     bad = ((t < 0) | (t >= C)) & (t != ignore_index)
@@ -273,7 +273,7 @@ def _check_weight(weight, input, C, op):
     weight = _as_tensor(weight, input, op, "weight")
     if tuple(weight.shape) != (C,):
         raise ShapeError(f"{op}: weight must have shape ({C},), one per class; got {tuple(weight.shape)}")
-    return weight.data.astype(input.dtype, copy=False)
+    return weight.array.astype(input.dtype, copy=False)
 
 
 def _safe_div(xp, a, b):
@@ -324,7 +324,7 @@ class NLLLoss(Function):
 
     def backward(self, g):
         xp = self.xp
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         C = x.shape[1]
         coef = -self.w
         if self.reduction == "mean":
@@ -446,7 +446,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     C = _check_class_targets(input, target, ignore_index, op)
     w = _check_weight(weight, input, C, op)
     x, t, single = _unbatched(input, target)
-    out = NLLLoss.apply(x, target=t.data, weight=w, ignore_index=int(ignore_index), reduction=reduction)
+    out = NLLLoss.apply(x, target=t.array, weight=w, ignore_index=int(ignore_index), reduction=reduction)
     return out.reshape(()) if single and reduction == "none" else out
 
 
@@ -468,13 +468,13 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     eps = float(label_smoothing)
     target = _as_tensor(target, input, op)
     C = _class_count(input, op)
-    if target.data.dtype.kind == "f" and tuple(target.shape) == tuple(input.shape):
+    if target.array.dtype.kind == "f" and tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, target, _check_weight(weight, input, C, op), eps, reduction)
     C = _check_class_targets(input, target, ignore_index, op)
     w = _check_weight(weight, input, C, op)
     x, t, single = _unbatched(input, target)
     if w is None:
-        out = CrossEntropy.apply(x, target=t.data, ignore_index=int(ignore_index), reduction=reduction,
+        out = CrossEntropy.apply(x, target=t.array, ignore_index=int(ignore_index), reduction=reduction,
                                  label_smoothing=eps)
     else:
         out = _cross_entropy_weighted(x, t, w, int(ignore_index), reduction, eps)
@@ -485,15 +485,15 @@ def _cross_entropy_weighted(x, t, w, ignore_index, reduction, eps):
     """Class-weighted cross-entropy, composed as PyTorch defines it (label smoothing included)."""
     xp = x.device.xp
     logp = log_softmax(x, dim=1)
-    nll = NLLLoss.apply(logp, target=t.data, weight=w, ignore_index=ignore_index, reduction=reduction)
+    nll = NLLLoss.apply(logp, target=t.array, weight=w, ignore_index=ignore_index, reduction=reduction)
     if not eps:
         return nll
     C = x.shape[1]
-    valid = t.data != ignore_index
+    valid = t.array != ignore_index
     wb = Tensor._make(w.reshape(_class_shape(x.ndim, C)), x.device)
     smooth = -(logp * wb).sum(axis=1) * Tensor._make(valid.astype(x.dtype), x.device)
     if reduction == "mean":
-        safe = xp.where(valid, t.data, 0)
+        safe = xp.where(valid, t.array, 0)
         denom = (w[safe] * valid).sum()
         smooth = smooth.sum() / Tensor._make(xp.asarray(denom, dtype=x.dtype), x.device)
     elif reduction == "sum":

@@ -92,7 +92,7 @@ class BatchNormTrain(Function):
         axes = _axes(x.ndim)
         gw = gb = None
         if affine:
-            gh = g * self.inputs[1].data.reshape(_bshape(x.ndim, x.shape[1]))
+            gh = g * self.inputs[1].array.reshape(_bshape(x.ndim, x.shape[1]))
             if self.inputs[1]._requires_grad:
                 gw = (g * self.xhat).sum(axis=axes)
             if self.inputs[2]._requires_grad:
@@ -157,20 +157,20 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if node is not None:
                 bmean, bvar = node.batch_mean, node.batch_var
             else:
-                bmean = input.data.mean(axis=axes)
-                bvar = ((input.data - bmean.reshape(bshape)) ** 2).mean(axis=axes)
+                bmean = input.array.mean(axis=axes)
+                bvar = ((input.array - bmean.reshape(bshape)) ** 2).mean(axis=axes)
             if momentum is None:
                 n = int(num_batches_tracked.item()) if num_batches_tracked is not None else 1
                 factor = 1.0 / max(n, 1)
             else:
                 factor = float(momentum)
             if running_mean is not None:
-                rm = running_mean.data
+                rm = running_mean.array
                 rm *= 1.0 - factor
                 rm += factor * bmean.astype(rm.dtype, copy=False)
                 running_mean._bump()
             if running_var is not None:
-                rv = running_var.data
+                rv = running_var.array
                 rv *= 1.0 - factor
                 rv += (factor * m / (m - 1)) * bvar.astype(rv.dtype, copy=False)
                 running_var._bump()
@@ -178,8 +178,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is None or running_var is None:
         raise ValueError(f"{op}: evaluation mode (training=False) needs running_mean and running_var")
     xp = input.device.xp
-    scale_arr = 1.0 / xp.sqrt(running_var.data.astype(input.dtype) + eps)
-    shift_arr = -running_mean.data.astype(input.dtype) * scale_arr
+    scale_arr = 1.0 / xp.sqrt(running_var.array.astype(input.dtype) + eps)
+    shift_arr = -running_mean.array.astype(input.dtype) * scale_arr
     scale = Tensor._make(scale_arr.reshape(bshape), input.device)
     shift = Tensor._make(shift_arr.reshape(bshape), input.device)
     if weight is not None:

@@ -136,7 +136,7 @@ class RNNLayer(_Recurrent):
         return out
 
     def backward_array(self, g):
-        x, h0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
+        x, h0, w_ih, w_hh, b_ih, b_hh = (t.array for t in self.inputs)
         xp = self.xp
         n, T, H = self.hs.shape
         G = g
@@ -199,7 +199,7 @@ class LSTMLayer(_Recurrent):
         return out
 
     def backward_array(self, g):
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh = (t.array for t in self.inputs)
         xp, k = self.xp, self.kernels
         n, T1, H = g.shape
         T = T1 - 1
@@ -263,7 +263,7 @@ class GRULayer(_Recurrent):
         return out
 
     def backward_array(self, g):
-        x, h0, w_ih, w_hh, b_ih, b_hh = (t.data for t in self.inputs)
+        x, h0, w_ih, w_hh, b_ih, b_hh = (t.array for t in self.inputs)
         xp = self.xp
         n, T, H = g.shape
         G = g

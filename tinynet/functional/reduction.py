@@ -145,7 +145,7 @@ def _resolve(x, axis, dim, op):
 
 def _check_nonempty(x, axis, op):
     """max/min/argmax have no identity: reducing over an empty axis is an error (as in PyTorch)."""
-    if x.data.size == 0 and (axis is None or _count(x.shape, axis) == 0 or x.ndim == 0):
+    if x.array.size == 0 and (axis is None or _count(x.shape, axis) == 0 or x.ndim == 0):
         where = "the whole tensor" if axis is None else f"axis {axis}"
         raise ShapeError(
             f"{op}: cannot reduce over {where} of a tensor of shape {tuple(x.shape)}: it has no "
@@ -174,7 +174,7 @@ class Max(Function):
     def _weight(self):
         """1/k at each of the k positions that hold the extreme value of their slice, else 0."""
         xp = self.xp
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         m = self.out.reshape(_kept_shape(self.in_shape, self.axis))
         hit = (x == m) | (xp.isnan(x) & xp.isnan(m))
         count = hit.sum(axis=self.axis, keepdims=True)
@@ -240,7 +240,7 @@ def _index_reduce(name, x, axis, dim, keepdims, keepdim):
         raise TypeError(f"{name}: axis must be a single int or None, got the tuple {axis}")
     _check_nonempty(x, axis, name)
     keep = bool(keepdims or keepdim)
-    out = getattr(x.device.xp, name)(x.data, axis=axis)
+    out = getattr(x.device.xp, name)(x.array, axis=axis)
     if keep:
         out = out.reshape(_kept_shape(x.shape, axis))
     return Tensor._make(out.astype(_dt.int64, copy=False), x.device)
@@ -262,7 +262,7 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
 
 def _logical_reduce(name, x, axis, dim, keepdims, keepdim):
     axis = _resolve(x, axis, dim, name)
-    out = getattr(x.device.xp, name)(x.data, axis=axis, keepdims=bool(keepdims or keepdim))
+    out = getattr(x.device.xp, name)(x.array, axis=axis, keepdims=bool(keepdims or keepdim))
     return Tensor._make(x.device.xp.asarray(out), x.device)
 
 
@@ -344,7 +344,7 @@ class LogSumExp(Function):
 
     def backward_array(self, g):
         kept = _kept_shape(self.in_shape, self.axis)
-        return g.reshape(kept) * self.xp.exp(self.inputs[0].data - self.out.reshape(kept))
+        return g.reshape(kept) * self.xp.exp(self.inputs[0].array - self.out.reshape(kept))
 
 
 def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
@@ -367,7 +367,7 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=False):
     axis = _resolve(x, axis, dim, "prod")
     keep = bool(keepdims or keepdim)
     if not (x._requires_grad and STATE.enabled):
-        return Tensor._make(x.device.xp.asarray(x.data.prod(axis=axis, keepdims=keep)), x.device)
+        return Tensor._make(x.device.xp.asarray(x.array.prod(axis=axis, keepdims=keep)), x.device)
     axes = _axes_of(axis, x.ndim)
     rest = [i for i in range(x.ndim) if i not in axes]
     out_shape = _kept_shape(x.shape, axis) if keep else tuple(x.shape[i] for i in rest)

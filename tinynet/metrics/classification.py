@@ -31,7 +31,7 @@ _AVERAGES = ("binary", "macro", "micro", "weighted", None)
 
 def _host(x, who, name):
     if isinstance(x, Tensor):
-        x = x.device.to_host(x.data)
+        x = x.device.to_host(x.array)
     arr = _np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"{who}: {name} must be integer class labels, got {type(x).__name__} of objects")

@@ -50,7 +50,7 @@ class BERTClassifier(Module):
                 init.zeros_(p)
             elif p.ndim == 2:
                 init.normal_(p, 0.0, 0.02)
-        with_pad = self.tok_emb.weight.data
+        with_pad = self.tok_emb.weight.array
         with_pad[pad_id] = 0
 
     def forward(self, ids):
@@ -62,7 +62,7 @@ class BERTClassifier(Module):
                 "truncate the input or build the model with a larger max_len"
             )
         dev = ids.device
-        pad = Tensor._make(ids.data == self.pad_id, dev)  # True = padding key (ignored)
+        pad = Tensor._make(ids.array == self.pad_id, dev)  # True = padding key (ignored)
         pos = Tensor._make(dev.xp.arange(t, dtype=ids.dtype), dev)
         x = self.drop(self.emb_norm(self.tok_emb(ids) + self.pos_emb(pos)))
         h = self.encoder(x, src_key_padding_mask=pad)

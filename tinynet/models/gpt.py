@@ -113,11 +113,11 @@ def generate_tokens(model, idx, max_new_tokens, temperature, top_k, seed, contex
     model.eval()
     try:
         with no_grad():
-            ids = idx.device.to_host(idx.data).astype(_np.int64)
+            ids = idx.device.to_host(idx.array).astype(_np.int64)
             for _ in range(int(max_new_tokens)):
                 window = ids[:, -context:] if context else ids
                 logits = model(Tensor._make(idx.device.from_host(window), idx.device))
-                last = logits.device.to_host(logits.data[:, -1, :])
+                last = logits.device.to_host(logits.array[:, -1, :])
                 nxt = sample_next(last, temperature, top_k, rng)
                 ids = _np.concatenate([ids, nxt[:, None].astype(_np.int64)], axis=1)
     finally:

@@ -49,10 +49,10 @@ class LSTMLanguageModel(Module):
         self.eval()
         try:
             with no_grad():
-                ids = idx.device.to_host(idx.data).astype(_np.int64)
+                ids = idx.device.to_host(idx.array).astype(_np.int64)
                 logits, state = self(idx, return_state=True)
                 for _ in range(int(max_new_tokens)):
-                    last = logits.device.to_host(logits.data[:, -1, :])
+                    last = logits.device.to_host(logits.array[:, -1, :])
                     nxt = sample_next(last, temperature, top_k, rng)[:, None].astype(_np.int64)
                     ids = _np.concatenate([ids, nxt], axis=1)
                     logits, state = self(Tensor._make(idx.device.from_host(nxt), idx.device), state, return_state=True)

@@ -45,7 +45,7 @@ class Embedding(Module):
         init.normal_(self.weight, 0.0, 1.0)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
                 self.weight._bump()
 
     def forward(self, input):

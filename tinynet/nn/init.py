@@ -33,7 +33,7 @@ def _write(tensor, host_values):
     dev = tensor.device
     arr = _np.asarray(host_values, dtype=tensor.dtype).reshape(tensor.shape)
     with no_grad():
-        tensor.data[...] = dev.from_host(arr) if dev.xp.__name__ != "numpy" else arr
+        tensor.array[...] = dev.from_host(arr) if dev.xp.__name__ != "numpy" else arr
         tensor._bump()
     return tensor
 

@@ -279,7 +279,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data.fill(0)
+                p.grad.array.fill(0)
                 p.grad._bump()
 
     def apply(self, fn):
@@ -322,7 +322,7 @@ class Module:
         def convert(t):
             if t is None:
                 return
-            arr, changed = t.data, False
+            arr, changed = t.array, False
             if target is not None and t.device is not target:
                 arr = target.from_host(t.device.to_host(arr))
                 changed = True
@@ -330,7 +330,7 @@ class Module:
                 arr = arr.astype(dt)
                 changed = True
             if changed:
-                t.data = arr
+                t.array = arr
                 if target is not None:
                     t.device = target
                 t._bump()
@@ -405,7 +405,7 @@ class Module:
                 continue
             value = state_dict[key]
             if isinstance(value, Tensor):
-                arr, vdev = value.data, value.device
+                arr, vdev = value.array, value.device
             elif isinstance(value, (_np.ndarray, _np.generic, int, float)) and not isinstance(value, bool):
                 arr, vdev = _np.asarray(value), get_device("cpu")
             else:
@@ -438,7 +438,7 @@ class Module:
             for target, arr, vdev in plan:
                 if vdev is not target.device:
                     arr = target.device.from_host(vdev.to_host(arr))
-                target.data[...] = arr.astype(target.dtype, copy=False)
+                target.array[...] = arr.astype(target.dtype, copy=False)
                 target._bump()
         return IncompatibleKeys(missing, unexpected)
 

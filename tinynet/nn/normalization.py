@@ -56,17 +56,17 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data.fill(0)
-            self.running_var.data.fill(1)
-            self.num_batches_tracked.data.fill(0)
+            self.running_mean.array.fill(0)
+            self.running_var.array.fill(1)
+            self.num_batches_tracked.array.fill(0)
             for b in (self.running_mean, self.running_var, self.num_batches_tracked):
                 b._bump()
 
     def reset_parameters(self):
         self.reset_running_stats()
         if self.affine:
-            self.weight.data.fill(1)
-            self.bias.data.fill(0)
+            self.weight.array.fill(1)
+            self.bias.array.fill(0)
             self.weight._bump()
             self.bias._bump()
 
@@ -91,7 +91,7 @@ class _BatchNorm(Module):
             )
         use_batch_stats = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             self.num_batches_tracked._bump()
         update = self.training and self.track_running_stats
         return batch_norm(

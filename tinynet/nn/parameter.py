@@ -23,7 +23,7 @@ class Parameter(Tensor):
             data = Tensor([])
         if not isinstance(data, Tensor):
             data = Tensor(data)
-        self.data = data.data
+        self.array = data.array
         self.device = data.device
         self._requires_grad = False
         self.grad = None
@@ -36,12 +36,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce__(self):  # pragma: no cover - tinynet never pickles; copy.deepcopy uses this
-        return (Parameter, (Tensor._make(self.data.copy(), self.device), self._requires_grad))
+        return (Parameter, (Tensor._make(self.array.copy(), self.device), self._requires_grad))
 
     def __deepcopy__(self, memo):
-        out = Parameter(Tensor._make(self.data.copy(), self.device), self._requires_grad)
+        out = Parameter(Tensor._make(self.array.copy(), self.device), self._requires_grad)
         if self.grad is not None:
-            out.grad = Tensor._make(self.grad.data.copy(), self.grad.device)
+            out.grad = Tensor._make(self.grad.array.copy(), self.grad.device)
         memo[id(self)] = out
         return out
 

@@ -30,7 +30,7 @@ from .parameter import Parameter
 
 def _mha_mask(m, name, shape_ok, target, xp, dtype, label):
     """A PyTorch-MHA mask (bool True = *not* allowed; float = added) as an additive array."""
-    data = m.data if isinstance(m, Tensor) else xp.asarray(m)
+    data = m.array if isinstance(m, Tensor) else xp.asarray(m)
     if tuple(data.shape) not in shape_ok:
         raise ShapeError(
             f"{label}: {name} has shape {tuple(data.shape)}, expected one of {sorted(set(shape_ok))} "

@@ -57,10 +57,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     dev = grads[0].device
     xp = dev.xp
     if math.isinf(norm_type):
-        per = [xp.abs(g.data).max() if g.data.size else xp.zeros((), g.data.dtype) for g in grads]
+        per = [xp.abs(g.array).max() if g.array.size else xp.zeros((), g.array.dtype) for g in grads]
         total = xp.max(xp.stack([xp.asarray(v, dtype="float64") for v in per]))
     else:
-        per = [xp.sum(xp.abs(g.data.astype("float64", copy=False)) ** norm_type) for g in grads]
+        per = [xp.sum(xp.abs(g.array.astype("float64", copy=False)) ** norm_type) for g in grads]
         total = xp.sum(xp.stack(per)) ** (1.0 / norm_type)
     total_f = float(total)
     if error_if_nonfinite and not math.isfinite(total_f):
@@ -72,7 +72,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     if coef < 1.0:
         with no_grad():
             for g in grads:
-                g.data *= g.data.dtype.type(coef)
+                g.array *= g.array.dtype.type(coef)
                 g._bump()
     return Tensor._make(xp.asarray(total, dtype=grads[0].dtype), dev)
 
@@ -85,7 +85,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None):
     for p in _param_list(parameters, "clip_grad_value_"):
         if p.grad is not None:
             xp = p.grad.device.xp
-            xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
             p.grad._bump()
 
 
@@ -98,7 +98,7 @@ def parameters_to_vector(parameters):
     for p in params:
         if p.device is not dev:
             raise DeviceError(f"parameters_to_vector: parameters are on {dev.type} and {p.device.type}; move them to one device")
-    return Tensor._make(dev.xp.concatenate([p.data.reshape(-1) for p in params]), dev)
+    return Tensor._make(dev.xp.concatenate([p.array.reshape(-1) for p in params]), dev)
 
 
 def vector_to_parameters(vec, parameters):
@@ -113,6 +113,6 @@ def vector_to_parameters(vec, parameters):
     with no_grad():
         for p in params:
             n = p.numel()
-            p.data[...] = vec.data[offset:offset + n].reshape(p.shape)
+            p.array[...] = vec.array[offset:offset + n].reshape(p.shape)
             p._bump()
             offset += n

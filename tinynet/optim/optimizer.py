@@ -266,7 +266,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
                     p.grad._bump()
 
     def step(self, closure=None):
@@ -288,7 +288,7 @@ class Optimizer:
     @staticmethod
     def _flat_param(p):
         """A flat contiguous view of ``p``'s data (or a copy, written back by :meth:`_finish`)."""
-        d = p.data
+        d = p.array
         if d.flags.c_contiguous:
             return d.reshape(-1), False
         return p.device.xp.ascontiguousarray(d).reshape(-1), True
@@ -296,15 +296,15 @@ class Optimizer:
     @staticmethod
     def _finish(p, flat, copied):
         if copied:
-            p.data[...] = flat.reshape(p.data.shape)
+            p.array[...] = flat.reshape(p.array.shape)
         p._bump()
 
     @staticmethod
     def _flat_grad(p):
-        g = p.grad.data
-        if g.dtype != p.data.dtype:
-            g = g.astype(p.data.dtype)
-        if tuple(g.shape) != tuple(p.data.shape):
+        g = p.grad.array
+        if g.dtype != p.array.dtype:
+            g = g.astype(p.array.dtype)
+        if tuple(g.shape) != tuple(p.array.shape):
             raise ValueError(f"optimizer: a gradient of shape {tuple(g.shape)} for a parameter of shape {tuple(p.shape)}")
         return p.device.xp.ascontiguousarray(g).reshape(-1)
 
@@ -325,20 +325,20 @@ class Optimizer:
     @staticmethod
     def _zeros_like(p, fill=0.0):
         xp = p.device.xp
-        return Tensor._make(xp.full(p.data.shape, fill, dtype=p.data.dtype), p.device)
+        return Tensor._make(xp.full(p.array.shape, fill, dtype=p.array.dtype), p.device)
 
     @staticmethod
     def _empty(p):
-        return p.device.xp.empty(0, dtype=p.data.dtype)
+        return p.device.xp.empty(0, dtype=p.array.dtype)
 
     def _state_array(self, p, state: dict, key: str):
         """``state[key]``'s flat array, moved/cast to match ``p`` if the model moved since."""
         t = state[key]
-        if t.device is not p.device or t.data.dtype != p.data.dtype:
-            arr = p.device.from_host(t.device.to_host(t.data)) if t.device is not p.device else t.data
-            t = Tensor._make(arr.astype(p.data.dtype), p.device)
+        if t.device is not p.device or t.array.dtype != p.array.dtype:
+            arr = p.device.from_host(t.device.to_host(t.array)) if t.device is not p.device else t.array
+            t = Tensor._make(arr.astype(p.array.dtype), p.device)
             state[key] = t
-        return t.data.reshape(-1)
+        return t.array.reshape(-1)
 
     # --- saving and loading -----------------------------------------------------------------
     def _index(self):
@@ -504,7 +504,7 @@ class Optimizer:
                     problems.append(f"parameter {i}: state {k!r} must be an array, got {type(v).__name__} {v!r}")
                 continue
             try:
-                host = v.device.to_host(v.data) if isinstance(v, Tensor) else np.asarray(v)
+                host = v.device.to_host(v.array) if isinstance(v, Tensor) else np.asarray(v)
             except (TypeError, ValueError, RuntimeError) as exc:
                 problems.append(f"parameter {i}: state {k!r} could not be read as an array ({exc})")
                 continue
@@ -513,9 +513,9 @@ class Optimizer:
                                 f"parameter has {tuple(p.shape)}")
             elif host.dtype.kind != "f":
                 problems.append(f"parameter {i}: state {k!r} has dtype {host.dtype}, expected a floating dtype "
-                                f"(the parameter's is {p.data.dtype})")
+                                f"(the parameter's is {p.array.dtype})")
             else:
-                host = host.astype(p.data.dtype, copy=False)  # the parameter's dtype, as PyTorch casts
+                host = host.astype(p.array.dtype, copy=False)  # the parameter's dtype, as PyTorch casts
                 entry[k] = Tensor._make(p.device.from_host(host), p.device)  # always a copy
         return entry if len(problems) == n else None
 

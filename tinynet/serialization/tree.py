@@ -80,7 +80,7 @@ def _encode_tensor(obj, name, tensors, path):
     if name == "__metadata__":
         raise ValueError("save: '__metadata__' is reserved by the safetensors format; rename that key")
     if isinstance(obj, Tensor):
-        arr = obj.device.to_host(obj.data)
+        arr = obj.device.to_host(obj.array)
         ref = {"__tensor__": name, "device": obj.device.type}
         if obj.requires_grad:
             ref["requires_grad"] = True

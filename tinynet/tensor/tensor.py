@@ -2,7 +2,8 @@
 
 A Tensor holds
 
-* ``data``   the raw array (``numpy.ndarray`` on cpu, ``cupy.ndarray`` on cuda);
+* ``array``  the raw array (``numpy.ndarray`` on cpu, ``cupy.ndarray`` on cuda); ``data``
+  is PyTorch's: a Tensor sharing that array, cut from the graph (``p.data.add_(...)``);
 * ``device`` the :class:`~tinynet.backend.Device` that owns it (array module + kernels);
 * ``requires_grad``, ``grad`` (a Tensor or None) and ``grad_fn`` (the node that made it);
 * a version counter, bumped by every in-place change, so the graph can tell when a
@@ -30,7 +31,7 @@ def _as_array(data, dtype, device):
     """Convert Python data, a NumPy/CuPy array or a Tensor to an array on ``device``."""
     dtype = _dt.to_dtype(dtype)
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data.array
         if data.device is not device:
             arr = device.from_host(data.device.to_host(arr))
         return arr.astype(dtype, copy=True) if dtype is not None else arr.copy()
@@ -62,13 +63,13 @@ def _as_array(data, dtype, device):
 class Tensor:
     """An n-dimensional array with automatic differentiation (see module docstring)."""
 
-    __slots__ = ("data", "device", "_requires_grad", "grad", "grad_fn", "_version", "__weakref__")
+    __slots__ = ("array", "device", "_requires_grad", "grad", "grad_fn", "_version", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__
     __hash__ = object.__hash__  # == is elementwise, so hash by identity
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         dev = get_device(device if device is not None else (data.device if isinstance(data, Tensor) else None))
-        self.data = _as_array(data, dtype, dev)
+        self.array = _as_array(data, dtype, dev)
         self.device = dev
         self._requires_grad = False
         self.grad = None
@@ -81,7 +82,7 @@ class Tensor:
     def _make(data, device, requires_grad=False, grad_fn=None, version=None):
         """Fast internal constructor: wrap an array already on ``device`` (no checks, no copy)."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t.array = data
         t.device = device
         t._requires_grad = requires_grad
         t.grad = None
@@ -92,15 +93,35 @@ class Tensor:
     # --- basic properties --------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
+
+    @property
+    def data(self):
+        """This tensor's values as a new Tensor that shares storage but has no history.
+
+        PyTorch's meaning: ``p.data.add_(u)`` changes ``p`` in place without autograd seeing it
+        (and without bumping the version counter that guards saved values, unlike
+        :meth:`detach`). The raw NumPy/CuPy array is :attr:`array`.
+        """
+        return Tensor._make(self.array, self.device, False, None, None)
+
+    @data.setter
+    def data(self, value):
+        """``p.data = t`` swaps in ``t``'s array (same device), keeping ``p``'s autograd state."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor to assign, got {type(value).__name__}")
+        if value.device is not self.device:
+            raise DeviceError(f"data: the new value is on {value.device.type} but the tensor is on "
+                              f"{self.device.type}; move it first with `.to('{self.device.type}')`")
+        self.array = value.array
 
     @property
     def T(self):
@@ -131,32 +152,32 @@ class Tensor:
 
     @property
     def itemsize(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     @property
     def nbytes(self) -> int:
-        return self.data.nbytes
+        return self.array.nbytes
 
     def size(self, dim=None):
         """The shape (like ``torch.Tensor.size()``), or the length of axis ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
         """Number of elements."""
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     # --- conversion ----------------------------------------------------------------
     def numpy(self):
@@ -169,21 +190,21 @@ class Tensor:
                 "numpy(): can't call numpy() on a tensor that requires grad; "
                 "use tensor.detach().numpy()"
             )
-        return self.device.to_host(self.data)
+        return self.device.to_host(self.array)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(f"item(): only one-element tensors can be converted to a Python number; this one has shape {tuple(self.shape)}")
-        return self.device.to_host(self.data).reshape(()).item()
+        return self.device.to_host(self.array).reshape(()).item()
 
     def tolist(self):
-        return self.device.to_host(self.data).tolist()
+        return self.device.to_host(self.array).tolist()
 
     def __array__(self, dtype=None, copy=None):
         if self.device.xp.__name__ != "numpy":
             raise TypeError("can't convert a cuda tensor to NumPy implicitly; use .cpu().numpy() or .numpy()")
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def __float__(self):
         return float(self.item())
@@ -192,33 +213,33 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
 
     def __dlpack__(self, *args, **kwargs):
         """Export through DLPack (zero copy): ``np.from_dlpack(t)``, ``torch.from_dlpack(t)``."""
-        return self.detach().data.__dlpack__(*args, **kwargs)
+        return self.detach().array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self.array.__dlpack_device__()
 
     def detach(self):
         """A tensor sharing this one's data (and version counter), cut from the graph."""
-        return Tensor._make(self.data, self.device, False, None, self._version)
+        return Tensor._make(self.array, self.device, False, None, self._version)
 
     def __deepcopy__(self, memo):
         """``copy.deepcopy``: new data (and grad), the same Device (devices are singletons)."""
         if self.grad_fn is not None:
             raise RuntimeError("deepcopy: only leaf tensors can be deep-copied; call .detach() first")
-        t = Tensor._make(self.data.copy(), self.device, self._requires_grad, None, None)
+        t = Tensor._make(self.array.copy(), self.device, self._requires_grad, None, None)
         memo[id(self)] = t
         if self.grad is not None:
             t.grad = self.grad.__deepcopy__(memo)
@@ -226,7 +247,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True):
         """Set ``requires_grad`` in place; only floating tensors can require gradients."""
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self.array.dtype.kind != "f":
             raise RuntimeError(
                 f"only floating-point tensors can require gradients, but this tensor is {self.dtype}; "
                 "convert it first, e.g. `x.to(tn.float32).requires_grad_()`"
@@ -260,13 +281,13 @@ class Tensor:
                 "and do not call backward on results computed under tn.no_grad()."
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward(): grad can be created implicitly only for a one-element output, but "
                     f"this tensor has shape {tuple(self.shape)}. Reduce it first (e.g. `loss.sum()` or "
                     "`loss.mean()`) or pass `gradient=` of the same shape."
                 )
-            gradient = Tensor._make(self.device.xp.ones_like(self.data), self.device)
+            gradient = Tensor._make(self.device.xp.ones_like(self.array), self.device)
         else:
             if not isinstance(gradient, Tensor):
                 gradient = Tensor(gradient, dtype=self.dtype, device=self.device)
@@ -301,14 +322,14 @@ class Tensor:
                     f"in-place op: the operand is on {other.device.type} but the tensor is on "
                     f"{self.device.type}; move it with `.to('{self.device.type}')`"
                 )
-            return other.data
+            return other.array
         return other
 
     def _inplace(self, op, other, ufunc):
         self._check_inplace(op)
         value = self._operand(other)
         try:
-            ufunc(self.data, value, out=self.data, casting="same_kind")
+            ufunc(self.array, value, out=self.array, casting="same_kind")
         except ValueError:
             oshape = getattr(value, "shape", ())
             raise ShapeError(
@@ -337,40 +358,40 @@ class Tensor:
 
     def zero_(self):
         self._check_inplace("zero_")
-        self.data.fill(0)
+        self.array.fill(0)
         return self._bump()
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        self.data.fill(value.item() if isinstance(value, Tensor) else value)
+        self.array.fill(value.item() if isinstance(value, Tensor) else value)
         return self._bump()
 
     def copy_(self, src):
         """Copy ``src`` (broadcast) into this tensor, across devices if needed."""
         self._check_inplace("copy_")
         if isinstance(src, Tensor):
-            arr = src.data if src.device is self.device else self.device.from_host(src.device.to_host(src.data))
+            arr = src.array if src.device is self.device else self.device.from_host(src.device.to_host(src.array))
         else:
             arr = self.device.xp.asarray(src)
         try:
-            self.data[...] = arr
+            self.array[...] = arr
         except ValueError:
             raise ShapeError(f"copy_: can't copy a source of shape {tuple(arr.shape)} into shape {tuple(self.shape)}") from None
         return self._bump()
 
     def clamp_(self, min=None, max=None):
         self._check_inplace("clamp_")
-        self.device.xp.clip(self.data, min, max, out=self.data)
+        self.device.xp.clip(self.array, min, max, out=self.array)
         return self._bump()
 
     def __setitem__(self, key, value):
         self._check_inplace("__setitem__")
         if isinstance(key, Tensor):
-            key = key.data
+            key = key.array
         elif isinstance(key, tuple):
-            key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
+            key = tuple(k.array if isinstance(k, Tensor) else k for k in key)
         try:
-            self.data[key] = self._operand(value)
+            self.array[key] = self._operand(value)
         except IndexError as exc:
             raise IndexError(f"__setitem__: index out of range for shape {tuple(self.shape)} ({exc})") from None
         except ValueError as exc:
@@ -379,13 +400,13 @@ class Tensor:
 
     # --- display ---------------------------------------------------------------------
     def __repr__(self):
-        host = self.device.to_host(self.data)
+        host = self.device.to_host(self.array)
         body = _np.array2string(host, separator=", ", prefix="tensor(", precision=4,
                                 threshold=200, edgeitems=3)
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device.type}'")
-        if self.dtype not in (_dt.float32, _dt.int64, _dt.bool_) or self.data.size == 0:
+        if self.dtype not in (_dt.float32, _dt.int64, _dt.bool_) or self.array.size == 0:
             extras.append(f"dtype=tn.{self.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")

@@ -55,7 +55,7 @@ def lm_forward(model, batch):
     logits = model(x)
     v = logits.shape[-1]
     flat, target = logits.reshape(-1, v), y.reshape(-1)
-    keep = target.data != IGNORE_INDEX
+    keep = target.array != IGNORE_INDEX
     if not bool(keep.all()):
         idx = flat.device.xp.nonzero(keep)[0]
         flat, target = flat[idx], target[idx]
