@@ -1,7 +1,7 @@
 """Per-op Python overhead of tinynet against PyTorch CPU and raw NumPy, in one run.
 
 On tiny tensors (8x8 float32) an op's arithmetic takes well under a microsecond, so the
-time measured is what the framework adds around it: argument coercion, the Function
+time measured is what the framework adds around it: argument coercion, the Op
 node, the Tensor wrapper, graph recording, and in backward the engine's walk.
 
     python -m benchmarks.bench_overhead            # table on stdout

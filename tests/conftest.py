@@ -55,16 +55,16 @@ def rng():
 
 
 def function_classes():
-    """Every ``tinynet.autograd.Function`` subclass defined in tinynet (all op modules imported)."""
+    """Every ``tinynet.autograd.Op`` subclass defined in tinynet (all op modules imported)."""
     import importlib
     import pkgutil
 
-    from tinynet.autograd import Function
+    from tinynet.autograd import Op
 
     for info in pkgutil.walk_packages(tn.__path__, "tinynet."):
         if info.name.startswith("tinynet.functional"):
             importlib.import_module(info.name)
-    seen, stack = set(), list(Function.__subclasses__())
+    seen, stack = set(), list(Op.__subclasses__())
     while stack:
         cls = stack.pop()
         if cls not in seen:

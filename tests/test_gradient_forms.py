@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tinynet as tn
-from tinynet.autograd import Function
+from tinynet.autograd import Op
 
 from conftest import function_classes
 
@@ -45,10 +45,10 @@ def test_no_backward_branches_on_the_grad_mode(cls):
 def test_ops_with_an_array_formula_keep_a_differentiable_one(cls):
     """Every op of tinynet that has ``backward_array`` also has its own Tensor ``backward``
     (none relies on the base class's "fused kernel only" error)."""
-    assert any("backward" in vars(k) for k in cls.__mro__ if k is not Function), cls.__qualname__
+    assert any("backward" in vars(k) for k in cls.__mro__ if k is not Op), cls.__qualname__
 
 
-class _FusedOnly(Function):
+class _FusedOnly(Op):
     """An op whose backward is a fused kernel only: y = 3 x, dx = 3 g on arrays."""
 
     name = "fused_only"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinynet as tn
-from tinynet.autograd import Function
+from tinynet.autograd import Op
 
 from registry import (KERNEL_FAMILIES, all_entries, apply_policy, build_args, cases, has_layout, policy_cases,
                       transform)
@@ -165,7 +165,7 @@ def _check_case(entry, device, case, monkeypatch):
 
 # --- the two gradient forms ---------------------------------------------------------------------------
 def _graph_nodes(outs):
-    """Every Function node reachable from ``outs``."""
+    """Every Op node reachable from ``outs``."""
     seen, order, stack = set(), [], [o.grad_fn for o in outs if o.grad_fn is not None]
     while stack:
         fn = stack.pop()
@@ -216,7 +216,7 @@ def _compare_forms(fn, g, dtype):
 
 def _has_both_forms(fn) -> bool:
     """A node with a Tensor formula (its class overrides ``backward``) and an array formula."""
-    return getattr(fn, "backward_array", None) is not None and type(fn).backward is not Function.backward
+    return getattr(fn, "backward_array", None) is not None and type(fn).backward is not Op.backward
 
 
 def _two_form_entries():
@@ -253,7 +253,7 @@ def test_backward_forms_agree(entry, device, case, monkeypatch):
 
 # --- the registry itself -------------------------------------------------------------------------------
 def _function_classes():
-    seen, stack = set(), list(Function.__subclasses__())
+    seen, stack = set(), list(Op.__subclasses__())
     while stack:
         cls = stack.pop()
         if cls in seen:
@@ -266,20 +266,20 @@ def _function_classes():
 def _methods(cls):
     names = set()
     for k in cls.__mro__:
-        if k is Function:
+        if k is Op:
             break
         names.update(vars(k))
     return names
 
 
 def test_every_function_is_in_the_registry():
-    """Every Function subclass must be exercised (forward and backward) by some entry."""
+    """Every Op subclass must be exercised (forward and backward) by some entry."""
     import importlib
     import pkgutil
 
     for info in pkgutil.walk_packages(tn.__path__, "tinynet."):
         if not info.name.startswith(("tinynet.kernels", "tinynet.cli")) and not info.name.endswith("__main__"):
-            importlib.import_module(info.name)  # every op module, so every Function is seen
+            importlib.import_module(info.name)  # every op module, so every Op is seen
 
     exercised = set()
     for entry in ENTRIES:

@@ -11,7 +11,7 @@ PyTorch-shaped API::
 Importing tinynet compiles nothing: kernels compile on first use.
 """
 from . import backend
-from .autograd import (Function, enable_grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad,
+from .autograd import (enable_grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad,
                        set_grad_enabled)
 from .tensor import *  # noqa: F401,F403  (Tensor, creation functions, manual_seed)
 from .tensor import Tensor, dtypes

@@ -32,7 +32,7 @@ forms             every node of the op's graph that has both gradient forms: ``b
                   shape, on every device, dtype and kernel policy.
 ================  =========================================================================
 
-and fails if any :class:`tinynet.autograd.Function` subclass is not exercised by some
+and fails if any :class:`tinynet.autograd.Op` subclass is not exercised by some
 entry (a new op cannot be added without being checked), or if an entry's graph calls a
 kernel of a family it does not declare in ``kernel_families``.
 

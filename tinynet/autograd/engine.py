@@ -15,12 +15,12 @@ RNN unroll) needs no recursion.
 from __future__ import annotations
 
 from ..backend.errors import ShapeError
-from .function import GraphFreedError
+from .op import GraphFreedError
 from .grad_mode import STATE, set_grad_enabled
 
 
 def topological_order(roots):
-    """Nodes reachable from ``roots`` (Functions), each after every node that consumes it.
+    """Nodes reachable from ``roots`` (Ops), each after every node that consumes it.
 
     Iterative depth-first search; returns nodes in post-order reversed, i.e. outputs first.
     """
@@ -173,7 +173,7 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
     """``run_backward`` without ``create_graph``: the same walk, on raw arrays.
 
     When no graph of the backward is wanted, wrapping every intermediate gradient in a
-    Tensor and running each backward formula through ``Function.apply`` is pure overhead
+    Tensor and running each backward formula through ``Op.apply`` is pure overhead
     (for small models it costs several times the NumPy work itself). Here the gradients
     flowing between nodes are arrays; a node with a ``backward_array`` method (the same
     formula written on arrays) is called directly, any other node gets its gradient

@@ -4,7 +4,7 @@ A :class:`Device` is what every layer above asks for math: ``device.xp`` is the 
 module (NumPy on ``"cpu"``, CuPy on ``"cuda"``) and ``device.kernels.<name>`` is a hot
 loop written for that device (``kernels/cpu`` Numba functions, ``kernels/cuda`` Numba CUDA
 kernels). The idea is needle's device table: the autograd core never imports NumPy or CuPy
-for math, so the same Function runs on any device.
+for math, so the same Op runs on any device.
 
 Kernels are imported on first use, never at ``import tinynet`` (importing Numba alone
 costs about 0.4 s, and compiling costs more).

@@ -1,6 +1,6 @@
 """Differentiable ops on Tensors (``tinynet.functional``, also ``tinynet.nn.functional``).
 
-Each module holds one family of ops; every op is a :class:`~tinynet.autograd.Function`
+Each module holds one family of ops; every op is a :class:`~tinynet.autograd.Op`
 (forward on arrays, backward as tinynet ops) or a composition of them. Op modules import
 only downward (the helpers ``_args``/``_util``, then ``elementwise``, ``shape``, ...); the
 Tensor methods and operators are bound once, by :mod:`.methods`, imported last.
@@ -30,4 +30,15 @@ from .encoding import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
+from .pointwise import *  # noqa: F401,F403
+from .bitwise import *  # noqa: F401,F403
+from .scatter import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
+from .scan import *  # noqa: F401,F403
+from .sampling import *  # noqa: F401,F403
+from .layout import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
+from .resize import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .fold import *  # noqa: F401,F403
 from . import methods as _methods  # noqa: F401  (last: binds every Tensor method and operator)

@@ -82,7 +82,7 @@ def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
 
 
 def unbroadcast_array(grad, shape: tuple):
-    """:func:`unbroadcast` on a raw array (for ``Function.backward_array`` fast paths)."""
+    """:func:`unbroadcast` on a raw array (for ``Op.backward_array`` fast paths)."""
     gshape = grad.shape
     if gshape == shape:
         return grad

@@ -1,7 +1,7 @@
 """Activation functions: sigmoid, relu, tanh, softmax, log_softmax, leaky_relu, gelu, silu,
 softplus, elu, hardtanh (PyTorch's names, arguments and defaults).
 
-Each is a :class:`~tinynet.autograd.Function` whose backward is written with tinynet ops
+Each is a :class:`~tinynet.autograd.Op` whose backward is written with tinynet ops
 on the saved output (``self.output()``) or input, so ``create_graph=True`` gives second
 derivatives; silu is a composition (``x * sigmoid(x)``).
 
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
 from ._util import apply_inplace, normalize_axis, pick_axis
 from .elementwise import exp
@@ -101,7 +101,7 @@ def _class_count(x, axis):
 
 
 # --- elementwise activations ---------------------------------------------------------------
-class Sigmoid(Function):
+class Sigmoid(Op):
     """sigmoid(x) = 1 / (1 + e^-x), computed from e^-|x| (see module docstring).
 
     d sigmoid / dx = y (1 - y), with y the output.
@@ -124,7 +124,7 @@ class Sigmoid(Function):
         return g * y * (1 - y)
 
 
-class ReLU(Function):
+class ReLU(Op):
     """relu(x) = max(x, 0); the gradient is 1 where x > 0, else 0 (0 at x = 0, as PyTorch).
 
     The backward reads the output (y > 0 exactly where x > 0), not the input, so the
@@ -152,7 +152,7 @@ class ReLU(Function):
         return g * (y > 0)
 
 
-class Tanh(Function):
+class Tanh(Op):
     """tanh(x); d tanh / dx = 1 - tanh(x)^2."""
 
     name = "tanh"
@@ -169,7 +169,7 @@ class Tanh(Function):
         return g * (1 - y * y)
 
 
-class LeakyReLU(Function):
+class LeakyReLU(Op):
     """x for x > 0, ``negative_slope * x`` otherwise; gradient 1 or ``negative_slope``."""
 
     name = "leaky_relu"
@@ -186,7 +186,7 @@ class LeakyReLU(Function):
         return self.xp.where(self.inputs[0].array > 0, g, g * self.negative_slope)
 
 
-class Softplus(Function):
+class Softplus(Op):
     """softplus(x) = log(1 + e^(beta x)) / beta, linear (= x) where beta x > threshold.
 
     Stable form: ``max(z, 0) + log1p(exp(-|z|))`` with ``z = beta x``. The gradient is
@@ -209,7 +209,7 @@ class Softplus(Function):
         return g * (linear + (1 - linear) * s)
 
 
-class ELU(Function):
+class ELU(Op):
     """elu(x) = x for x > 0, alpha (e^x - 1) otherwise; gradient 1 or ``y + alpha``."""
 
     name = "elu"
@@ -225,7 +225,7 @@ class ELU(Function):
         return g * (pos + (1 - pos) * (self.output() + self.alpha))
 
 
-class Hardtanh(Function):
+class Hardtanh(Op):
     """clamp(x, min_val, max_val); gradient 1 strictly inside, 0 outside and at the edges
     (PyTorch's convention). The backward reads the output (strictly inside exactly where x
     is), so the in-place form needs no copy of the input."""
@@ -241,7 +241,7 @@ class Hardtanh(Function):
         return g * self.constant(inside.astype(g.dtype))
 
 
-class Erf(Function):
+class Erf(Op):
     """The error function erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt (device kernel).
 
     d erf / dx = 2/sqrt(pi) * e^(-x^2).
@@ -263,7 +263,7 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class GELU(Function):
+class GELU(Op):
     """GELU(x) = x * Phi(x), Phi the standard normal CDF (``approximate="none"``), or
     ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` (``approximate="tanh"``).
 
@@ -302,7 +302,7 @@ class GELU(Function):
 
 
 # --- softmax family ---------------------------------------------------------------------------
-class Softmax(Function):
+class Softmax(Op):
     """softmax along ``axis``: exp(x - max) / sum(exp(x - max)).
 
     Backward: dx = y * (g - sum(g * y)) along the axis (y the output): tinynet ops in
@@ -334,7 +334,7 @@ class Softmax(Function):
         return y * (g - (g * y).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Op):
     """log_softmax along ``axis``: x - max - log(sum(exp(x - max))).
 
     Backward: dx = g - exp(y) * sum(g) along the axis (y the output, exp(y) = softmax):

@@ -39,7 +39,7 @@ import math
 import numpy as _np  # host-side shape arithmetic and randomness only
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
 from ..tensor import random as _random
 from ..tensor.tensor import Tensor
@@ -133,7 +133,7 @@ def _tensor_grads(fn, g, q, k, v):
     return ds @ k, ds.swapaxes(-1, -2) @ q, dv
 
 
-class Attention(Function):
+class Attention(Op):
     """softmax(q k^T * scale + mask) v with optional dropout on the probabilities.
 
     Params: ``scale``, ``mask`` (additive array broadcasting to the scores, or None),
@@ -173,7 +173,7 @@ def _split_heads(a, n, L, e, h, which):
     return a[:, :, which * e:(which + 1) * e].reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
 
 
-class PackedSelfAttention(Function):
+class PackedSelfAttention(Op):
     """Multi-head attention over a packed projection ``qkv`` (N, L, 3E) -> (N, L, E).
 
     Heads are read as strided views (no copies); the output's heads are merged back to

@@ -31,7 +31,7 @@ Groups split channels into independent blocks: the GEMMs become batched over gro
 from __future__ import annotations
 
 from ..backend.errors import DeviceError, ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
 
@@ -91,7 +91,7 @@ def conv_geometry(in_hw, kernel_hw, stride, padding, dilation, op: str):
     return (sh, sw), (pads[0][0], pads[1][0]), (dh, dw), (oh, ow)
 
 
-# --- the GEMMs on raw arrays (shared by the Functions and the fast backward) -------------
+# --- the GEMMs on raw arrays (shared by the Ops and the fast backward) -------------
 def _to_gemm(xp, g):
     """(N, O, OH, OW) -> (O, N*OH*OW): the layout the GEMMs of the backward read."""
     n, o = g.shape[0], g.shape[1]
@@ -151,7 +151,7 @@ def _weight_grad_arrays(fn, gm, cols, w_shape):
     return _grouped(fn.xp, gm, cols, fn.groups, tb=True).reshape(w_shape)
 
 
-class _ConvParams(Function):
+class _ConvParams(Op):
     """Shared parameter plumbing (stride, pad, dilation, groups, out_hw live on the node)."""
 
     saves_output = False  # the three conv ops' backwards read their inputs (and cols), never the output

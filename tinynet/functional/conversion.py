@@ -5,7 +5,7 @@ device move is the incoming gradient moved back; the gradient of a copy is itsel
 """
 from __future__ import annotations
 
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..backend import Device, get_device
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -15,7 +15,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 ]
 
 
-class Cast(Function):
+class Cast(Op):
     saves_values = False  # the backward reads no values (a dtype, a device, or nothing)
     name = "to"
 
@@ -27,7 +27,7 @@ class Cast(Function):
         return g.to(self.in_dtype)
 
 
-class ToDevice(Function):
+class ToDevice(Op):
     saves_values = False  # the backward reads no values (a dtype, a device, or nothing)
     name = "to"
 
@@ -45,7 +45,7 @@ class ToDevice(Function):
         return ToDevice.move(g, self.source)
 
 
-class Clone(Function):
+class Clone(Op):
     saves_values = False  # the backward reads no values (a dtype, a device, or nothing)
     name = "clone"
 

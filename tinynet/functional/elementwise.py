@@ -6,7 +6,7 @@ differentiated again; ``unbroadcast`` sums gradients back to each input's shape.
 from __future__ import annotations
 
 from ..backend.errors import DeviceError, ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._util import broadcast_error, operand, pair, unbroadcast, unbroadcast_array
 
@@ -17,7 +17,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 ]
 
 
-class _Binary(Function):
+class _Binary(Op):
     """A broadcasting binary op: the forward turns NumPy's broadcast error into a clear one."""
 
     saves_output = False  # (pow, whose backward reads its output, says so)
@@ -164,7 +164,7 @@ class Minimum(_Binary):
         return unbroadcast(g * wa, self.a_shape), unbroadcast(g * (1 - wa), self.b_shape)
 
 
-class Neg(Function):
+class Neg(Op):
     name = "neg"
     saves_values = False
 
@@ -178,7 +178,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(Op):
     name = "exp"
 
     def forward(self, x):
@@ -191,7 +191,7 @@ class Exp(Function):
         return g * self.out
 
 
-class Log(Function):
+class Log(Op):
     name = "log"
     saves_output = False
 
@@ -205,7 +205,7 @@ class Log(Function):
         return g / self.inputs[0].array
 
 
-class Sqrt(Function):
+class Sqrt(Op):
     name = "sqrt"
 
     def forward(self, x):
@@ -218,7 +218,7 @@ class Sqrt(Function):
         return g / (2 * self.out)
 
 
-class Abs(Function):
+class Abs(Op):
     """|x|; the gradient sign(x) is 0 at 0."""
 
     name = "abs"
@@ -231,7 +231,7 @@ class Abs(Function):
         return g * self.constant(self.xp.sign(self.inputs[0].array))
 
 
-class Clip(Function):
+class Clip(Op):
     """clip(x, lo, hi); gradient 1 inside [lo, hi], 0 outside."""
 
     name = "clip"
@@ -250,7 +250,7 @@ class Clip(Function):
         return g * self.constant(inside.astype(g.dtype))
 
 
-class Where(Function):
+class Where(Op):
     """where(cond, a, b): the condition is a constant; the gradient goes to the chosen side."""
 
     name = "where"

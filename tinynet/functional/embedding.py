@@ -5,13 +5,13 @@ every position that read row ``r`` adds its output gradient into ``dweight[r]``
 (repeated ids accumulate). The ``padding_idx`` row receives no gradient, so a padding
 embedding stays where it was initialised (zero in ``nn.Embedding``).
 
-Both directions are Functions (:class:`Embedding` gathers, :class:`EmbeddingBackward`
+Both directions are Ops (:class:`Embedding` gathers, :class:`EmbeddingBackward`
 scatters) and each is the other's backward, so gradients of gradients work.
 """
 from __future__ import annotations
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 
 __all__ = ["embedding"]  # the public ops: tinynet.functional and tn.<name> export these
@@ -45,7 +45,7 @@ def _scatter_add(xp, ids, g, num_rows, padding_idx):
     return out
 
 
-class Embedding(Function):
+class Embedding(Op):
     """``weight[ids]`` (ids is a constant integer array kept on the instance)."""
 
     name = "embedding"
@@ -59,7 +59,7 @@ class Embedding(Function):
                                        padding_idx=self.padding_idx)
 
 
-class EmbeddingBackward(Function):
+class EmbeddingBackward(Op):
     """Scatter-add of per-position rows into a table (the gradient of :class:`Embedding`)."""
 
     name = "embedding_backward"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis, operand
@@ -163,7 +163,7 @@ def _scatter_add(xp, g, key, shape, advanced):
     return summed.astype(g.dtype, copy=False).reshape(shape)
 
 
-class Index(Function):
+class Index(Op):
     """``x[key]`` with integer-array or boolean-mask (advanced) parts: a copy of the picked elements."""
 
     name = "getitem"
@@ -188,7 +188,7 @@ class Slice(Index):
     advanced = False
 
 
-class IndexBackward(Function):
+class IndexBackward(Op):
     """Scatter-add: a zero tensor of ``shape`` with ``g`` added at ``key`` (repeats accumulate).
 
     The gradient of :class:`Index`/:class:`Slice`; its own gradient is indexing again.

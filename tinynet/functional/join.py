@@ -9,7 +9,7 @@ advanced indexes (repeated rows), whose gradient adds up the copies.
 from __future__ import annotations
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis
@@ -30,7 +30,7 @@ def _tensors(tensors, op):
     return list(tensors)
 
 
-class Concat(Function):
+class Concat(Op):
     """Join tensors along ``axis``; the gradient of input i is its slice of the output gradient."""
 
     name = "cat"
@@ -143,7 +143,7 @@ def chunk(x, chunks, axis=0, *, dim=None):
 
 
 # --- pad ---------------------------------------------------------------------------------------
-class Pad(Function):
+class Pad(Op):
     """Constant padding: the input sits in the middle of a block of ``value``.
 
     The gradient is the middle block of the output gradient (a slice).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_shape
 from ._util import dtype_fix
@@ -26,7 +26,7 @@ from ._util import dtype_fix
 __all__ = ["layer_norm"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
-class LayerNorm(Function):
+class LayerNorm(Op):
     """Inputs ``(x, weight, bias)``; weight/bias are constants of ones/zeros when absent."""
 
     name = "layer_norm"

@@ -8,13 +8,13 @@ operand is treated as a row (left) or column (right) vector and the added axis d
 from __future__ import annotations
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ._util import pair, unbroadcast, unbroadcast_array
 
 __all__ = ["dot", "matmul"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
-class MatMul(Function):
+class MatMul(Op):
     name = "matmul"
     saves_output = False
 

@@ -11,14 +11,14 @@ The backward is written with tinynet ops, so gradients of gradients work.
 from __future__ import annotations
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._util import dtype_fix
 
 __all__ = ["linear"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
-class Linear(Function):
+class Linear(Op):
     name = "linear"
     saves_output = False
 

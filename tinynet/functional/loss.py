@@ -26,7 +26,7 @@ cross_entropy with class-index targets and no ``weight`` is one fused op
 from __future__ import annotations
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from .activation import from_rows, log_softmax, softmax, softplus, to_rows, use_row_kernels
 from .elementwise import abs as _abs, clip, log
@@ -95,7 +95,7 @@ def _reduce(loss, reduction):
 
 
 # --- elementwise losses ---------------------------------------------------------------------------
-class MSELoss(Function):
+class MSELoss(Op):
     """``(x - y)^2`` reduced by ``reduction``, as one op (W4's loss: fewer op calls per step).
 
     Gradient: d/dx = 2 (x - y) * g / n (n = element count for "mean", else 1); d/dy = -d/dx:
@@ -142,7 +142,7 @@ def l1_loss(input, target, reduction: str = "mean"):
     return _reduce(_abs(input - target), reduction)
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(Op):
     """Elementwise ``-(t log p + (1 - t) log(1 - p))`` with the logs clamped to >= -100.
 
     Gradients (PyTorch's): d/dp = (p - t) / max(p (1 - p), 1e-12); d/dt = log(1 - p) - log p
@@ -292,7 +292,7 @@ def _class_shape(ndim, C):
     return (1, C) + (1,) * (ndim - 2)
 
 
-class NLLLoss(Function):
+class NLLLoss(Op):
     """Negative log-likelihood of log-probabilities ``x`` (N, C, d...) at the target classes.
 
     Per sample ``l_i = -w[t_i] x[i, t_i]`` (0 where ``t_i == ignore_index``). The gradient
@@ -336,7 +336,7 @@ class NLLLoss(Function):
         return g * M
 
 
-class CrossEntropy(Function):
+class CrossEntropy(Op):
     """Fused cross-entropy of logits ``x`` (N, C, d...) with class-index targets.
 
     Forward: per row ``lse - (1 - eps) x_t - eps/C sum_c x_c`` (the fused

@@ -11,8 +11,9 @@ imports the functional one. The methods are only *called* at run time, by which 
 from __future__ import annotations
 
 from ..tensor.tensor import Tensor
-from . import (activation, conversion, elementwise as ew, indexing, join, linalg, reduction,
-               shape)
+from . import (activation, bitwise, conversion, distance, elementwise as ew, indexing, join, layout,
+               linalg, pointwise, reduction, sampling, scan, scatter, shape, sorting)
+from .inplace import inplace
 
 
 def reflected(fn):
@@ -68,6 +69,11 @@ METHODS = {
     "int": lambda self: conversion.to(self, dtype="int32"),
     "bool": lambda self: conversion.to(self, dtype="bool"),
     "type": lambda self, dtype: conversion.to(self, dtype=dtype),
+    # pointwise math, rounding, bitwise (pointwise.py, bitwise.py)
+    # indexing, masking, scatter (indexing.py, scatter.py)
+    # sorting, scans, reductions, sampling (sorting.py, scan.py, reduction.py, sampling.py)
+    # layout and linear algebra (layout.py, shape.py, join.py, linalg.py)
+    # activations, distances (activation.py, distance.py)
 }
 
 

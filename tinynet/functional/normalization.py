@@ -27,7 +27,7 @@ from __future__ import annotations
 import numbers
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 
 __all__ = ["batch_norm"]  # the public ops: tinynet.functional and tn.<name> export these
@@ -41,7 +41,7 @@ def _bshape(ndim, c):
     return (1, c) + (1,) * (ndim - 2)
 
 
-class BatchNormTrain(Function):
+class BatchNormTrain(Op):
     """Normalise with the batch's own statistics (training mode); inputs x[, weight, bias]."""
 
     name = "batch_norm"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as _np  # host-side only: building small constant averaging matrices
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_int
 from .conv import _batched, _check_tensor, _ints
@@ -76,7 +76,7 @@ def _prepare(input, op):
 
 
 # --- max pooling ------------------------------------------------------------------------
-class MaxPool2d(Function):
+class MaxPool2d(Op):
     """y = window max; keeps ``idx`` (flat h*W + w of each max) for the backward."""
 
     name = "max_pool2d"
@@ -102,7 +102,7 @@ def _scatter(fn, g):
     return fn.kernels.max_pool2d_backward(g, fn.idx, *fn.in_hw, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-class MaxPool2dBackward(Function):
+class MaxPool2dBackward(Op):
     """Scatter-add of window gradients onto the winning pixels (the gradient of max_pool2d)."""
 
     name = "max_pool2d_backward"
@@ -118,7 +118,7 @@ class MaxPool2dBackward(Function):
         return _gather(self.xp, gg, self.idx)
 
 
-class MaxPool2dGather(Function):
+class MaxPool2dGather(Op):
     """out[n, c, oy, ox] = v[n, c, idx[n, c, oy, ox]]: read the winning pixels (adjoint of the scatter)."""
 
     name = "max_pool2d_gather"
@@ -167,7 +167,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 # --- average pooling --------------------------------------------------------------------
-class AvgPool2d(Function):
+class AvgPool2d(Op):
     """y = window mean (PyTorch's divisor rules); linear in x."""
 
     name = "avg_pool2d"
@@ -190,7 +190,7 @@ class AvgPool2d(Function):
                                                 self.count_include_pad, self.divisor_override)
 
 
-class AvgPool2dBackward(Function):
+class AvgPool2dBackward(Op):
     """dx = A^T g: each window's gradient spread evenly over its pixels (gradient of avg_pool2d)."""
 
     name = "avg_pool2d_backward"

@@ -26,7 +26,7 @@ below) and differentiates that, so gradients of gradients work.
 from __future__ import annotations
 
 from ..autograd.engine import grad
-from ..autograd.function import Function
+from ..autograd.op import Op
 from .activation import relu, sigmoid, tanh
 from .join import cat, chunk, stack
 from .linear import linear
@@ -74,7 +74,7 @@ def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-class _Recurrent(Function):
+class _Recurrent(Op):
     """Shared plumbing: inputs ``(x, h0[, c0], w_ih, w_hh, b_ih, b_hh)``; params ``reverse``."""
 
     def _input_proj(self, x, w_ih, b):

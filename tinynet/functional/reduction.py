@@ -16,7 +16,7 @@ import builtins as _builtins
 import math
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -53,7 +53,7 @@ def _filled(xp, g, shape):
     return out
 
 
-class Sum(Function):
+class Sum(Op):
     name = "sum"
     saves_values = False
 
@@ -68,7 +68,7 @@ class Sum(Function):
         return _filled(self.xp, _restore(g, self.in_shape, self.axis, self.keepdims), self.in_shape)
 
 
-class Mean(Function):
+class Mean(Op):
     name = "mean"
     saves_values = False
 
@@ -154,7 +154,7 @@ def _check_nonempty(x, axis, op):
 
 
 # --- max / min ---------------------------------------------------------------------------
-class Max(Function):
+class Max(Op):
     """Largest element over ``axis``.
 
     The gradient flows only to the elements equal to the maximum; when several elements
@@ -313,7 +313,7 @@ def std(x, axis=None, keepdims=False, *, dim=None, keepdim=False, correction=Non
 
 
 # --- logsumexp ------------------------------------------------------------------------------
-class LogSumExp(Function):
+class LogSumExp(Op):
     """log(sum(exp(x))) over ``axis``, computed stably as m + log(sum(exp(x - m))), m = max.
 
     Subtracting the maximum keeps exp() from overflowing for large inputs; an all ``-inf``

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..backend.errors import ShapeError
-from ..autograd.function import Function
+from ..autograd.op import Op
 from ._util import normalize_axis, unbroadcast, unbroadcast_array
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
@@ -23,7 +23,7 @@ def _shape_arg(shape) -> tuple:
     return tuple(map(int, shape))  # (map: no generator frame per call; reshape is hot)
 
 
-class Reshape(Function):
+class Reshape(Op):
     name = "reshape"
     is_view = True
     saves_values = False
@@ -45,7 +45,7 @@ class Reshape(Function):
         return g.reshape(self.in_shape)
 
 
-class Permute(Function):
+class Permute(Op):
     name = "permute"
     is_view = True
     saves_values = False
@@ -66,7 +66,7 @@ class Permute(Function):
         return g.transpose(inverse)
 
 
-class Expand(Function):
+class Expand(Op):
     """Broadcast to a larger shape (a read-only view); the gradient sums the copies."""
 
     name = "expand"

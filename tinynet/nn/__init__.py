@@ -8,19 +8,18 @@
 clips gradients.
 """
 from . import functional, init, utils
-from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh
-from .containers import ModuleDict, ModuleList, Sequential
-from .dropout import Dropout
-from .embedding import Embedding
-from .layer_norm import LayerNorm
-from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell, RNNBase
-from .transformer import (MultiheadAttention, TransformerDecoderBlock, TransformerEncoder,
-                          TransformerEncoderLayer)
-from .linear import Flatten, Identity, Linear, Unflatten
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .module import IncompatibleKeys, Module
-from .normalization import BatchNorm1d, BatchNorm2d
-from .conv import Conv1d, Conv2d, ConvTranspose2d
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, Dropout2d, MaxPool2d
-from .parameter import Parameter
-from .regularization import l1_penalty, l2_penalty
+from .activation import *  # noqa: F401,F403
+from .containers import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403
+from .layer_norm import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .module import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .parameter import *  # noqa: F401,F403
+from .regularization import *  # noqa: F401,F403

@@ -10,6 +10,9 @@ from ..functional._args import as_dim, as_float
 from .module import Module
 
 
+__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh"]
+
+
 def _inplace_repr(module) -> str:
     return "inplace=True" if module.inplace else ""
 

@@ -12,6 +12,9 @@ from collections import OrderedDict
 from .module import Module
 
 
+__all__ = ["ModuleDict", "ModuleList", "Sequential"]
+
+
 def _index(idx: int, n: int, what: str) -> int:
     if not isinstance(idx, int):
         raise TypeError(f"{what} indices must be integers or slices, not {type(idx).__name__}")

@@ -25,6 +25,9 @@ from . import init
 from .module import Module
 from .parameter import empty_parameter
 
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+
+
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 

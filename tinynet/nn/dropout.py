@@ -5,6 +5,9 @@ from ..functional.dropout import _check_p, dropout
 from .module import Module
 
 
+__all__ = ["Dropout"]
+
+
 class Dropout(Module):
     """Zero each element with probability ``p`` during training and scale the rest by
     ``1/(1 − p)``; after ``model.eval()`` it passes its input through unchanged.

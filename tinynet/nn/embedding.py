@@ -12,6 +12,9 @@ from .module import Module
 from .parameter import Parameter
 
 
+__all__ = ["Embedding"]
+
+
 class Embedding(Module):
     """``weight[ids]`` for integer ids of any shape: (...) -> (..., embedding_dim).
 

@@ -12,6 +12,9 @@ from .module import Module
 from .parameter import Parameter
 
 
+__all__ = ["LayerNorm"]
+
+
 class LayerNorm(Module):
     """``y = (x - mean) / sqrt(var + eps) * weight + bias`` over the last ``normalized_shape`` axes.
 

@@ -14,6 +14,9 @@ from .module import Module
 from .parameter import empty_parameter
 
 
+__all__ = ["Flatten", "Identity", "Linear", "Unflatten"]
+
+
 def _check_tensor(layer: str, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}; wrap data with tn.tensor(...)")

@@ -10,6 +10,9 @@ from .. import functional as F
 from ..functional._args import as_float, as_int
 from .module import Module
 
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss"]
+
+
 _REDUCTIONS = ("mean", "sum", "none")
 
 

@@ -22,6 +22,8 @@ from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from .parameter import Parameter
 
+__all__ = ["IncompatibleKeys", "Module"]
+
 #: The dtypes a model can be converted to with ``Module.to`` (its parameters are floating).
 _MODEL_DTYPES = (_dt.float32, _dt.float64, _dt.float16)
 

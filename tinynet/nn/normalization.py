@@ -18,6 +18,9 @@ from .module import Module
 from .parameter import Parameter
 
 
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+
 class _BatchNorm(Module):
     _dims: tuple = ()
     _shapes: str = ""

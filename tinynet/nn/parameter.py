@@ -9,6 +9,9 @@ from __future__ import annotations
 from ..tensor.tensor import Tensor
 
 
+__all__ = ["Parameter"]
+
+
 class Parameter(Tensor):
     """A learnable tensor (``requires_grad=True`` by default).
 

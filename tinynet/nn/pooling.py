@@ -14,6 +14,9 @@ from ..tensor.tensor import Tensor
 from .module import Module
 
 
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "Dropout2d", "MaxPool2d"]
+
+
 def _check_input(label, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{label}: expected a Tensor input, got {type(x).__name__}")

@@ -10,6 +10,9 @@ from __future__ import annotations
 from ..tensor.tensor import Tensor
 
 
+__all__ = ["l1_penalty", "l2_penalty"]
+
+
 def _params(parameters, fn):
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     if not params:

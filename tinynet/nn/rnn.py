@@ -25,6 +25,9 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "RNNBase"]
+
+
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 

@@ -28,6 +28,9 @@ from .module import Module
 from .parameter import Parameter
 
 
+__all__ = ["MultiheadAttention", "TransformerDecoderBlock", "TransformerEncoder", "TransformerEncoderLayer"]
+
+
 def _mha_mask(m, name, shape_ok, target, xp, dtype, label):
     """A PyTorch-MHA mask (bool True = *not* allowed; float = added) as an additive array."""
     data = m.array if isinstance(m, Tensor) else xp.asarray(m)

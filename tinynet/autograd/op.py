@@ -1,4 +1,4 @@
-"""Function: one differentiable op, a node of the graph.
+"""Op: one differentiable op, a node of the graph.
 
 The design is Chainer's FunctionNode:
 
@@ -16,7 +16,7 @@ The design is Chainer's FunctionNode:
 * non-tensor arguments (axis, stride, padding, ...) live on the instance, passed to
   ``apply`` as keywords.
 
-A Function produces exactly one output tensor. Calling ``Op.apply(a, b, axis=1)``
+An Op produces exactly one output tensor. Calling ``Op.apply(a, b, axis=1)``
 checks devices, runs ``forward`` and, when any input requires grad and recording is on,
 links the output to this node (``out.grad_fn``) and remembers the inputs' version
 counters so an in-place change behind the graph's back is caught at backward time.
@@ -40,7 +40,7 @@ def _device_error(op: str, inputs) -> DeviceError:
     )
 
 
-class Function:
+class Op:
     """Base class of every differentiable op (see the module docstring)."""
 
     #: True for ops whose output may share memory with input 0 (reshape, transpose, ...):
