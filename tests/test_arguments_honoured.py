@@ -148,7 +148,7 @@ def test_inplace_after_an_op_that_does_not_read_its_output_is_fine():
 def test_inplace_through_a_view_is_refused_when_recording_and_writes_through_otherwise():
     w = tn.tensor(_data((2, 3)), dtype=tn.float64, requires_grad=True)
     v = (w * 1.0)[0]  # a view of a non-leaf
-    with pytest.raises(RuntimeError, match="relu\\(inplace=True\\): the input is a view"):
+    with pytest.raises(RuntimeError, match="relu\\(inplace=True\\): the tensor is a view"):
         F.relu(v, inplace=True)
     base = tn.tensor([[-1.0, 2.0], [3.0, -4.0]])
     row = base[1]

@@ -63,7 +63,7 @@ def test_lenet_with_batch_augmentation_still_learns():
     aug = RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), interpolation="bilinear")
     loader = DataLoader(train, 64, shuffle=True, seed=1, transform=aug)
     x0, _ = next(iter(loader))
-    assert x0.shape == (64, 1, 8, 8) and str(x0.dtype) == "float32"
+    assert x0.shape == (64, 1, 8, 8) and x0.dtype == tn.float32
     model = LeNet(1, 10, input_size=8, channels=(8, 16), hidden=32)
     losses = _train(model, loader, epochs=4, lr=1e-2)
     assert losses[-1] < 0.6 * CHANCE, losses          # augmented batches are harder: slower, but learning

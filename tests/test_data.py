@@ -91,7 +91,7 @@ def test_loader_rejects_non_int_batch_size_and_workers():
     with pytest.raises(TypeError):
         DataLoader(_toy(), batch_size=2.5)
     with pytest.raises(ValueError, match="num_workers"):
-        DataLoader(_toy(), num_workers=2)
+        DataLoader(_toy(), num_workers=2.0)
 
 
 def _orders(loader, epochs=3):

@@ -85,7 +85,17 @@ def test_cpu_spellings(spec):
 
 def test_non_string_device_is_a_type_error():
     with pytest.raises(TypeError, match="device must be a string"):
+        tn.device(7.0)
+    with pytest.raises(TypeError, match="device must be a string"):
+        tn.device([0])
+
+
+def test_integer_device_is_that_cuda_ordinal():
+    """PyTorch: ``device=0`` means ``cuda:0``; an ordinal that doesn't exist is refused."""
+    with pytest.raises(tn.backend.DeviceError, match="cuda:7"):
         tn.device(7)
+    if HAS_CUDA:
+        assert tn.device(0) is tn.device("cuda")
 
 
 def _cuda_count():
@@ -393,7 +403,7 @@ def test_float_dtype_mismatch_offers_both_working_fixes():
 
 def test_layer_norm_dtype_mismatch_is_a_type_error():
     ln = nn.LayerNorm(4).half()
-    with pytest.raises(TypeError, match=r"layer_norm: input is float32 but weight is float16"):
+    with pytest.raises(TypeError, match=r"layer_norm: input is (tinynet\.)?float32 but weight is (tinynet\.)?float16"):
         ln(tn.randn(2, 4))
 
 

@@ -79,7 +79,7 @@ def test_requires_grad_on_an_integer_tensor(dtype, device):
 
 def test_in_place_on_a_leaf_that_requires_grad(device):
     w = tn.ones(2, device=device, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"add_: in-place change of a leaf tensor that requires grad.*no_grad"):
+    with pytest.raises(RuntimeError, match=r"add_: a leaf tensor that requires grad.*no_grad"):
         w.add_(1)
 
 
@@ -148,7 +148,7 @@ def test_reductions_with_no_identity_on_empty_tensors(device):
         tn.zeros(0, 3, device=device).max()
     with pytest.raises(ValueError, match=r"argmin: cannot reduce over axis 0"):
         tn.zeros(0, 3, device=device).argmin(0)
-    assert tn.zeros(0, 3, device=device).max(dim=1).shape == (0,)  # reducing a non-empty axis is fine
+    assert tn.zeros(0, 3, device=device).max(dim=1).values.shape == (0,)  # reducing a non-empty axis is fine
 
 
 def test_reduction_type_errors(device):
@@ -241,8 +241,7 @@ def test_pad_errors(device):
         tn.pad(x, (1, 1), mode="wrap")
     with pytest.raises(ValueError, match=r"pad: reflect padding of \(3, 0\) is too large for axis 1 of size 3"):
         tn.pad(x, (3, 0), mode="reflect")
-    with pytest.raises(ValueError, match="negative padding"):
-        tn.pad(x, (-1, 0))
+    assert tuple(tn.pad(x, (-1, 0)).shape) == (2, 2)  # negative padding crops, as in PyTorch
     with pytest.raises(ValueError, match="pad_width has 3 pairs for a tensor of 2 dimensions"):
         tn.pad(x, ((1, 1), (1, 1), (0, 0)))
 
@@ -305,10 +304,11 @@ def test_mixing_devices_is_a_device_error_naming_both():
         assert "cuda" in str(info.value) and isinstance(info.value, RuntimeError)
 
 
-def test_softsign_refuses_integer_input_and_matches_torch():
-    with pytest.raises(TypeError, match="softsign"):
-        tn.softsign(tn.tensor([1, 2]))
+def test_softsign_promotes_integer_input_and_matches_torch():
     torch = pytest.importorskip("torch")
+    out = tn.softsign(tn.tensor([1, 2]))  # as torch: the default float dtype
+    assert out.dtype == tn.float32 and torch.nn.functional.softsign(torch.tensor([1, 2])).dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), [0.5, 2 / 3], rtol=1e-6)
     x = np.linspace(-3, 3, 7)
     t = torch.tensor(x, requires_grad=True)
     torch.nn.functional.softsign(t).sum().backward()

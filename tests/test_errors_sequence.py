@@ -56,7 +56,7 @@ def test_wrong_feature_sizes_and_states():
     mha = nn.MultiheadAttention(8, 2)
     with pytest.raises(ValueError, match=r"query must be a 3-D tensor .*embed_dim=8, got \(2, 4, 6\)"):
         mha(tn.randn(2, 4, 6), tn.randn(2, 4, 6), tn.randn(2, 4, 6))
-    lstm = nn.LSTM(3, 4)
+    lstm = nn.LSTM(3, 4, batch_first=True)
     with pytest.raises(ValueError, match=r"LSTM\(3, 4\).*input_size=3"):
         lstm(tn.randn(2, 5, 7))
     with pytest.raises(ValueError, match=r"h0 must have shape \(1, 2, 4\)"):

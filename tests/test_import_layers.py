@@ -13,8 +13,9 @@ the order of the design brief)::
 
     kernels <- backend <- autograd <- tensor <- functional <- nn, optim <- data <- models <- cli
 
-plus the modules outside those packages: ``tinynet/cuda.py`` (``tn.cuda``, a face of the
-backend) sits with the backend; ``metrics`` and ``serialization`` (used by the API and
+plus the modules outside those packages: ``tinynet/backends.py`` (``tn.backends`` flags)
+sits with the backend; ``tinynet/cuda.py`` (``tn.cuda``, a face of the backend that also
+seeds the generator) sits with the tensor layer; ``metrics`` and ``serialization`` (used by the API and
 the CLI) sit with ``data``; the package ``tinynet/__init__.py`` (the public API, which
 gathers every layer except the CLI) sits between ``models`` and ``cli``, and
 ``tinynet/__main__.py`` on top. Only ``tinynet.backend`` imports ``tinynet.kernels``.
@@ -32,12 +33,13 @@ TREES = {"tinynet": REPO / "tinynet", "tinynet.kernels": REPO / "kernels"}
 #: rank of each layer (a module may import modules of equal or lower rank)
 RANKS = {
     "kernels": 0,
-    "backend": 1, "cuda": 1,
+    "backend": 1, "backends": 1,
+    "cuda": 3,  # tn.cuda: a face of the backend that also seeds the (tensor-level) generator
     "autograd": 2,
     "tensor": 3,
-    "functional": 4,
+    "functional": 4, "linalg": 4,  # tinynet/linalg.py: tn.linalg, a face of functional.linalg
     "nn": 5, "optim": 5,
-    "data": 6, "metrics": 6, "serialization": 6,
+    "data": 6, "metrics": 6, "serialization": 6, "utils": 6,
     "models": 7,
     "<package>": 8,  # tinynet/__init__.py
     "cli": 9,

@@ -5,6 +5,7 @@ import struct
 import numpy as np
 import pytest
 
+import tinynet as tn
 from tinynet.data import DataLoader
 from tinynet.data.mnist import load_mnist, load_mnist_csv, load_mnist_idx, read_idx
 
@@ -39,9 +40,9 @@ def test_idx_round_trip(tmp_path, digits, compress):
     lp = _write(tmp_path / "labs", _idx_bytes(labels), compress)
     ds = load_mnist_idx(ip, lp)
     x, y = ds.tensors
-    assert x.shape == (5, 1, 28, 28) and str(x.dtype) == "float32"
+    assert x.shape == (5, 1, 28, 28) and x.dtype == tn.float32
     np.testing.assert_allclose(x.numpy()[:, 0], images / 255.0, rtol=1e-6)
-    assert y.numpy().tolist() == [3, 0, 9, 1, 7] and str(y.dtype) == "int64"
+    assert y.numpy().tolist() == [3, 0, 9, 1, 7] and y.dtype == tn.int64
     flat = load_mnist_idx(ip, lp, flatten=True, normalize=False)
     assert flat.tensors[0].shape == (5, 784)
     np.testing.assert_array_equal(flat.tensors[0].numpy(), images.reshape(5, -1).astype(np.float32))

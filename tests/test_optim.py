@@ -473,4 +473,4 @@ def test_parameters_to_vector_round_trip():
     vec = nn.utils.parameters_to_vector(model.parameters())
     assert vec.shape == (8,)
     nn.utils.vector_to_parameters(vec * 2, model.parameters())
-    np.testing.assert_allclose(nn.utils.parameters_to_vector(model.parameters()).numpy(), vec.numpy() * 2)
+    np.testing.assert_allclose(nn.utils.parameters_to_vector(model.parameters()).detach().numpy(), vec.detach().numpy() * 2)

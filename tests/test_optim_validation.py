@@ -655,7 +655,7 @@ BAD_SCHED = [
     ("ExponentialLR", _set("_step_count", -1), "_step_count must be an int >= 0"),
     ("ExponentialLR", _set("_is_initial", "no"), "_is_initial must be True or False"),
     ("StepLR", _set("step_size", 0), "step_size must be a positive int (got step_size=0)"),
-    ("StepLR", _set("step_size", 2.0), "step_size must be a positive int"),
+    ("StepLR", _set("step_size", 2.5), "step_size must be a positive int"),  # (2.0 is taken as 2)
     ("StepLR", _set("gamma", math.nan), "gamma must be a finite number > 0 (got gamma=nan)"),
     ("ExponentialLR", _set("gamma", 0.0), "gamma must be a finite number > 0"),
     ("MultiStepLR", _set("milestones", {2: 0}), "milestones must map int epochs to int counts > 0"),

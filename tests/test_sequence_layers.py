@@ -70,7 +70,7 @@ def test_sdpa_is_stable_for_huge_scores():
 
 
 def test_key_padding_mask_ignores_padded_keys():
-    mha = nn.MultiheadAttention(8, 2)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
     x = tn.randn(2, 5, 8)
     pad = np.zeros((2, 5), dtype=bool)
     pad[1, 3:] = True
@@ -85,7 +85,7 @@ def test_key_padding_mask_ignores_padded_keys():
 
 
 def test_mha_per_head_weights_and_cross_attention():
-    mha = nn.MultiheadAttention(6, 3, batch_first=False)
+    mha = nn.MultiheadAttention(6, 3)  # batch_first=False is the default, as in PyTorch
     q, kv = tn.randn(4, 2, 6), tn.randn(7, 2, 6)
     out, w = mha(q, kv, kv, average_attn_weights=False)
     assert out.shape == (4, 2, 6) and w.shape == (2, 3, 4, 7)
@@ -97,7 +97,7 @@ def test_mha_per_head_weights_and_cross_attention():
 
 
 def test_causal_decoder_block_does_not_look_ahead():
-    blk = nn.TransformerDecoderBlock(8, 2)
+    blk = nn.TransformerDecoderBlock(8, 2, batch_first=True)
     x = tn.randn(1, 6, 8)
     y1 = _np(blk(x))
     x2 = x.numpy().copy()
@@ -108,7 +108,7 @@ def test_causal_decoder_block_does_not_look_ahead():
 
 
 def test_transformer_encoder_copies_the_layer():
-    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=True)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=True, batch_first=True)
     enc = nn.TransformerEncoder(layer, 3, norm=nn.LayerNorm(8))
     assert len(enc.layers) == 3
     assert enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight
@@ -117,7 +117,7 @@ def test_transformer_encoder_copies_the_layer():
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.GRU, nn.LSTM])
 def test_recurrent_shapes_states_and_names(cls):
-    m = cls(3, 4, num_layers=2, bidirectional=True, dropout=0.2)
+    m = cls(3, 4, num_layers=2, bidirectional=True, dropout=0.2, batch_first=True)
     x = tn.randn(5, 7, 3)
     out, state = m(x)
     assert out.shape == (5, 7, 8)
@@ -125,15 +125,15 @@ def test_recurrent_shapes_states_and_names(cls):
     assert h.shape == (4, 5, 4)
     names = {n for n, _ in m.named_parameters()}
     assert {"weight_ih_l0", "weight_hh_l1_reverse", "bias_ih_l1", "bias_hh_l0_reverse"} <= names
-    # unbatched input and batch_first=False
+    # unbatched input and the default batch_first=False (PyTorch's)
     out1, _ = m(x[0])
     assert out1.shape == (7, 8)
-    tm = cls(3, 4, batch_first=False)
+    tm = cls(3, 4)
     assert tm(tn.randn(7, 5, 3))[0].shape == (7, 5, 4)
 
 
 def test_lstm_final_state_matches_last_output_and_cell_steps():
-    lstm = nn.LSTM(3, 4)
+    lstm = nn.LSTM(3, 4, batch_first=True)
     cell = nn.LSTMCell(3, 4)
     cell.load_state_dict({"weight_ih": lstm.weight_ih_l0, "weight_hh": lstm.weight_hh_l0,
                           "bias_ih": lstm.bias_ih_l0, "bias_hh": lstm.bias_hh_l0})
@@ -149,7 +149,7 @@ def test_lstm_final_state_matches_last_output_and_cell_steps():
 
 
 def test_gru_and_rnn_cells_step_like_the_layers():
-    for layer, cell in ((nn.GRU(3, 4), nn.GRUCell(3, 4)), (nn.RNN(3, 4, nonlinearity="relu"), nn.RNNCell(3, 4, nonlinearity="relu"))):
+    for layer, cell in ((nn.GRU(3, 4, batch_first=True), nn.GRUCell(3, 4)), (nn.RNN(3, 4, nonlinearity="relu", batch_first=True), nn.RNNCell(3, 4, nonlinearity="relu"))):
         cell.load_state_dict({"weight_ih": layer.weight_ih_l0, "weight_hh": layer.weight_hh_l0,
                               "bias_ih": layer.bias_ih_l0, "bias_hh": layer.bias_hh_l0})
         x = tn.randn(2, 4, 3)

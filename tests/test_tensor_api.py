@@ -311,13 +311,15 @@ def test_public_names_exist():
 
 
 # --- semantics of reductions, indexing and joining that a reader might not guess -------------------
-def test_max_returns_values_only_and_max_of_two_tensors_is_elementwise(device):
+def test_max_dim_returns_values_and_indices_and_max_of_two_tensors_is_elementwise(device):
     x = tn.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], device=device)
-    assert x.max(dim=1).tolist() == [5.0, 7.0]  # values (like torch.amax), not (values, indices)
+    values, indices = x.max(dim=1)  # PyTorch's named tuple (values, indices)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+    assert x.amax(dim=1).tolist() == [5.0, 7.0]  # values only
     assert x.argmax(dim=1).tolist() == [1, 0]  # first occurrence on ties
     assert tn.max(x).item() == 7.0 and x.min().item() == 0.0
     assert tn.max(x, tn.full((3,), 4.0, device=device)).tolist() == [[4.0, 5.0, 4.0], [7.0, 4.0, 7.0]]
-    assert tn.max(x, dim=0, keepdim=True).shape == (1, 3)
+    assert tn.max(x, dim=0, keepdim=True).values.shape == (1, 3)
 
 
 def test_max_splits_the_gradient_evenly_among_ties():

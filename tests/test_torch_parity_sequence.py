@@ -78,7 +78,7 @@ def _check_module(tmod, mod, inputs, loss, rng):
 
 def test_multihead_attention_self_and_cross(rng):
     tm = torch.nn.MultiheadAttention(8, 2, batch_first=True).double()
-    m = nn.MultiheadAttention(8, 2).to(tn.float64)
+    m = nn.MultiheadAttention(8, 2, batch_first=True).to(tn.float64)
     pad = np.array([[False] * 5, [False] * 3 + [True] * 2])
 
     def self_loss(mod, ins, lib):
@@ -99,7 +99,8 @@ def test_multihead_attention_self_and_cross(rng):
 def test_transformer_encoder_layer(norm_first, activation, rng):
     tm = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=activation, batch_first=True,
                                           norm_first=norm_first).double()
-    m = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=activation, norm_first=norm_first).to(tn.float64)
+    m = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=activation, norm_first=norm_first,
+                                  batch_first=True).to(tn.float64)
     pad = np.array([[False] * 4, [False] * 2 + [True] * 2])
 
     def loss(mod, ins, lib):

@@ -11,21 +11,26 @@ PyTorch-shaped API::
 Importing tinynet compiles nothing: kernels compile on first use.
 """
 from . import backend
-from .autograd import (enable_grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad,
-                       set_grad_enabled)
+from .autograd import (enable_grad, gradcheck, gradgradcheck, inference_mode, is_grad_enabled,
+                       is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .tensor import *  # noqa: F401,F403  (Tensor, creation functions, manual_seed)
 from .tensor import Tensor, dtypes
-from .tensor.dtypes import (bool_ as bool, double, float16, float32, float64, get_default_dtype, half,
-                            int32, int64, long, set_default_dtype, uint8)
-from .backend import Device
+from .tensor.dtypes import (bool_ as bool, double, float, float16, float32, float64, get_default_dtype,
+                            half, int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
+from .backend import Device, get_default_device, set_default_device
+from . import backends  # tn.backends.cudnn.benchmark & co. (accepted, documented as no-ops here)
+from .backends import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,
+                       set_float32_matmul_precision, use_deterministic_algorithms)
 from .backend import get_device as device
 from . import functional
 from .functional import *  # noqa: F401,F403  (every op as tn.<name>)
+from . import linalg  # tn.linalg: torch.linalg's names
 from . import autograd
 from . import cuda  # tn.cuda: the module (is_available, synchronize, ...); x.cuda() is the Tensor method
 from . import nn  # tn.nn
 from . import optim  # tn.optim
 from . import data, metrics  # tn.data, tn.metrics
+from . import utils  # tn.utils.data: torch.utils.data's names
 from . import models  # tn.models: MLP, ... and the model registry
 from .serialization import load, save  # tn.save / tn.load: safetensors or .npz, never pickle
 

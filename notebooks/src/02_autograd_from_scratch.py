@@ -233,31 +233,34 @@ print("max |autograd - (1-tanh²)| =", np.abs(derivs["tanh"] - (1 - np.tanh(gx) 
 # %% [markdown]
 # ## 4 · `gradcheck` catches a wrong gradient
 #
-# A new op in tinynet is a `tn.autograd.Function`: `forward` computes on raw arrays,
-# `backward` returns the input's gradient written with tinynet ops. Here is $x^3$ twice,
-# once with the correct backward ($3x^2$) and once with a typo ($2x^2$).
-# `tn.gradcheck` compares autograd's answer with central finite differences (in float64)
-# and raises a report when they disagree.
+# A new op can be written as a `tn.autograd.Function`, exactly as in PyTorch: a static
+# `forward(ctx, ...)` that computes the result (graph recording is off inside it) and saves
+# what the backward needs, and a static `backward(ctx, grad)` that returns the input's
+# gradient written with tinynet ops. Here is $x^3$ twice, once with the correct backward
+# ($3x^2$) and once with a typo ($2x^2$). `tn.gradcheck` compares autograd's answer with
+# central finite differences (in float64) and raises a report when they disagree.
 
 # %%
 class Cube(tn.autograd.Function):
     """y = x³, with the right derivative 3x²."""
-    name = "cube"
 
-    def forward(self, x):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
         return x * x * x
 
-    def backward(self, grad):
-        x = self.inputs[0]
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
         return grad * 3 * x * x
 
 
 class WrongCube(Cube):
     """Same forward, but the backward forgot that d(x³)/dx = 3x², not 2x²."""
-    name = "wrong_cube"
 
-    def backward(self, grad):
-        x = self.inputs[0]
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
         return grad * 2 * x * x
 
 

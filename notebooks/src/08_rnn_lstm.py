@@ -90,9 +90,9 @@ def input_gradients(layer):
 
 
 tn.manual_seed(0)
-grad_rnn = input_gradients(nn.RNN(width, hidden))
+grad_rnn = input_gradients(nn.RNN(width, hidden, batch_first=True))  # x is (batch, time, features)
 tn.manual_seed(0)
-lstm_layer = nn.LSTM(width, hidden)
+lstm_layer = nn.LSTM(width, hidden, batch_first=True)
 with tn.no_grad():                       # a common trick: forget-gate bias 1, so f ≈ 0.73 at the start
     for bias in (lstm_layer.bias_ih_l0, lstm_layer.bias_hh_l0):
         bias[hidden:2 * hidden] = 0.5

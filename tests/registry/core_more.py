@@ -28,10 +28,10 @@ _IDX = np.array([2, 0, 2, 1, 2])  # repeats: the gradient must add them up
 ENTRIES = [
     # --- max / min ---------------------------------------------------------------------------
     OpEntry("max_all", tn.max, lambda r: [_apart(r, 3, 4)], np.max),
-    OpEntry("max_dim", lambda a: a.max(dim=1), lambda r: [_apart(r, 3, 4, 2)], lambda a: a.max(axis=1)),
-    OpEntry("max_tuple_keepdims", lambda a: tn.max(a, axis=(0, 2), keepdims=True), lambda r: [_apart(r, 3, 4, 2)],
+    OpEntry("max_dim", lambda a: a.max(dim=1).values, lambda r: [_apart(r, 3, 4, 2)], lambda a: a.max(axis=1)),
+    OpEntry("max_tuple_keepdims", lambda a: tn.amax(a, axis=(0, 2), keepdims=True), lambda r: [_apart(r, 3, 4, 2)],
             lambda a: a.max(axis=(0, 2), keepdims=True)),
-    OpEntry("min_axis", lambda a: tn.min(a, -1), lambda r: [_apart(r, 2, 5)], lambda a: a.min(axis=-1)),
+    OpEntry("min_axis", lambda a: tn.min(a, -1).values, lambda r: [_apart(r, 2, 5)], lambda a: a.min(axis=-1)),
     OpEntry("amax_amin", lambda a: tn.amax(a, 0) - tn.amin(a, dim=0, keepdim=False), lambda r: [_apart(r, 4, 3)],
             lambda a: a.max(0) - a.min(0)),
     OpEntry("max_two_tensors", lambda a, b: tn.max(a, b), lambda r: [_apart(r, 3, 4), _apart(r, 4) + 0.01], np.maximum),

@@ -61,6 +61,26 @@ def _fit(grad, like, fn):
     return grad
 
 
+def _run_hooks(hooks, g, who):
+    """Pass the gradient Tensor ``g`` through ``Tensor.register_hook`` hooks, in order; a hook
+    that returns a Tensor replaces the gradient (it must keep its shape)."""
+    for hook in list(hooks.values()):
+        new = hook(g)
+        if new is not None:
+            if tuple(new.shape) != tuple(g.shape):
+                raise ShapeError(f"a gradient hook on {who} returned shape {tuple(new.shape)}; "
+                                 f"it must keep the gradient's shape {tuple(g.shape)}")
+            g = new
+    return g
+
+
+def _run_hooks_array(hooks, g, like, who):
+    """:func:`_run_hooks` on the array fast path: hooks see (and may return) Tensors."""
+    t = like._make(g, like.device, False, None, None)
+    out = _run_hooks(hooks, t, who)
+    return g if out is t else out.array
+
+
 def _capture_targets(capture):
     """For ``autograd.grad``: ``(want_leaf, want_node, results)``: which result slots each
     captured leaf (by id) and each captured non-leaf (by its grad_fn) fills, and the slots.
@@ -105,7 +125,13 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
     if capture is None:
         results = []
 
-    def to_leaf(leaf, g):
+    pending = {}  # leaves with hooks: their gradient is summed first, then hooked once
+
+    def to_leaf(leaf, g, hooked=False):
+        if leaf._hooks and not hooked:
+            old = pending.get(id(leaf))
+            pending[id(leaf)] = (leaf, g if old is None else old[1] + g)
+            return
         if capture is None:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
             return
@@ -127,6 +153,8 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
             g = grads.pop(fn, None)
             if g is None:
                 continue
+            if fn._hooks:
+                g = _run_hooks(fn._hooks, g, f"the output of {fn.op_name()}")
             if fn._retained is not None:
                 kept = fn._retained()
                 if kept is not None:
@@ -148,6 +176,8 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
                     grads[nxt] = grads[nxt] + gi if nxt in grads else gi
             if not retain_graph:
                 fn.release()
+        for leaf, g in pending.values():
+            to_leaf(leaf, _run_hooks(leaf._hooks, g, "a leaf tensor"), hooked=True)
     return results
 
 
@@ -190,6 +220,16 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
     else:
         results, to_leaf = [], None
     stored = set()
+    pending = {}  # leaves with hooks: their gradient is summed first, then hooked once
+
+    def give_leaf(leaf, g):
+        if leaf._hooks:
+            old = pending.get(id(leaf))
+            pending[id(leaf)] = (leaf, g if old is None else old[1] + g)
+        elif to_leaf is None:
+            _store_leaf_grad(leaf, g, stored)
+        else:
+            to_leaf(leaf, g)
 
     roots_fn = []
     for t, g in zip(roots, root_grads):
@@ -197,10 +237,7 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
         fn = t.grad_fn
         if fn is None:
             if t._requires_grad:
-                if to_leaf is None:
-                    _store_leaf_grad(t, g, stored)
-                else:
-                    to_leaf(t, g)
+                give_leaf(t, g)
             continue
         grads[fn] = grads[fn] + g if fn in grads else g
         roots_fn.append(fn)
@@ -212,6 +249,8 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
             if g is None:
                 continue
             inputs = fn.inputs
+            if fn._hooks:
+                g = _run_hooks_array(fn._hooks, g, inputs[0], f"the output of {fn.op_name()}")
             if fn._retained is not None:
                 kept = fn._retained()
                 if kept is not None:
@@ -244,16 +283,19 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                     )
                 nxt = inp.grad_fn
                 if nxt is None:
-                    if to_leaf is None:
-                        _store_leaf_grad(inp, gi, stored)
-                    else:
-                        to_leaf(inp, gi)
+                    give_leaf(inp, gi)
                 elif nxt in grads:
                     grads[nxt] = grads[nxt] + gi
                 else:
                     grads[nxt] = gi
             if not retain_graph:
                 fn.release()
+        for leaf, g in pending.values():
+            g = _run_hooks_array(leaf._hooks, g, leaf, "a leaf tensor")
+            if to_leaf is None:
+                _store_leaf_grad(leaf, g, stored)
+            else:
+                to_leaf(leaf, g)
     finally:
         STATE.enabled = prev
     if capture is not None:

@@ -69,3 +69,59 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self):
         super().__init__(True)
+
+
+class inference_mode(set_grad_enabled):
+    """PyTorch's ``torch.inference_mode(mode=True)``: like :class:`no_grad` for running a model.
+
+    ``with tn.inference_mode(): y = model(x)`` or ``@tn.inference_mode()`` (or bare
+    ``@tn.inference_mode``). PyTorch additionally marks the results as "inference tensors"
+    that can never join a graph later, which lets it skip version counting; tinynet's
+    no-grad path already skips that bookkeeping, so here the two modes are the same thing.
+    ``inference_mode(False)`` leaves recording as it is (PyTorch's meaning: not in
+    inference mode), so it can switch the mode off inside an inference block only together
+    with ``enable_grad``.
+    """
+
+    def __new__(cls, mode=True):
+        self = super().__new__(cls)
+        if callable(mode):  # used as @inference_mode without parentheses
+            self.__init__()
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True):
+        super().__init__(False)
+        self.active = bool(mode)
+
+    def __enter__(self):
+        self.prev = STATE.enabled
+        if self.active:
+            STATE.enabled = False
+            _INFERENCE[0] += 1
+        return self
+
+    def __exit__(self, *exc):
+        STATE.enabled = self.prev
+        if self.active:
+            _INFERENCE[0] -= 1
+        return False
+
+    def __call__(self, func):
+        active = self.active
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(active):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+#: How many ``inference_mode`` blocks are open.
+_INFERENCE = [0]
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside an ``inference_mode()`` block (not merely under ``no_grad``)."""
+    return _INFERENCE[0] > 0

@@ -61,6 +61,8 @@ class Op:
     backward_array = None
     #: Set on instances by ``Tensor.retain_grad`` (a weak reference to the output).
     _retained = None
+    #: Set on instances by ``Tensor.register_hook`` on the output: ``{id: hook}``.
+    _hooks = None
     #: Version counters watched by ``check_versions`` (None: nothing to watch).
     _counters = None
 

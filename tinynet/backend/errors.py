@@ -1,7 +1,8 @@
-"""The error classes user-facing checks raise for shapes and devices.
+"""The error classes user-facing checks raise for shapes, devices and dtypes.
 
-PyTorch raises ``RuntimeError`` for a shape or device mismatch where NumPy-minded code
-expects ``ValueError``; these classes are both, so code written for either catches them.
+PyTorch raises ``RuntimeError`` for a shape, device or dtype mismatch where NumPy-minded
+code expects ``ValueError`` (``TypeError`` for dtypes); these classes are both, so code
+written for either catches them.
 """
 from __future__ import annotations
 
@@ -15,3 +16,10 @@ class DeviceError(ValueError, RuntimeError):
     """A device that is malformed, unknown, absent (``"cuda:7"`` on a one-GPU machine) or
     unusable here, or tensors of one op on different devices. Both a ``ValueError`` and a
     ``RuntimeError``."""
+
+
+class DTypeError(TypeError, RuntimeError):
+    """A tensor of a dtype the op can't take (an integer tensor into a float-only layer, a
+    float tensor as an index, mixed dtypes where they must match). PyTorch raises
+    ``RuntimeError`` for these ("not implemented for 'Long'", "expected scalar type Float"),
+    Python code expects ``TypeError``: this is both."""

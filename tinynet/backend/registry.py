@@ -85,8 +85,25 @@ def kernel_package(kind: str):
     return importlib.import_module(KERNEL_PACKAGES[kind])
 
 
+#: The device of new tensors made without ``device=`` (``tn.set_default_device``).
+_DEFAULT = [None]
+
+
+def set_default_device(spec):
+    """Make ``spec`` (``"cpu"``, ``"cuda"``, a Device, or None for cpu) the device of tensors
+    created without ``device=`` (``tn.tensor``, ``tn.zeros``, ``tn.randn``, layers' weights ...),
+    as ``torch.set_default_device``. Tensors made from other tensors keep their device."""
+    _DEFAULT[0] = None if spec is None else get_device(spec)
+
+
+def get_default_device() -> Device:
+    """The device of tensors created without ``device=`` (cpu unless changed)."""
+    return _DEFAULT[0] or _CPU
+
+
 def get_device(spec=None) -> Device:
-    """Resolve a device spec (None means cpu) to a Device, with a clear error if unknown.
+    """Resolve a device spec (None means the default device, cpu unless
+    :func:`set_default_device` changed it) to a Device, with a clear error if unknown.
 
     Accepted: a :class:`Device`, ``"cpu"``, ``"cuda"`` and ``"cuda:N"`` where GPU ``N`` exists.
     tinynet computes on one GPU, ``cuda:0`` (the first GPU the process sees; pick another
@@ -96,9 +113,11 @@ def get_device(spec=None) -> Device:
     types raise DeviceError (a ValueError and a RuntimeError).
     """
     if spec is None:
-        return _CPU
+        return _DEFAULT[0] or _CPU
     if isinstance(spec, Device):
         return spec
+    if isinstance(spec, int) and not isinstance(spec, bool) and spec >= 0:
+        spec = f"cuda:{spec}"  # PyTorch: an integer device is that CUDA ordinal
     if not isinstance(spec, str):
         raise TypeError(f"device must be a string like 'cpu', 'cuda' or 'cuda:0', or a Device; got {type(spec).__name__}")
     kind, index = parse_device(spec)

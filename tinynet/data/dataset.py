@@ -39,6 +39,40 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (and may define ``__len__``).
+
+    For data that isn't indexable (generated on the fly, read from a stream). The
+    DataLoader batches consecutive samples; it can't shuffle or sample a stream. With
+    ``num_workers=N`` every worker iterates its own copy of the dataset, so split the work
+    in ``__iter__`` with :func:`~tinynet.data.get_worker_info` (its ``id`` and
+    ``num_workers``) or each sample comes N times -- PyTorch's rule.
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__()")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it has no indices")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
 def _check_index(index, n: int, who: str) -> int:
     if isinstance(index, Tensor):
         index = index.item()
@@ -191,14 +225,15 @@ def random_split(dataset, lengths, seed: int | None = None, generator=None) -> l
 
     ``lengths`` are sample counts summing to ``len(dataset)`` or fractions summing to 1
     (``random_split(ds, [0.8, 0.2], seed=0)``). The permutation comes from ``generator`` (a
-    NumPy Generator), else from ``seed``, else from tinynet's global generator
+    :class:`tn.Generator` or NumPy Generator, as ``generator=tn.Generator().manual_seed(42)``
+    in PyTorch scripts), else from ``seed``, else from tinynet's global generator
     (``tn.manual_seed``).
     """
     n = len(dataset)
     sizes = _lengths(lengths, n)
     if generator is None:
         generator = _np.random.default_rng(seed) if seed is not None else _random.generator()
-    perm = generator.permutation(n)
+    perm = _random.resolve(generator).permutation(n)
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, perm[start:start + size]))

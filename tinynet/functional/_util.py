@@ -6,6 +6,7 @@ import numbers
 
 from ..backend.errors import ShapeError
 from ..autograd.grad_mode import STATE
+from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
@@ -37,27 +38,149 @@ def operand(x, like: Tensor) -> Tensor:
     return Tensor._make(dev.xp.asarray(x, dtype=dt), dev)
 
 
+def promote_types(d1, d2):
+    """PyTorch's ``promote_types`` on two dtypes: bool < integers < floats, and a float meets an
+    integer by keeping the float's own width (int64 with float16 gives float16, where NumPy
+    would widen to float64). Within a kind it is NumPy's (uint8 with int8 gives int16)."""
+    if d1 is d2 or d1 == d2:
+        return d1
+    f1, f2 = d1.kind == "f", d2.kind == "f"
+    if f1 != f2:
+        return d1 if f1 else d2
+    k1, k2 = d1.kind, d2.kind
+    if k1 == "b":
+        return d2
+    if k2 == "b":
+        return d1
+    if k1 == k2:  # both float, both signed or both unsigned: the wider
+        return d1 if d1.itemsize >= d2.itemsize else d2
+    u, i = (d1, d2) if k1 == "u" else (d2, d1)  # unsigned meets signed: a signed type holding both
+    if i.itemsize > u.itemsize:
+        return i
+    return _dt.to_dtype(f"int{min(2 * u.itemsize, 8) * 8}")
+
+
+def _category_result(high, low):
+    """PyTorch's ``combine_categories``: ``high`` comes from operands of higher priority
+    (tensors with dimensions over 0-d tensors over Python numbers); ``low`` counts only when
+    it is of a higher category (float over integer over bool)."""
+    if high.kind == "f":
+        return high
+    if high.kind == "b" or low.kind == "f":
+        return promote_types(high, low)
+    return high
+
+
+def result_type(*operands):
+    """The dtype of an op on ``operands`` (Tensors and Python numbers; None is skipped) under PyTorch's promotion
+    (``torch.result_type``): Tensors with dimensions decide, then 0-d Tensors, then Python
+    numbers, each lower group counting only when its category (bool < integer < float) is
+    higher. So int32 tensor + int64 tensor gives int64, float32 tensor + 0-d float64 tensor
+    stays float32, int tensor + Python float gives the default float dtype."""
+    groups = [None, None, None]  # dimensioned tensors, 0-d tensors, Python numbers
+    for x in operands:
+        if x is None:
+            continue
+        if isinstance(x, Tensor):
+            dt, g = x.array.dtype, (0 if x.array.ndim else 1)
+        elif isinstance(x, bool):
+            dt, g = _dt.bool_, 2
+        elif isinstance(x, numbers.Integral):
+            dt, g = _dt.int64, 2
+        elif isinstance(x, numbers.Real):
+            dt, g = _dt.get_default_dtype(), 2
+        else:
+            raise TypeError(f"result_type: expected Tensors or Python numbers, got {type(x).__name__}")
+        groups[g] = dt if groups[g] is None else promote_types(groups[g], dt)
+    out = None
+    for dt in reversed(groups):
+        if dt is not None:
+            out = dt if out is None else _category_result(dt, out)
+    return out
+
+
+def cast(t: Tensor, dtype) -> Tensor:
+    """``t`` converted to ``dtype``; differentiable when ``t`` requires grad (the gradient is
+    cast back), a plain constant otherwise."""
+    if t.array.dtype == dtype:
+        return t
+    if t._requires_grad and STATE.enabled:
+        return _Cast.apply(t, dtype=dtype)
+    return Tensor._make(t.array.astype(dtype), t.device)
+
+
+class _Cast(Op):
+    """A dtype cast inside a promoting op: the gradient is cast back to the input's dtype."""
+
+    name = "to"
+    saves_values = False
+
+    def forward(self, x):
+        self.in_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, g):
+        return cast(g, self.in_dtype)
+
+
 def pair(a, b, op: str):
-    """Coerce a binary op's two operands to Tensors (at least one is a Tensor)."""
+    """Coerce a binary op's two operands to Tensors of one dtype (at least one is a Tensor).
+
+    The common dtype is PyTorch's (:func:`result_type`): a Python number adapts to the
+    tensor's kind, a 0-d tensor counts only when it is of a higher category, and an integer
+    meeting a float takes the float's dtype.
+    """
     if isinstance(a, Tensor):
         if not isinstance(b, Tensor):
-            b = operand(b, a)
+            b = operand(b, a)  # already of the result dtype's kind (see operand)
+            da, db = a.array.dtype, b.array.dtype
+            if da is db:
+                return a, b
+            dt = _category_result(da, db)
+            return cast(a, dt), cast(b, dt)
     elif isinstance(b, Tensor):
         a = operand(a, b)
+        da, db = a.array.dtype, b.array.dtype
+        if da is db:
+            return a, b
+        dt = _category_result(db, da)
+        return cast(a, dt), cast(b, dt)
     else:
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     da, db = a.array.dtype, b.array.dtype
     if da is db:  # the common case, decided by identity (NumPy's builtin dtypes are singletons)
         return a, b
-    ka, kb = da.kind, db.kind
-    if (ka == "f") != (kb == "f"):
-        # PyTorch's promotion: an integer/bool tensor meeting a float one takes the float's dtype
-        # (NumPy would widen int64 + float32 to float64). Integer tensors never need grad.
-        if ka == "f":
-            b = Tensor._make(b.array.astype(a.array.dtype), b.device)
-        else:
-            a = Tensor._make(a.array.astype(b.array.dtype), a.device)
-    return a, b
+    dt = result_type(a, b)
+    return cast(a, dt), cast(b, dt)
+
+
+def quiet(xp):
+    """A context that silences NumPy's floating-point warnings (division by zero, invalid
+    values) where inf/NaN are the intended results, as PyTorch computes them silently;
+    CuPy never warns (and has no ``errstate``)."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(divide="ignore", invalid="ignore", over="ignore") if errstate is not None else _NULL
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NULL = _Null()
+
+
+def float_input(x: Tensor) -> Tensor:
+    """The input of a floating-point-only op: integer and bool tensors become the default
+    float dtype (``tn.get_default_dtype()``), as PyTorch's ``exp(int_tensor)`` gives float32."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(x).__name__}")
+    if x.array.dtype.kind != "f":
+        return Tensor._make(x.array.astype(_dt.get_default_dtype()), x.device)
+    return x
 
 
 def broadcast_error(op: str, a, b) -> ShapeError:
@@ -124,67 +247,10 @@ def dtype_fix(x_dtype, w_dtype, x: str = "x", ids_hint: bool = True) -> str:
     Only a change that can work is offered: a model's parameters are floating, so an
     integer or bool input is converted (``x.float()``), never the model to an integer type.
     """
-    convert = "x.float()" if w_dtype == _dt.float32 and x == "x" else f"{x}.to(tn.{w_dtype})"
+    convert = "x.float()" if w_dtype == _dt.float32 and x == "x" else f"{x}.to(tn.{w_dtype.name})"
     if x_dtype.kind != "f":
         return (f"layers compute in floating point, so convert the input: `{convert}`"
                 + (" (integer token ids go through nn.Embedding first)" if ids_hint and x_dtype.kind in "iu" else ""))
-    return f"convert the input (`{x}.to(tn.{w_dtype})`) or the model (`model.to(tn.{x_dtype})`)"
+    return f"convert the input (`{x}.to(tn.{w_dtype.name})`) or the model (`model.to(tn.{x_dtype.name})`)"
 
 
-def apply_inplace(x: Tensor, op: str, compute, reads_input: bool = False) -> Tensor:
-    """PyTorch's ``inplace=True``: ``compute(x)``, written into ``x``'s own memory; returns ``x``.
-
-    ``x`` keeps its identity and storage (views of it see the new values) and its version
-    counter is bumped, so a graph that saved ``x``'s old values raises at backward time
-    instead of using values that are gone. When a gradient is being recorded through ``x``:
-
-    * a leaf that requires grad is refused, as in PyTorch (its ``.grad`` would be the
-      gradient with respect to values it no longer holds); under ``tn.no_grad()`` it is allowed;
-    * a view of another tensor is refused (the base tensor's gradient would not see the
-      change); ``.clone()`` it first or use ``inplace=False``;
-    * otherwise ``x`` takes the op's node as its ``grad_fn``, so its history continues
-      through the op. The op's backward reads ``x``'s new values (its output) or, when
-      ``reads_input`` (its derivative needs the old values: leaky_relu, elu, silu), a copy of
-      the old values kept for it, as PyTorch keeps the original for such in-place ops.
-
-    ``compute`` maps a Tensor to the op's result (a Tensor of ``x``'s shape and dtype).
-    """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    recording = x._requires_grad and STATE.enabled
-    source = x
-    if recording:
-        history = x.grad_fn
-        if history is None:
-            raise RuntimeError(
-                f"{op}(inplace=True): a leaf tensor that requires grad can't be changed in place "
-                f"(shape {tuple(x.shape)}, {x.dtype}); use inplace=False, or change it under tn.no_grad()"
-            )
-        if history.is_view:
-            raise RuntimeError(
-                f"{op}(inplace=True): the input is a view made by {history.op_name()} of a tensor in the graph, so "
-                "changing it in place would hide the change from that tensor's gradient; use inplace=False "
-                "or .clone() the input first"
-            )
-        data = x.array.copy() if reads_input else x.array
-        source = Tensor._make(data, x.device, True, history, None)
-    out = compute(source)
-    if out is source:  # nothing to do (e.g. dropout in evaluation mode)
-        return x
-    try:
-        x.array[...] = out.array
-    except ValueError:
-        raise RuntimeError(
-            f"{op}(inplace=True): the input's memory can't be written (shape {tuple(x.shape)}; an expanded or "
-            "broadcast tensor has several elements in one memory location); .clone() it first"
-        ) from None
-    x._version[0] += 1
-    node = out.grad_fn
-    if recording and node is not None:
-        # x is now the node's output: the node reads x's memory and watches x's version from here on.
-        node.out = x.array
-        if node._counters is not None and node.saves_output:
-            node._counters[-1] = x._version
-            node._versions[-1] = x._version[0]
-        x.grad_fn = node
-    return x

@@ -1,5 +1,7 @@
 """Activation functions: sigmoid, relu, tanh, softmax, log_softmax, leaky_relu, gelu, silu,
-softplus, elu, hardtanh (PyTorch's names, arguments and defaults).
+softplus, elu, hardtanh, and the rest of PyTorch's set (hardsigmoid, hardswish, relu6, selu,
+celu, mish, softsign, softmin, logsigmoid, glu, prelu, rrelu, hardshrink, softshrink,
+tanhshrink, threshold), with PyTorch's names, arguments and defaults.
 
 Each is a :class:`~tinynet.autograd.Op` whose backward is written with tinynet ops
 on the saved output (``self.output()``) or input, so ``create_graph=True`` gives second
@@ -27,9 +29,12 @@ erf).
 
 In-place forms
 --------------
-``relu``, ``leaky_relu``, ``elu``, ``hardtanh`` and ``silu`` take PyTorch's
+``relu``, ``leaky_relu``, ``elu``, ``hardtanh``, ``silu``, ``relu6``, ``hardsigmoid``,
+``hardswish``, ``selu``, ``celu``, ``mish``, ``rrelu`` and ``threshold`` take PyTorch's
 ``inplace=True``: the result is written into the input's own memory and the input itself
-is returned (see :func:`~tinynet.functional._util.apply_inplace` for the autograd rules).
+is returned (see :func:`~tinynet.functional.inplace.assign` for the autograd rules).
+PyTorch's functional in-place forms ``relu_``, ``elu_``, ``leaky_relu_``, ``hardtanh_``,
+``selu_``, ``celu_``, ``rrelu_`` and ``threshold_`` are the same call with ``inplace=True``.
 """
 from __future__ import annotations
 
@@ -37,12 +42,19 @@ import math
 
 from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
-from ._util import apply_inplace, normalize_axis, pick_axis
-from .elementwise import exp
+from ..backend.errors import DeviceError, ShapeError
+from ..tensor.random import generator
+from ..tensor.tensor import Tensor
+from ._util import float_input, normalize_axis, pick_axis
+from .inplace import assign
+from .elementwise import exp, where
+from .join import split
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "elu", "erf", "gelu", "hardtanh", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu",
-    "softmax", "softplus", "softsign", "tanh"
+    "celu", "celu_", "elu", "elu_", "erf", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish",
+    "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "log_softmax", "logsigmoid", "mish", "prelu",
+    "relu", "relu6", "relu_", "rrelu", "rrelu_", "selu", "selu_", "sigmoid", "silu", "softmax", "softmin",
+    "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "threshold_"
 ]
 
 
@@ -368,7 +380,7 @@ class LogSoftmax(Op):
 # --- public functions -------------------------------------------------------------------------
 def sigmoid(input):
     """The logistic function 1 / (1 + e^-x), stable for any input."""
-    _check_float(input, "sigmoid")
+    input = float_input(input)  # integer input gives the default float, as in PyTorch
     return Sigmoid.apply(input)
 
 
@@ -376,13 +388,13 @@ def relu(input, inplace: bool = False):
     """max(x, 0). ``inplace=True`` writes the result into ``input`` and returns it (PyTorch's
     ``relu_``; see the module docstring)."""
     if inplace:
-        return apply_inplace(input, "relu", ReLU.apply)
+        return assign(input, ReLU.apply, "relu(inplace=True)", reads_input=False)
     return ReLU.apply(input)
 
 
 def tanh(input):
     """Hyperbolic tangent."""
-    _check_float(input, "tanh")
+    input = float_input(input)  # integer input gives the default float, as in PyTorch
     return Tanh.apply(input)
 
 
@@ -392,8 +404,7 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     _check_float(input, "leaky_relu")
     slope = float(negative_slope)
     if inplace:
-        return apply_inplace(input, "leaky_relu", lambda x: LeakyReLU.apply(x, negative_slope=slope),
-                             reads_input=True)
+        return assign(input, lambda x: LeakyReLU.apply(x, negative_slope=slope), "leaky_relu(inplace=True)")
     return LeakyReLU.apply(input, negative_slope=slope)
 
 
@@ -409,7 +420,7 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
     _check_float(input, "elu")
     alpha = float(alpha)
     if inplace:
-        return apply_inplace(input, "elu", lambda x: ELU.apply(x, alpha=alpha), reads_input=True)
+        return assign(input, lambda x: ELU.apply(x, alpha=alpha), "elu(inplace=True)")
     return ELU.apply(input, alpha=alpha)
 
 
@@ -421,13 +432,13 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     bounds = dict(min_val=float(min_val), max_val=float(max_val))
     if inplace:
-        return apply_inplace(input, "hardtanh", lambda x: Hardtanh.apply(x, **bounds))
+        return assign(input, lambda x: Hardtanh.apply(x, **bounds), "hardtanh(inplace=True)", reads_input=False)
     return Hardtanh.apply(input, **bounds)
 
 
 def erf(input):
     """The error function (``torch.erf``)."""
-    _check_float(input, "erf")
+    input = float_input(input)  # integer input gives the default float, as in PyTorch
     return Erf.apply(input)
 
 
@@ -444,7 +455,7 @@ def silu(input, inplace: bool = False):
     and returns it."""
     _check_float(input, "silu")
     if inplace:
-        return apply_inplace(input, "silu", lambda x: x * sigmoid(x), reads_input=True)
+        return assign(input, lambda x: x * sigmoid(x), "silu(inplace=True)")
     return input * sigmoid(input)
 
 
@@ -454,7 +465,7 @@ def softsign(input):
     A composite op (CONTRIBUTING.md's worked example): autograd derives its gradient
     ``1 / (1 + |x|)^2`` from the ops it is made of.
     """
-    _check_float(input, "softsign")
+    input = float_input(input)  # integer input gives the default float, as in PyTorch
     return input / (1 + abs(input))
 
 
@@ -478,3 +489,258 @@ def log_softmax(input, dim=None, *, axis=None, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     return LogSoftmax.apply(input, axis=_softmax_axis(input, axis, dim, "log_softmax"))
+
+
+def relu_(input):
+    """In-place :func:`relu` (PyTorch's ``F.relu_``): writes into ``input`` and returns it."""
+    return relu(input, inplace=True)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    """In-place :func:`leaky_relu` (PyTorch's ``F.leaky_relu_``)."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu_(input, alpha: float = 1.0):
+    """In-place :func:`elu` (PyTorch's ``F.elu_``)."""
+    return elu(input, alpha, inplace=True)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    """In-place :func:`hardtanh` (PyTorch's ``F.hardtanh_``)."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+# --- more activations (composites of the ops above, unless said otherwise) ---------------------
+def _maybe_inplace(input, inplace, op, compute):
+    """``compute(input)``, or the same written into ``input`` when ``inplace`` (the composite's
+    inner ops may read the old values, so a copy of them is kept for the backward)."""
+    if inplace:
+        return assign(input, compute, f"{op}(inplace=True)")
+    return compute(input)
+
+
+def _const(array, like):
+    """A constant (no-grad) tensor on ``like``'s device; NumPy turns 0-d results into scalars,
+    so the value is made an array again."""
+    return Tensor._make(like.device.xp.asarray(array), like.device)
+
+
+def relu6(input, inplace: bool = False):
+    """relu6(x) = min(max(x, 0), 6) = ``hardtanh(x, 0, 6)`` (PyTorch defines it so; the
+    gradient is 1 strictly inside (0, 6), 0 elsewhere)."""
+    _check_float(input, "relu6")
+    return hardtanh(input, 0.0, 6.0, inplace=inplace)
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """hardsigmoid(x) = relu6(x + 3) / 6: 0 for x <= -3, 1 for x >= 3, linear in between
+    (a cheap piecewise-linear sigmoid, MobileNetV3's). Gradient 1/6 strictly inside (-3, 3)."""
+    _check_float(input, "hardsigmoid")
+    return _maybe_inplace(input, inplace, "hardsigmoid",
+                          lambda x: (Hardtanh.apply(x, min_val=-3.0, max_val=3.0) + 3.0) * (1.0 / 6.0))
+
+
+def hardswish(input, inplace: bool = False):
+    """hardswish(x) = x * relu6(x + 3) / 6 (MobileNetV3): 0 for x <= -3, x for x >= 3.
+
+    Gradient (PyTorch's): 0 below -3, (2x + 3) / 6 on [-3, 3], 1 above 3.
+    """
+    _check_float(input, "hardswish")
+    return _maybe_inplace(input, inplace, "hardswish", lambda x: x * hardsigmoid(x))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace: bool = False):
+    """selu(x) = scale * elu(x, alpha) with PyTorch's constants alpha = 1.6732632423543772,
+    scale = 1.0507009873554805 (self-normalising: keeps zero mean / unit variance)."""
+    _check_float(input, "selu")
+    return _maybe_inplace(input, inplace, "selu", lambda x: ELU.apply(x, alpha=_SELU_ALPHA) * _SELU_SCALE)
+
+
+def selu_(input):
+    """In-place :func:`selu` (PyTorch's ``F.selu_``)."""
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    """celu(x) = max(0, x) + min(0, alpha (exp(x / alpha) - 1)) = ``alpha * elu(x / alpha)``:
+    an ELU whose derivative is continuous at 0 for any alpha."""
+    _check_float(input, "celu")
+    alpha = float(alpha)
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (the formula divides by alpha); use relu for that limit")
+    return _maybe_inplace(input, inplace, "celu", lambda x: ELU.apply(x * (1.0 / alpha), alpha=1.0) * alpha)
+
+
+def celu_(input, alpha: float = 1.0):
+    """In-place :func:`celu` (PyTorch's ``F.celu_``)."""
+    return celu(input, alpha, inplace=True)
+
+
+def mish(input, inplace: bool = False):
+    """mish(x) = x * tanh(softplus(x)) (Misra 2019): smooth, non-monotonic like silu."""
+    _check_float(input, "mish")
+    return _maybe_inplace(input, inplace, "mish", lambda x: x * tanh(softplus(x)))
+
+
+def softmin(input, dim=None, *, axis=None, dtype=None):
+    """softmin(x) = softmax(-x) along ``dim`` (alias ``axis``; default the last axis).
+    ``dtype`` casts the input first, as in PyTorch."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return Softmax.apply(-input, axis=_softmax_axis(input, axis, dim, "softmin"))
+
+
+class LogSigmoid(Op):
+    """logsigmoid(x) = log(1 / (1 + e^-x)) = min(x, 0) - log1p(e^-|x|): never overflows and
+    never takes log(0) (x = -1e4 gives -1e4, x = 1e4 gives -0).
+
+    d/dx = 1 - sigmoid(x) = sigmoid(-x).
+    """
+
+    name = "logsigmoid"
+    saves_output = False
+
+    def forward(self, x):
+        xp = self.xp
+        return (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        return g * sigmoid(-self.inputs[0])
+
+    def backward_array(self, g):
+        xp = self.xp
+        x = self.inputs[0].array
+        e = xp.exp(-xp.abs(x))
+        s = xp.where(x >= 0, e, 1) / (1 + e)  # sigmoid(-x), stable
+        return (g * s).astype(g.dtype, copy=False)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), computed stably (see :class:`LogSigmoid`)."""
+    _check_float(input, "logsigmoid")
+    return LogSigmoid.apply(input)
+
+
+def glu(input, dim: int = -1):
+    """Gated linear unit: split ``input`` in halves a, b along ``dim``; return a * sigmoid(b).
+    The size along ``dim`` must be even."""
+    _check_float(input, "glu")
+    if input.ndim == 0:
+        raise ShapeError("glu: does not support 0-d (scalar) tensors; the input needs a dimension to halve")
+    d = normalize_axis(dim, input.ndim, "glu")
+    n = input.shape[d]
+    if n % 2:
+        raise ShapeError(
+            f"glu: halving dimension must be even, but dimension {dim} of the input (shape "
+            f"{tuple(input.shape)}) has size {n}"
+        )
+    a, b = split(input, n // 2, d)
+    return a * sigmoid(b)
+
+
+def prelu(input, weight):
+    """prelu(x) = x for x > 0, ``weight * x`` otherwise, with a learnable ``weight``.
+
+    ``weight`` has one element (shared) or one per channel, the input's dimension 1
+    (inputs of fewer than 2 dimensions have one channel), as PyTorch's.
+    """
+    _check_float(input, "prelu")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"prelu: weight must be a Tensor, got {type(weight).__name__}")
+    if weight.device is not input.device:
+        raise DeviceError(
+            f"prelu: input is on {input.device.type} but weight is on {weight.device.type}; "
+            f"move the weight with `weight.to('{input.device.type}')`"
+        )
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    k = int(weight.array.size)
+    if weight.ndim > 1 or k not in (1, channels):
+        raise ShapeError(
+            f"prelu: weight of shape {tuple(weight.shape)} matches neither one shared parameter nor the "
+            f"input's {channels} channel(s) (input shape {tuple(input.shape)}, channels on dimension 1); "
+            f"use nn.PReLU(num_parameters={channels}) or a weight of {channels} element(s)"
+        )
+    if weight.dtype != input.dtype:
+        weight = weight.to(input.dtype)
+    w = weight.reshape(()) if k == 1 else weight.reshape((1, channels) + (1,) * (input.ndim - 2))
+    return where(input.array > 0, input, w * input)
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False):
+    """Randomized leaky ReLU (Xu et al. 2015): x for x >= 0, ``a * x`` otherwise.
+
+    In training each element gets its own slope ``a ~ U(lower, upper)``, drawn on the host
+    from the global generator (``tn.manual_seed`` makes it reproducible); the gradient of
+    a negative element is its slope. In evaluation (``training=False``) the slope is fixed
+    at ``(lower + upper) / 2``, a leaky_relu.
+    """
+    _check_float(input, "rrelu")
+    lower, upper = float(lower), float(upper)
+    if lower > upper:
+        raise ValueError(f"rrelu: lower bound ({lower}) must not exceed the upper bound ({upper})")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace=inplace)
+    shape = tuple(input.shape)
+    slopes = generator().uniform(lower, upper, size=shape or (1,)).reshape(shape).astype(input.array.dtype)
+    slopes = input.device.from_host(slopes) if input.device.xp.__name__ != "numpy" else slopes
+
+    def compute(x):
+        return where(x.array >= 0, x, x * _const(slopes, x))
+    return _maybe_inplace(input, inplace, "rrelu", compute)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    """In-place :func:`rrelu` (PyTorch's ``F.rrelu_``)."""
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def hardshrink(input, lambd: float = 0.5):
+    """hardshrink(x) = x where |x| > lambd, else 0 (gradient 1 or 0 likewise)."""
+    _check_float(input, "hardshrink")
+    lambd = float(lambd)
+    keep = input.device.xp.abs(input.array) > lambd
+    return input * _const(keep.astype(input.array.dtype), input)
+
+
+def softshrink(input, lambd: float = 0.5):
+    """softshrink(x) = x - lambd for x > lambd, x + lambd for x < -lambd, else 0 (the
+    proximal operator of lambd |x|); gradient 1 where |x| > lambd, else 0."""
+    _check_float(input, "softshrink")
+    lambd = float(lambd)
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    a = input.array
+    shift = _const(((a > lambd) * -lambd + (a < -lambd) * lambd).astype(a.dtype), input)
+    keep = _const((input.device.xp.abs(a) > lambd).astype(a.dtype), input)
+    return input * keep + shift
+
+
+def tanhshrink(input):
+    """tanhshrink(x) = x - tanh(x)."""
+    _check_float(input, "tanhshrink")
+    return input - tanh(input)
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    """threshold(x) = x where x > threshold, else ``value`` (gradient 1 where x > threshold)."""
+    _check_float(input, "threshold")
+    th, value = float(threshold), float(value)
+
+    def compute(x):
+        keep = x.array > th
+        return x * _const(keep.astype(x.array.dtype), x) + _const(((~keep) * value).astype(x.array.dtype), x)
+    return _maybe_inplace(input, inplace, "threshold", compute)
+
+
+_threshold = threshold  # (threshold_'s argument ``threshold`` hides the function's name)
+
+
+def threshold_(input, threshold: float, value: float):
+    """In-place :func:`threshold` (PyTorch's ``F.threshold_``)."""
+    return _threshold(input, threshold, value, inplace=True)

@@ -6,10 +6,18 @@
 axes broadcast. The mask ``M`` follows PyTorch's ``F.scaled_dot_product_attention``:
 
 * a **bool** ``attn_mask``: True = may attend, False = masked out (score -> -inf);
-* a **float** ``attn_mask``: added to the scores (0 keeps, -inf or a large negative masks);
+* a **float** ``attn_mask``: added to the scores (0 keeps, -inf or a large negative masks).
+  A float mask Tensor that requires grad (a learned bias, e.g. ALiBi or relative
+  positions) receives its gradient ``dM = dS`` (summed over the axes it was broadcast
+  along), as in PyTorch;
 * ``is_causal=True``: query i attends to keys j <= i (top-left aligned, as PyTorch);
   unlike PyTorch it may be combined with ``attn_mask`` (both apply);
 * a key-padding mask is an ``attn_mask`` shaped to broadcast, e.g. (N, 1, 1, S).
+
+``scale`` replaces ``1 / sqrt(E)`` when given. ``enable_gqa=True`` (grouped-query
+attention, as PyTorch) lets key and value have fewer heads (axis -3) than the query: each
+key/value head serves ``Hq / Hkv`` consecutive query heads (``repeat_interleave`` on axis -3);
+Hq must be a multiple of Hkv.
 
 The mask must broadcast to the scores' shape (..., L, S), else a ValueError names both
 shapes. A fully masked row has no keys to attend to and gives NaN, as in PyTorch.
@@ -53,9 +61,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 
 
 # --- masks -----------------------------------------------------------------------------------
-def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_attention"):
-    """Turn ``attn_mask`` (Tensor or array, bool or float) into an additive float array."""
-    m = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+def _check_mask_shape(m, scores_shape, op):
     try:
         full = tuple(int(s) for s in _np.broadcast_shapes(tuple(m.shape), tuple(scores_shape)))
     except ValueError:
@@ -66,6 +72,12 @@ def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_at
             f"shape {tuple(scores_shape)} (batch..., L queries, S keys). Give a mask of shape (L, S), "
             "(N, 1, L, S), or (N, 1, 1, S) for key padding."
         )
+
+
+def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_attention"):
+    """Turn ``attn_mask`` (Tensor or array, bool or float) into an additive float array."""
+    m = attn_mask.array if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+    _check_mask_shape(m, scores_shape, op)
     if m.dtype.kind == "b":
         return xp.where(m, dtype.type(0), dtype.type(-math.inf)).astype(dtype, copy=False)
     if m.dtype.kind != "f":
@@ -83,12 +95,16 @@ def causal_mask(L: int, S: int, xp, dtype):
 
 
 # --- the array math shared by both ops -------------------------------------------------------
-def _probs(fn, q, k):
-    """P = softmax(q k^T * scale + mask) on arrays, through the device's fused softmax."""
+def _probs(fn, q, k, m=None):
+    """P = softmax(q k^T * scale + mask [+ m]) on arrays, through the device's fused softmax.
+
+    ``m`` is the array of a float mask given as an op input (one that requires grad)."""
     s = q @ k.swapaxes(-1, -2)
     s *= s.dtype.type(fn.scale)
     if fn.mask is not None:
         s += fn.mask
+    if m is not None:
+        s = s + m
     shape = s.shape
     return fn.kernels.softmax_forward(s.reshape(-1, shape[-1])).reshape(shape)
 
@@ -103,7 +119,9 @@ def _dropout_keep(fn, shape, dtype):
 
 
 def _array_grads(fn, g, q, k, v):
-    """dQ, dK, dV (arrays) from the saved probabilities, with the fused softmax backward."""
+    """dQ, dK, dV, dS (arrays) from the saved probabilities, with the fused softmax backward.
+
+    dS is the gradient of the scores after scaling, i.e. the gradient of an additive mask."""
     p = fn.p
     pd = p if fn.keep is None else p * fn.keep
     dv = pd.swapaxes(-1, -2) @ g
@@ -111,32 +129,36 @@ def _array_grads(fn, g, q, k, v):
     if fn.keep is not None:
         dp *= fn.keep
     shape = dp.shape
-    ds = fn.kernels.softmax_backward(p.reshape(-1, shape[-1]), dp.reshape(-1, shape[-1])).reshape(shape)
-    ds *= ds.dtype.type(fn.scale)
+    dm = fn.kernels.softmax_backward(p.reshape(-1, shape[-1]), dp.reshape(-1, shape[-1])).reshape(shape)
+    ds = dm * dm.dtype.type(fn.scale)
     dq = ds @ k
     dk = ds.swapaxes(-1, -2) @ q
-    return dq, dk, dv
+    return dq, dk, dv, dm
 
 
-def _tensor_grads(fn, g, q, k, v):
-    """dQ, dK, dV as differentiable tinynet ops (used when create_graph is on)."""
+def _tensor_grads(fn, g, q, k, v, m=None):
+    """dQ, dK, dV, dS as differentiable tinynet ops (used when create_graph is on)."""
     s = (q @ k.swapaxes(-1, -2)) * fn.scale
     if fn.mask is not None:
         s = s + fn.constant(fn.mask)
+    if m is not None:
+        s = s + m
     p = softmax(s, dim=-1)
     pd = p if fn.keep is None else p * fn.constant(fn.keep)
     dv = pd.swapaxes(-1, -2) @ g
     dp = g @ v.swapaxes(-1, -2)
     if fn.keep is not None:
         dp = dp * fn.constant(fn.keep)
-    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True)) * fn.scale
-    return ds @ k, ds.swapaxes(-1, -2) @ q, dv
+    dm = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    ds = dm * fn.scale
+    return ds @ k, ds.swapaxes(-1, -2) @ q, dv, dm
 
 
 class Attention(Op):
-    """softmax(q k^T * scale + mask) v with optional dropout on the probabilities.
+    """softmax(q k^T * scale + mask [+ m]) v with optional dropout on the probabilities.
 
-    Params: ``scale``, ``mask`` (additive array broadcasting to the scores, or None),
+    Inputs ``q, k, v`` and optionally ``m``, a float additive mask that requires grad
+    (its gradient is dS, unbroadcast to its shape). Params: ``scale``, ``mask`` (additive array broadcasting to the scores, or None),
     ``dropout_p``, ``sink`` (None, or a list that receives the probability array, for
     callers that return attention weights). The probabilities before dropout are kept
     as ``self.p``.
@@ -145,8 +167,8 @@ class Attention(Op):
     name = "scaled_dot_product_attention"
     saves_output = False  # the backward reads the inputs and the saved probabilities
 
-    def forward(self, q, k, v):
-        self.p = _probs(self, q, k)
+    def forward(self, q, k, v, m=None):
+        self.p = _probs(self, q, k, m)
         if self.sink is not None:
             self.sink.append(self.p)
         self.keep = _dropout_keep(self, self.p.shape, self.p.dtype)
@@ -154,18 +176,26 @@ class Attention(Op):
         return pd @ v
 
     def backward(self, g):
-        q, k, v = self.inputs
-        dq, dk, dv = _tensor_grads(self, g, q, k, v)
-        return (unbroadcast(dq, q.shape) if q._requires_grad else None,
-                unbroadcast(dk, k.shape) if k._requires_grad else None,
-                unbroadcast(dv, v.shape) if v._requires_grad else None)
+        q, k, v = self.inputs[:3]
+        m = self.inputs[3] if len(self.inputs) > 3 else None
+        dq, dk, dv, dm = _tensor_grads(self, g, q, k, v, m)
+        grads = (unbroadcast(dq, q.shape) if q._requires_grad else None,
+                 unbroadcast(dk, k.shape) if k._requires_grad else None,
+                 unbroadcast(dv, v.shape) if v._requires_grad else None)
+        if m is None:
+            return grads
+        return grads + (unbroadcast(dm, m.shape) if m._requires_grad else None,)
 
     def backward_array(self, g):
-        q, k, v = self.inputs
-        dq, dk, dv = _array_grads(self, g, q.array, k.array, v.array)
-        return (unbroadcast_array(dq, q.shape) if q._requires_grad else None,
-                unbroadcast_array(dk, k.shape) if k._requires_grad else None,
-                unbroadcast_array(dv, v.shape) if v._requires_grad else None)
+        q, k, v = self.inputs[:3]
+        m = self.inputs[3] if len(self.inputs) > 3 else None
+        dq, dk, dv, dm = _array_grads(self, g, q.array, k.array, v.array)
+        grads = (unbroadcast_array(dq, q.shape) if q._requires_grad else None,
+                 unbroadcast_array(dk, k.shape) if k._requires_grad else None,
+                 unbroadcast_array(dv, v.shape) if v._requires_grad else None)
+        if m is None:
+            return grads
+        return grads + (unbroadcast_array(dm, m.shape) if m._requires_grad else None,)
 
 
 def _split_heads(a, n, L, e, h, which):
@@ -202,7 +232,7 @@ class PackedSelfAttention(Op):
         heads = qkv.reshape(n, L, 3, h, e // h).permute(2, 0, 3, 1, 4)
         q, k, v = heads[0], heads[1], heads[2]
         gh = g.reshape(n, L, h, e // h).permute(0, 2, 1, 3)
-        dq, dk, dv = _tensor_grads(self, gh, q, k, v)
+        dq, dk, dv, _ = _tensor_grads(self, gh, q, k, v)
         d = stack([dq, dk, dv], axis=0)  # (3, n, h, L, d)
         return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
 
@@ -212,7 +242,7 @@ class PackedSelfAttention(Op):
         e, h = e3 // 3, self.num_heads
         q, k, v = (_split_heads(a, n, L, e, h, i) for i in range(3))
         gh = g.reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
-        dq, dk, dv = _array_grads(self, gh, q, k, v)
+        dq, dk, dv, _ = _array_grads(self, gh, q, k, v)
         out = self.xp.empty((n, L, 3, h, e // h), dtype=a.dtype)
         out[:, :, 0] = dq.transpose(0, 2, 1, 3)
         out[:, :, 1] = dk.transpose(0, 2, 1, 3)
@@ -231,9 +261,22 @@ def _build_mask(attn_mask, is_causal, scores_shape, xp, dtype, op):
     return mask
 
 
+def _repeat_kv_heads(t, r):
+    """``t.repeat_interleave(r, dim=-3)``: (..., H, S, E) -> (..., H*r, S, E), each head r times."""
+    shape = tuple(t.shape)
+    lead, (h, s, e) = shape[:-3], shape[-3:]
+    return t.unsqueeze(-3).expand(*lead, h, r, s, e).reshape(*lead, h * r, s, e)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale=None, *, need_weights: bool = False):
+                                 is_causal: bool = False, scale=None, enable_gqa: bool = False, *,
+                                 need_weights: bool = False):
     """softmax(query key^T * scale + mask) value (see the module docstring for masks).
+
+    PyTorch's signature and semantics: ``attn_mask`` bool (True = take part) or float
+    (added; a float mask Tensor that requires grad gets its gradient), ``dropout_p`` on the
+    probabilities, ``is_causal`` (top-left causal mask), ``scale`` (default ``1/sqrt(E)``),
+    ``enable_gqa`` (key/value heads repeated to the query's head count).
 
     With ``need_weights=True`` (a tinynet extension) returns ``(output, weights)``, the
     attention probabilities before dropout (differentiable when a graph is recorded).
@@ -255,21 +298,45 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         )
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
+    if enable_gqa:
+        if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+            raise ShapeError(
+                f"{op}: enable_gqa=True needs a head axis (-3) on query, key and value, got query "
+                f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+            )
+        hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+        if hk != hv or hq % hk:
+            raise ShapeError(
+                f"{op}: enable_gqa=True needs key and value with the same number of heads (axis -3) dividing the "
+                f"query's: query has {hq} heads {tuple(query.shape)}, key {hk} {tuple(key.shape)}, value {hv} "
+                f"{tuple(value.shape)}. Give key/value Hkv heads with Hq % Hkv == 0"
+            )
+        if hq != hk:
+            key, value = _repeat_kv_heads(key, hq // hk), _repeat_kv_heads(value, hq // hk)
     try:
         batch = _np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     except ValueError:
+        hint = ("" if enable_gqa or query.ndim < 3 or key.ndim < 3 else
+                "; if key/value have fewer heads (axis -3) than the query, pass enable_gqa=True")
         raise ShapeError(
             f"{op}: the batch axes of query {tuple(query.shape)}, key {tuple(key.shape)} and value "
-            f"{tuple(value.shape)} cannot be broadcast together"
+            f"{tuple(value.shape)} cannot be broadcast together{hint}"
         ) from None
     scores_shape = tuple(batch) + (query.shape[-2], key.shape[-2])
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    grad_mask = None  # a float mask Tensor that requires grad: an input of the op
+    if (isinstance(attn_mask, Tensor) and attn_mask._requires_grad and STATE.enabled
+            and attn_mask.dtype.kind == "f"):
+        _check_mask_shape(attn_mask, scores_shape, op)
+        grad_mask = attn_mask if attn_mask.dtype == query.dtype else attn_mask.to(query.dtype)
+        attn_mask = None
     mask = _build_mask(attn_mask, is_causal, scores_shape, query.device.xp, query.dtype, op)
     sink = [] if need_weights else None
-    out = Attention.apply(query, key, value, scale=scale, mask=mask, dropout_p=float(dropout_p), sink=sink)
+    inputs = (query, key, value) if grad_mask is None else (query, key, value, grad_mask)
+    out = Attention.apply(*inputs, scale=scale, mask=mask, dropout_p=float(dropout_p), sink=sink)
     if not need_weights:
         return out
-    return out, _weights(query, key, scale, mask, sink[0])
+    return out, _weights(query, key, scale, mask, sink[0], grad_mask)
 
 
 def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float = 0.0,
@@ -298,12 +365,14 @@ def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float 
     return out, Tensor._make(sink[0], qkv.device)
 
 
-def _weights(q, k, scale, mask, probs):
+def _weights(q, k, scale, mask, probs, grad_mask=None):
     """The attention probabilities as a tensor: differentiable (recomputed with tinynet ops)
-    when q or k needs a gradient and a graph is being recorded, else the saved array."""
-    if not ((q._requires_grad or k._requires_grad) and STATE.enabled):
+    when q, k or a float mask needs a gradient and a graph is being recorded, else the saved array."""
+    if not ((q._requires_grad or k._requires_grad or grad_mask is not None) and STATE.enabled):
         return Tensor._make(probs, q.device)
     s = (q @ k.swapaxes(-1, -2)) * scale
     if mask is not None:
         s = s + Tensor._make(mask, q.device)
+    if grad_mask is not None:
+        s = s + grad_mask
     return softmax(s, dim=-1)

@@ -36,7 +36,7 @@ from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "conv1d", "conv2d", "conv_transpose2d"
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"
 ]
 
 
@@ -387,8 +387,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     y = Conv2dInputGrad.apply(x, weight, stride=(sh, sw), pad=(ph, pw), dilation=(dh, dw), groups=int(groups),
                               out_hw=(h, w), in_shape=(x.shape[0], c_out, out_h, out_w))
     if bias is not None:
+        _check_tensor(bias, "bias", op)
         if tuple(bias.shape) != (c_out,):
             raise ShapeError(f"{op}: bias must have shape ({c_out},), got {tuple(bias.shape)}")
+        _check_same(bias, weight, "bias", "weight", op)
         y = y + bias.reshape(1, c_out, 1, 1)
     return y.squeeze(0) if unbatched else y
 
@@ -439,4 +441,27 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     pad = padding if isinstance(padding, str) else (0, _ints(padding, 1, "padding", op)[0])
     y = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, stride=(1, _ints(stride, 1, "stride", op)[0]),
                padding=pad, dilation=(1, _ints(dilation, 1, "dilation", op)[0]), groups=groups, op=op)
+    return y.squeeze(-2)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                     *, op: str = "conv_transpose1d"):
+    """Transposed 1-D convolution of (N, C_in, L) with ``weight`` (C_in, C_out/groups, k): the adjoint of conv1d.
+
+    ``L_out = (L - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1``; computed as
+    :func:`conv_transpose2d` over a height-1 image. An unbatched (C_in, L) input gives (C_out, L_out).
+    """
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if weight.ndim != 3:
+        raise ShapeError(f"{op}: weight must be 3-D (in_channels, out_channels/groups, k), got shape "
+                         f"{tuple(weight.shape)}")
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected input of shape (N, C={weight.shape[0]}, L) (3-D, or 2-D without the "
+                         f"batch axis), got shape {tuple(input.shape)}")
+    y = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias,
+                         stride=(1, _ints(stride, 1, "stride", op)[0]),
+                         padding=(0, _ints(padding, 1, "padding", op)[0]),
+                         output_padding=(0, _ints(output_padding, 1, "output_padding", op)[0]), groups=groups,
+                         dilation=(1, _ints(dilation, 1, "dilation", op)[0]), op=op)
     return y.squeeze(-2)

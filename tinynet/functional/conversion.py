@@ -11,7 +11,7 @@ from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "clone", "contiguous", "cpu", "to", "to_cpu", "to_cuda"
+    "contiguous", "cpu", "to", "to_cpu", "to_cuda"
 ]
 
 
@@ -61,12 +61,17 @@ def clone(x):
     return Clone.apply(x)
 
 
-def to(x, *args, dtype=None, device=None, copy=False):
-    """``x.to("cuda")``, ``x.to(tn.float64)``, ``x.to(other_tensor)``, ``x.to(device, dtype)``."""
+def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+    """``x.to("cuda")``, ``x.to(tn.float64)``, ``x.to(other_tensor)``, ``x.to(device, dtype)``.
+
+    ``non_blocking`` is PyTorch's hint that the copy may overlap other work: tinynet copies
+    synchronously, which is always a correct way to honour it. ``memory_format`` is accepted
+    (tensors are row-major).
+    """
     for a in args:
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
-        elif isinstance(a, (str, Device)):
+        elif isinstance(a, (str, Device)) or (isinstance(a, int) and not isinstance(a, bool)):
             device = a
         else:
             dtype = a
@@ -103,6 +108,28 @@ def to_cuda(x):
 cpu = to_cpu  # tn.cpu(x) / F.cpu(x), as before (no module of that name to clash with)
 
 
-def contiguous(x):
-    """Tensors are always usable as they are; returns ``x`` (kept for PyTorch code)."""
-    return x
+def contiguous(x, memory_format=None):
+    """``x`` itself when its elements are already in row-major order without gaps, else a
+    row-major copy (differentiable), as PyTorch."""
+    return x if x.array.flags.c_contiguous else clone(x)
+
+
+#: PyTorch's legacy tensor-type names (``x.type()``), by dtype name.
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+               "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def type_(x, dtype=None, non_blocking=False):
+    """``x.type()``: the type name (``'tinynet.FloatTensor'``, ``'tinynet.cuda.FloatTensor'``);
+    ``x.type(dtype)``: ``x`` converted to ``dtype`` (a dtype or such a name)."""
+    if dtype is None:
+        where = "cuda." if x.device.type == "cuda" else ""
+        return f"tinynet.{where}{_TYPE_NAMES.get(x.dtype.name, x.dtype.name)}"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        short = dtype.rsplit(".", 1)[-1]
+        if short not in names:
+            raise TypeError(f"type(): unknown tensor type {dtype!r}; use one of {sorted(names)} or a dtype")
+        return to(x, dtype=names[short], device="cuda" if ".cuda." in dtype else None)
+    return to(x, dtype=dtype)

@@ -16,7 +16,7 @@ import numbers
 
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
-from ._util import apply_inplace
+from .inplace import assign
 
 __all__ = ["dropout"]  # the public ops: tinynet.functional and tn.<name> export these
 
@@ -34,7 +34,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
 
     With ``training=False`` or ``p=0`` the input is returned unchanged; ``p=1`` gives zeros.
     ``inplace=True`` multiplies ``input`` by the mask in its own memory and returns it, as
-    PyTorch does (see :func:`~tinynet.functional._util.apply_inplace` for the autograd rules).
+    PyTorch does (see :func:`~tinynet.functional.inplace.assign` for the autograd rules).
     """
     p = _check_p(p, "dropout")
     if not isinstance(input, Tensor):
@@ -59,5 +59,5 @@ def scale_by_mask(input, mask, inplace: bool, op: str):
     input.
     """
     if inplace:
-        return apply_inplace(input, op, lambda x: x * mask)
+        return assign(input, lambda x: x * mask, f"{op}(inplace=True)", reads_input=False)
     return input * mask

@@ -8,13 +8,22 @@ from __future__ import annotations
 from ..backend.errors import DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
-from ._util import broadcast_error, operand, pair, unbroadcast, unbroadcast_array
+from ..tensor import dtypes as _dt
+from ._util import (broadcast_error, cast, float_input, operand, pair, quiet, result_type, unbroadcast,
+                    unbroadcast_array)
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "abs", "add", "allclose", "clamp", "clip", "div", "eq", "exp", "ge", "gt", "isfinite", "isnan",
-    "le", "log", "logical_and", "logical_not", "logical_or", "lt", "maximum", "minimum", "mul",
-    "ne", "neg", "pow", "sign", "sqrt", "sub", "where"
+    "abs", "absolute", "add", "allclose", "clamp", "clamp_max", "clamp_min", "clip", "div", "divide", "eq", "exp",
+    "floor_divide",
+    "fmod", "ge", "greater", "greater_equal", "gt", "isclose", "isfinite", "isinf", "isnan", "isneginf",
+    "isposinf", "le", "less", "less_equal", "log", "logical_and", "logical_not", "logical_or",
+    "logical_xor", "lt", "maximum", "minimum", "mul", "multiply", "ne", "neg", "negative", "not_equal",
+    "pow", "remainder", "sign", "sqrt", "sub", "subtract", "true_divide", "where"
 ]
+
+
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """Integer division or remainder by zero (PyTorch raises RuntimeError("ZeroDivisionError"))."""
 
 
 class _Binary(Op):
@@ -83,10 +92,7 @@ class Div(_Binary):
     name = "div"
 
     def compute(self, a, b):
-        out = a / b
-        if out.dtype.itemsize == 8 and a.dtype.kind != "f" and b.dtype.kind != "f":
-            out = out.astype("float32")  # int / int gives the default float, as in PyTorch
-        return out
+        return a / b
 
     def backward(self, g):
         a, b = self.inputs
@@ -103,22 +109,36 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    """a ** b; d/da = b a^(b-1), d/db = a^b ln a (taken where a > 0)."""
+    """a ** b, with PyTorch's gradients at the edges:
+
+    * d/da = b a^(b-1), taken as 0 wherever b == 0 (so ``x ** 0`` has gradient 0 at x = 0,
+      not 0 * inf = NaN);
+    * d/db = a^b ln a, taken as 0 where a == 0 and b >= 0 (the limit along a = 0); for a < 0
+      it is NaN (ln a is not real), as in PyTorch.
+    """
 
     name = "pow"
-    saves_output = True
+    # The exponent's gradient recomputes a ** b instead of reading the output, so changing the
+    # output in place afterwards (``y = x ** 2; y += 1``) stays legal, as in PyTorch.
+    saves_output = False
 
     def compute(self, a, b):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu" and bool((b < 0).any()):
+            raise RuntimeError(  # (not ValueError: _Binary turns those into broadcast errors)
+                f"pow: integers to negative integer powers are not allowed (base {a.dtype}, exponent {b.dtype}); "
+                "convert the base to floating point first (`x.float() ** n`)"
+            )
         return a ** b
 
     def backward(self, g):
         a, b = self.inputs
         ga = gb = None
         if a._requires_grad:
-            ga = unbroadcast(g * b * a ** (b - 1), self.a_shape)
+            d = b * a ** (b - 1)
+            ga = unbroadcast(g * where(b == 0, operand(0.0, d), d), self.a_shape)
         if b._requires_grad:
-            safe = where(a > 0, a, operand(1.0, a))
-            gb = unbroadcast(g * self.output() * log(safe), self.b_shape)
+            d = pow(a, b) * log(a)
+            gb = unbroadcast(g * where((a == 0) & (b >= 0), operand(0.0, d), d), self.b_shape)
         return ga, gb
 
     def backward_array(self, g):
@@ -126,12 +146,78 @@ class Pow(_Binary):
         ad, bd = a.array, b.array
         xp = self.xp
         ga = gb = None
-        if a._requires_grad:
-            ga = unbroadcast_array(g * bd * ad ** (bd - 1), self.a_shape)
-        if b._requires_grad:
-            safe = xp.where(ad > 0, ad, xp.asarray(1.0, dtype=ad.dtype))
-            gb = unbroadcast_array(g * self.out * xp.log(safe), self.b_shape)
+        if a._requires_grad and not b._requires_grad and bd.size == 1 and float(bd) >= 1:
+            # the common x ** n (n >= 1): no 0 ** negative, no exponent 0 to mask
+            return unbroadcast_array(g * bd * ad ** (bd - 1), self.a_shape), None
+        with quiet(xp):
+            if a._requires_grad:
+                d = bd * ad ** (bd - 1)
+                ga = unbroadcast_array(g * xp.where(bd == 0, xp.zeros((), d.dtype), d), self.a_shape)
+            if b._requires_grad:
+                d = ad ** bd * xp.log(ad)
+                gb = unbroadcast_array(g * xp.where((ad == 0) & (bd >= 0), xp.zeros((), d.dtype), d), self.b_shape)
         return ga, gb
+
+
+class Remainder(_Binary):
+    """a mod b with the sign of the divisor (Python's ``%``, ``torch.remainder``):
+    a - floor(a / b) b. d/da = 1, d/db = -floor(a / b)."""
+
+    name = "remainder"
+
+    def compute(self, a, b):
+        return self.xp.remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = unbroadcast(g, self.a_shape) if a._requires_grad else None
+        gb = None
+        if b._requires_grad:
+            q = self.constant(self.xp.floor(a.array / b.array))
+            gb = unbroadcast(-g * q, self.b_shape)
+        return ga, gb
+
+
+class Fmod(_Binary):
+    """a mod b with the sign of the dividend (C's ``fmod``, ``torch.fmod``): a - trunc(a / b) b.
+    d/da = 1, d/db = -trunc(a / b)."""
+
+    name = "fmod"
+
+    def compute(self, a, b):
+        return self.xp.fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = unbroadcast(g, self.a_shape) if a._requires_grad else None
+        gb = None
+        if b._requires_grad:
+            q = self.constant(self.xp.trunc(a.array / b.array))
+            gb = unbroadcast(-g * q, self.b_shape)
+        return ga, gb
+
+
+class _Rounded(_Binary):
+    """Division rounded to an integer value (``div(..., rounding_mode='trunc'|'floor')``,
+    ``floor_divide``): piecewise constant, so its gradient is 0 almost everywhere (PyTorch's
+    for ``div`` with a rounding mode)."""
+
+    name = "div"
+    saves_values = False
+
+    def compute(self, a, b):
+        xp = self.xp
+        if a.dtype.kind == "f":
+            return xp.floor_divide(a, b) if self.mode == "floor" else xp.trunc(a / b)
+        if self.mode == "floor":
+            return xp.floor_divide(a, b)
+        q = xp.floor_divide(a, b)  # integer truncation: floor, moved up by one where inexact and negative
+        return q + ((q < 0) & (q * b != a)).astype(q.dtype)
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (self.constant(self.xp.zeros(self.a_shape, g.dtype)) if a._requires_grad else None,
+                self.constant(self.xp.zeros(self.b_shape, g.dtype)) if b._requires_grad else None)
 
 
 class Maximum(_Binary):
@@ -273,78 +359,234 @@ class Where(Op):
 
 
 # --- public functions ------------------------------------------------------------------
-def add(a, b):
-    """a + b with broadcasting."""
-    return Add.apply(*pair(a, b, "add"))
+def _check_alpha(alpha, a, b, op):
+    """PyTorch's rule for ``alpha``: a float alpha needs a floating result, a bool one a bool result."""
+    dt = result_type(a, b)
+    if isinstance(alpha, float) and dt.kind != "f":
+        raise TypeError(f"{op}: for integral input tensors ({dt}), argument alpha must not be a floating point "
+                        f"number (got alpha={alpha}); convert the tensors first (`x.float()`)")
+    if dt.kind == "b" and not isinstance(alpha, bool) and alpha != 1:
+        raise TypeError(f"{op}: boolean alpha only supported for Boolean results "
+                        f"(got alpha={alpha!r} with bool tensors)")
 
 
-def sub(a, b):
-    """a - b with broadcasting."""
-    return Sub.apply(*pair(a, b, "sub"))
+def add(input, other, *, alpha=1):
+    """input + alpha * other, with broadcasting and PyTorch's type promotion."""
+    if alpha is not True and not (type(alpha) is int and alpha == 1):
+        _check_alpha(alpha, input, other, "add")
+        other = other * alpha
+    return Add.apply(*pair(input, other, "add"))
 
 
-def mul(a, b):
-    """a * b with broadcasting."""
-    return Mul.apply(*pair(a, b, "mul"))
+def sub(input, other, *, alpha=1):
+    """input - alpha * other, with broadcasting and PyTorch's type promotion."""
+    for x in (input, other):
+        if isinstance(x, bool) or (isinstance(x, Tensor) and x.array.dtype.kind == "b"):
+            raise TypeError("sub: subtraction, the `-` operator, with a bool tensor or a bool is not supported "
+                            "(as in PyTorch); to invert a mask use `~x` or `x.logical_not()`, to flip bits `a ^ b`")
+    a, b = pair(input, other, "sub")
+    if not (type(alpha) is int and alpha == 1):
+        _check_alpha(alpha, input, other, "sub")
+        b = b * alpha
+    return Sub.apply(a, b)
 
 
-def div(a, b):
-    """a / b with broadcasting (true division)."""
-    return Div.apply(*pair(a, b, "div"))
+subtract = sub
 
 
-def pow(a, b):
-    """a ** b with broadcasting."""
-    return Pow.apply(*pair(a, b, "pow"))
+def mul(input, other):
+    """input * other with broadcasting."""
+    return Mul.apply(*pair(input, other, "mul"))
 
 
-def maximum(a, b):
+multiply = mul
+
+
+def _check_int_divisor(a, b, op):
+    if a.array.dtype.kind in "iub" and b.array.dtype.kind in "iub" and bool((b.array == 0).any()):
+        raise IntegerDivisionByZero(
+            f"{op}: integer division by zero (divisor of dtype {b.dtype}, shape {tuple(b.shape)}, has zeros); "
+            "integers have no inf/NaN, so convert to floating point first (`x.float()`)"
+        )
+
+
+def div(input, other, *, rounding_mode=None):
+    """input / other with broadcasting.
+
+    ``rounding_mode=None`` is true division (integer operands give the default float dtype,
+    as in PyTorch); ``'trunc'`` rounds the quotient toward zero (C's integer division) and
+    ``'floor'`` toward minus infinity (Python's ``//``); those two keep integer dtypes and
+    have gradient 0 (the quotient is piecewise constant).
+    """
+    a, b = pair(input, other, "div")
+    if rounding_mode is None:
+        if a.array.dtype.kind != "f":
+            dt = _dt.get_default_dtype()
+            a, b = cast(a, dt), cast(b, dt)
+        return Div.apply(a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    if a.array.dtype.kind == "b":
+        a, b = cast(a, _dt.int64), cast(b, _dt.int64)
+    _check_int_divisor(a, b, "div")
+    return _Rounded.apply(a, b, mode=rounding_mode)
+
+
+divide = div
+
+
+def true_divide(dividend, divisor):
+    """True division (``div`` with ``rounding_mode=None``)."""
+    return div(dividend, divisor)
+
+
+def floor_divide(input, other):
+    """input // other: the quotient rounded toward minus infinity (Python's and PyTorch's ``//``)."""
+    return div(input, other, rounding_mode="floor")
+
+
+def remainder(input, other):
+    """input % other with the sign of the divisor (Python's ``%``): ``a - floor(a / b) * b``.
+    Gradients: 1 for ``input``, ``-floor(a / b)`` for ``other``."""
+    a, b = pair(input, other, "remainder")
+    if a.array.dtype.kind == "b":
+        a, b = cast(a, _dt.int64), cast(b, _dt.int64)
+    _check_int_divisor(a, b, "remainder")
+    return Remainder.apply(a, b)
+
+
+def fmod(input, other):
+    """C's fmod: the remainder with the sign of the dividend, ``a - trunc(a / b) * b``.
+    Gradients: 1 for ``input``, ``-trunc(a / b)`` for ``other``."""
+    a, b = pair(input, other, "fmod")
+    if a.array.dtype.kind == "b":
+        a, b = cast(a, _dt.int64), cast(b, _dt.int64)
+    _check_int_divisor(a, b, "fmod")
+    return Fmod.apply(a, b)
+
+
+def pow(input, exponent):
+    """input ** exponent with broadcasting (see :class:`Pow` for the gradients at a = 0, b = 0
+    and a < 0)."""
+    return Pow.apply(*pair(input, exponent, "pow"))
+
+
+def maximum(input, other):
     """Elementwise maximum with broadcasting."""
-    return Maximum.apply(*pair(a, b, "maximum"))
+    return Maximum.apply(*pair(input, other, "maximum"))
 
 
-def minimum(a, b):
+def minimum(input, other):
     """Elementwise minimum with broadcasting."""
-    return Minimum.apply(*pair(a, b, "minimum"))
+    return Minimum.apply(*pair(input, other, "minimum"))
 
 
-def neg(x):
-    return Neg.apply(x)
+def neg(input):
+    """-input. Bool tensors are refused, as in PyTorch (use ``~`` or ``logical_not`` for masks)."""
+    if input.array.dtype.kind == "b":
+        raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported; "
+                        "to invert a mask use `~x` or `x.logical_not()`")
+    return Neg.apply(input)
 
 
-def exp(x):
-    return Exp.apply(x)
+negative = neg
 
 
-def log(x):
-    """Natural logarithm."""
-    return Log.apply(x)
+def exp(input):
+    """e ** input (integer input gives the default float dtype)."""
+    return Exp.apply(float_input(input))
 
 
-def sqrt(x):
-    return Sqrt.apply(x)
+def log(input):
+    """Natural logarithm (integer input gives the default float dtype)."""
+    return Log.apply(float_input(input))
 
 
-def abs(x):
-    return Abs.apply(x)
+def sqrt(input):
+    """Square root (integer input gives the default float dtype)."""
+    return Sqrt.apply(float_input(input))
 
 
-def clip(x, min=None, max=None):
-    """Clamp values into [min, max] (either bound may be None)."""
+def abs(input):
+    """|input| (keeps integer dtypes; the gradient is sign(x), 0 at 0)."""
+    if input.array.dtype.kind == "b":
+        raise TypeError("abs: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
+    return Abs.apply(input)
+
+
+absolute = abs
+
+
+def clamp(input, min=None, max=None):
+    """Clamp into [min, max]: ``minimum(maximum(input, min), max)`` (so max wins where min > max).
+
+    ``min`` and ``max`` are numbers or tensors (broadcast against ``input``); either may be
+    None. The gradient goes to ``input`` where min <= input <= max, to ``min`` where
+    input < min and to ``max`` where the value exceeds max, as in PyTorch.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"clamp: expected a Tensor input, got {type(input).__name__}")
     if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
+        raise ValueError("clamp: at least one of min and max must be given (not None)")
+    dt = result_type(input, min, max)  # PyTorch promotes the bounds with the input
+    x = cast(input, dt)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            lo = min if isinstance(min, Tensor) else operand(min, x)
+            out = where(out < lo, lo, out)
+        if max is not None:
+            hi = max if isinstance(max, Tensor) else operand(max, x)
+            out = where(out > hi, hi, out)
+        return out
     return Clip.apply(x, lo=min, hi=max)
 
 
-clamp = clip
+clip = clamp
 
 
-def where(condition, x, y):
-    """Pick ``x`` where ``condition`` holds, else ``y`` (broadcasting all three)."""
-    a, b = pair(x, y, "where") if isinstance(x, Tensor) or isinstance(y, Tensor) else (None, None)
-    if a is None:
-        raise TypeError("where: x or y must be a Tensor")
-    cond = condition.array if isinstance(condition, Tensor) else a.device.xp.asarray(condition)
+def clamp_min(input, min):
+    """clamp(input, min=min)."""
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    """clamp(input, max=max)."""
+    return clamp(input, max=max)
+
+
+_NOT_GIVEN = object()
+
+
+def where(condition, input=_NOT_GIVEN, other=_NOT_GIVEN):
+    """Pick ``input`` where ``condition`` holds, else ``other`` (broadcasting all three).
+
+    ``input`` and ``other`` may be Tensors or Python numbers (both numbers: a tensor on the
+    condition's device, of their promoted dtype). ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``: a tuple of int64 index tensors, one per dimension.
+    The condition is a constant; the gradient goes to the chosen side.
+    """
+    if input is _NOT_GIVEN and other is _NOT_GIVEN:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(condition): expected a Tensor, got {type(condition).__name__}")
+        dev = condition.device
+        return tuple(Tensor._make(i.astype(_dt.int64, copy=False), dev) for i in dev.xp.nonzero(condition.array))
+    if input is _NOT_GIVEN or other is _NOT_GIVEN:
+        raise TypeError("where: give both input and other, or neither (where(condition) lists the True positions)")
+    x, y = input, other
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        if not isinstance(condition, Tensor):
+            raise TypeError("where: the condition, input or other must be a Tensor")
+        dt = result_type(x, y)
+        x = Tensor._make(condition.device.xp.asarray(x, dtype=dt), condition.device)
+    a, b = pair(x, y, "where")
+    if isinstance(condition, Tensor):
+        if condition.device is not a.device:
+            raise DeviceError(f"where: the condition is on {condition.device.type} but the values are on "
+                              f"{a.device.type}; move it with `.to('{a.device.type}')`")
+        cond = condition.array
+    else:
+        cond = a.device.xp.asarray(condition)
     if cond.dtype.kind != "b":
         cond = cond.astype(bool)
     return Where.apply(a, b, cond=cond)
@@ -362,55 +604,146 @@ def _compare(a, b, ufunc_name, op):
     return Tensor._make(out, a.device)
 
 
-def eq(a, b):
-    return _compare(a, b, "equal", "eq")
+def eq(input, other):
+    """input == other, elementwise (bool)."""
+    return _compare(input, other, "equal", "eq")
 
 
-def ne(a, b):
-    return _compare(a, b, "not_equal", "ne")
+def ne(input, other):
+    """input != other, elementwise (bool)."""
+    return _compare(input, other, "not_equal", "ne")
 
 
-def lt(a, b):
-    return _compare(a, b, "less", "lt")
+def lt(input, other):
+    """input < other, elementwise (bool)."""
+    return _compare(input, other, "less", "lt")
 
 
-def le(a, b):
-    return _compare(a, b, "less_equal", "le")
+def le(input, other):
+    """input <= other, elementwise (bool)."""
+    return _compare(input, other, "less_equal", "le")
 
 
-def gt(a, b):
-    return _compare(a, b, "greater", "gt")
+def gt(input, other):
+    """input > other, elementwise (bool)."""
+    return _compare(input, other, "greater", "gt")
 
 
-def ge(a, b):
-    return _compare(a, b, "greater_equal", "ge")
+def ge(input, other):
+    """input >= other, elementwise (bool)."""
+    return _compare(input, other, "greater_equal", "ge")
 
 
-def logical_and(a, b):
-    return _compare(a, b, "logical_and", "logical_and")
+not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
 
 
-def logical_or(a, b):
-    return _compare(a, b, "logical_or", "logical_or")
+def logical_and(input, other):
+    """Logical AND of the truth values (nonzero is True) of any dtype; a bool tensor."""
+    return _compare(input, other, "logical_and", "logical_and")
 
 
-def logical_not(x):
-    return Tensor._make(x.device.xp.logical_not(x.array), x.device)
+def logical_or(input, other):
+    """Logical OR of the truth values (nonzero is True) of any dtype; a bool tensor."""
+    return _compare(input, other, "logical_or", "logical_or")
 
 
-def isnan(x):
-    return Tensor._make(x.device.xp.isnan(x.array), x.device)
+def logical_xor(input, other):
+    """Logical XOR of the truth values (nonzero is True) of any dtype; a bool tensor."""
+    return _compare(input, other, "logical_xor", "logical_xor")
 
 
-def isfinite(x):
-    return Tensor._make(x.device.xp.isfinite(x.array), x.device)
+def logical_not(input):
+    """Logical NOT (True where the element is zero) of any dtype; a bool tensor."""
+    return Tensor._make(input.device.xp.logical_not(input.array), input.device)
 
 
-def sign(x):
-    """Sign of each element (no gradient: it is 0 almost everywhere)."""
-    return Tensor._make(x.device.xp.sign(x.array), x.device)
+def _test(input, fn):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(input).__name__}")
+    arr = input.array
+    if arr.dtype.kind != "f":  # integers and bools are always finite, never NaN or infinite
+        xp = input.device.xp
+        return Tensor._make(xp.full(arr.shape, fn == "isfinite", dtype=bool), input.device)
+    xp = input.device.xp
+    if fn == "isposinf":
+        out = xp.isinf(arr) & (arr > 0)
+    elif fn == "isneginf":
+        out = xp.isinf(arr) & (arr < 0)
+    else:
+        out = getattr(xp, fn)(arr)
+    return Tensor._make(out, input.device)
 
 
-def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
-    a, b = pair(a, b, "allclose")
-    return bool(a.device.xp.allclose(a.array, b.array, rtol=rtol, atol=atol))
+def isnan(input):
+    """True where the element is NaN."""
+    return _test(input, "isnan")
+
+
+def isfinite(input):
+    """True where the element is neither NaN nor infinite."""
+    return _test(input, "isfinite")
+
+
+def isinf(input):
+    """True where the element is +inf or -inf."""
+    return _test(input, "isinf")
+
+
+def isposinf(input):
+    """True where the element is +inf."""
+    return _test(input, "isposinf")
+
+
+def isneginf(input):
+    """True where the element is -inf."""
+    return _test(input, "isneginf")
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other|, elementwise (bool); NaNs are equal only with
+    ``equal_nan=True``. Both tensors must have the same dtype, as in PyTorch."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"isclose: expected two Tensors, got {type(input).__name__} and {type(other).__name__}")
+    if input.array.dtype != other.array.dtype:
+        raise TypeError(f"isclose: both tensors must have the same dtype, got {input.dtype} and {other.dtype}; "
+                        f"convert one first (`other.to({input.dtype})`)")
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+    if input.device is not other.device:
+        raise DeviceError(f"isclose: tensors on {input.device.type} and {other.device.type}; move one with .to()")
+    a, b = input.array, other.array
+    xp = input.device.xp
+    try:
+        if a.dtype.kind != "f":
+            a64, b64 = a.astype("float64"), b.astype("float64")
+            out = (a == b) | (xp.abs(a64 - b64) <= atol + rtol * xp.abs(b64))
+        else:
+            out = xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    except ValueError:
+        raise broadcast_error("isclose", input, other) from None
+    return Tensor._make(out, input.device)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True when every element of ``isclose(input, other, rtol, atol, equal_nan)`` is."""
+    return bool(isclose(input, other, rtol=rtol, atol=atol, equal_nan=equal_nan).array.all())
+
+
+class Sign(Op):
+    """sign(x): -1, 0 or +1 (NaN stays NaN). Piecewise constant: gradient 0, as in PyTorch."""
+
+    name = "sign"
+    saves_values = False
+
+    def forward(self, x):
+        return self.xp.sign(x)
+
+    def backward(self, g):
+        return self.constant(self.xp.zeros(g.shape, g.dtype))
+
+
+def sign(input):
+    """Sign of each element (-1, 0, +1; gradient 0). Bool input stays bool, as in PyTorch."""
+    if input.array.dtype.kind == "b":
+        return Tensor._make(input.array.copy(), input.device)
+    return Sign.apply(input)

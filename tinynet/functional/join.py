@@ -1,4 +1,5 @@
-"""Joining and cutting tensors: ``cat``/``concatenate``, ``stack``, ``split``, ``chunk``, ``pad``.
+"""Joining and cutting tensors: ``cat``/``concatenate``, ``stack`` (and ``hstack``, ``vstack``,
+``dstack``, ``column_stack``), ``split``, ``chunk``, ``tensor_split``, ``pad``.
 
 Concatenation puts inputs side by side along an axis, so its gradient cuts the output
 gradient back into the same pieces. Splitting is slicing (each piece is ``x[..., a:b]``,
@@ -15,7 +16,8 @@ from ..tensor.tensor import Tensor
 from ._util import normalize_axis
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "cat", "chunk", "concat", "concatenate", "pad", "split", "stack"
+    "atleast_1d", "atleast_2d", "atleast_3d", "cat", "chunk", "column_stack", "concat", "concatenate", "dsplit",
+    "dstack", "hsplit", "hstack", "split", "stack", "tensor_split", "vsplit", "vstack"
 ]
 
 
@@ -138,8 +140,136 @@ def chunk(x, chunks, axis=0, *, dim=None):
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
     ax = normalize_axis(axis, x.ndim, "chunk")
     n = x.shape[ax]
-    size = max(-(-n // int(chunks)), 1)
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return split(x, [0] * int(chunks), ax)
+    size = -(-n // int(chunks))
     return split(x, size, ax)
+
+
+def _at_least(tensors, op, nd):
+    """Each tensor with at least ``nd`` axes, as NumPy's ``atleast_{1,2,3}d`` (and PyTorch's) add them:
+    1-D ``(n,)`` becomes ``(1, n)`` and, for 3 axes, ``(1, n, 1)``; 2-D ``(m, n)`` becomes ``(m, n, 1)``."""
+    out = []
+    for t in _tensors(tensors, op):
+        if t.ndim == 0:
+            t = t.reshape((1,) * nd)
+        elif t.ndim == 1 and nd >= 2:
+            t = t.reshape((1, t.shape[0]) + ((1,) if nd == 3 else ()))
+        elif t.ndim == 2 and nd == 3:
+            t = t.unsqueeze(-1)
+        out.append(t)
+    return out
+
+
+def _atleast(nd, tensors, op):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(_at_least(tensors[0], op, nd))
+    if len(tensors) == 1:
+        if not isinstance(tensors[0], Tensor):
+            raise TypeError(f"{op}: expected Tensors, got {type(tensors[0]).__name__}")
+        return _at_least([tensors[0]], op, nd)[0]
+    return tuple(_at_least(list(tensors), op, nd))
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dimension (0-D becomes ``(1,)``); one tensor in, one out."""
+    return _atleast(1, tensors, "atleast_1d")
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dimensions (1-D ``(n,)`` becomes a row ``(1, n)``)."""
+    return _atleast(2, tensors, "atleast_2d")
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dimensions (``(n,)`` -> ``(1, n, 1)``, ``(m, n)`` -> ``(m, n, 1)``)."""
+    return _atleast(3, tensors, "atleast_3d")
+
+
+def hstack(tensors):
+    """Concatenate column-wise: along axis 1, or axis 0 when the tensors are 1-D (PyTorch's ``hstack``)."""
+    ts = _at_least(tensors, "hstack", 1)
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate row-wise (axis 0) after making 1-D tensors rows ``(1, n)`` (PyTorch's ``vstack``)."""
+    return cat(_at_least(tensors, "vstack", 2), 0)
+
+
+def dstack(tensors):
+    """Concatenate depth-wise (axis 2) after making every tensor at least 3-D (PyTorch's ``dstack``)."""
+    return cat(_at_least(tensors, "dstack", 3), 2)
+
+
+def column_stack(tensors):
+    """Stack as columns: 0-D and 1-D tensors become columns ``(n, 1)``, then ``hstack`` (PyTorch's)."""
+    ts = [t.reshape(-1, 1) if t.ndim <= 1 else t for t in _tensors(tensors, "column_stack")]
+    return cat(ts, 1)
+
+
+def tensor_split(x, indices_or_sections, axis=0, *, dim=None):
+    """Cut ``x`` along ``axis`` into views (PyTorch's ``tensor_split``, NumPy's ``array_split``).
+
+    An int ``n`` gives ``n`` pieces: the first ``len % n`` have ``len // n + 1`` elements and
+    the rest ``len // n`` (so pieces may be empty). A list (or 1-D integer tensor) of indices
+    cuts before each index: ``[1, 4]`` gives ``x[:1]``, ``x[1:4]``, ``x[4:]``.
+    """
+    if dim is not None:
+        axis = dim
+    ax = normalize_axis(axis, x.ndim, "tensor_split")
+    if x.ndim == 0:
+        raise ShapeError("tensor_split: expected a tensor with at least 1 dimension, got a 0-d tensor")
+    n = x.shape[ax]
+    spec = indices_or_sections
+    if isinstance(spec, Tensor):
+        if spec.dtype.kind not in "iu" or spec.ndim > 1:
+            raise TypeError(
+                f"tensor_split: a tensor indices_or_sections must be a 0-D or 1-D integer tensor, got "
+                f"{spec.dtype} of shape {tuple(spec.shape)}"
+            )
+        spec = spec.tolist()
+    lead = (slice(None),) * ax
+    if isinstance(spec, (list, tuple)):
+        bounds = [0] + [int(i) for i in spec] + [n]
+        return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
+    sections = int(spec)
+    if sections <= 0:
+        raise ValueError(f"tensor_split: the number of sections must be a positive int, got {spec}")
+    size, extra = divmod(n, sections)
+    pieces, start = [], 0
+    for i in range(sections):
+        step = size + (1 if i < extra else 0)
+        pieces.append(x[lead + (slice(start, start + step),)])
+        start += step
+    return tuple(pieces)
+
+
+def _split_dir(x, spec, axis, op, min_ndim):
+    if x.ndim < min_ndim:
+        raise ShapeError(f"{op}: expects a tensor with at least {min_ndim} dimension(s), got shape {tuple(x.shape)}")
+    if not isinstance(spec, (list, tuple, Tensor)):
+        n, k = x.shape[axis], int(spec)
+        if k <= 0 or n % k:
+            raise ShapeError(
+                f"{op}: dimension {axis} of shape {tuple(x.shape)} (size {n}) can't be split into {spec} equal parts"
+            )
+    return tensor_split(x, spec, axis)
+
+
+def hsplit(x, indices_or_sections):
+    """Split along columns: axis 1 (axis 0 for a 1-D tensor); an int must divide the size evenly."""
+    return _split_dir(x, indices_or_sections, 0 if x.ndim == 1 else 1, "hsplit", 1)
+
+
+def vsplit(x, indices_or_sections):
+    """Split along rows (axis 0) of a tensor with at least 2 dimensions."""
+    return _split_dir(x, indices_or_sections, 0, "vsplit", 2)
+
+
+def dsplit(x, indices_or_sections):
+    """Split along depth (axis 2) of a tensor with at least 3 dimensions."""
+    return _split_dir(x, indices_or_sections, 2, "dsplit", 3)
 
 
 # --- pad ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._util import dtype_fix
 
-__all__ = ["linear"]  # the public ops: tinynet.functional and tn.<name> export these
+__all__ = ["bilinear", "linear"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
 class Linear(Op):
@@ -78,3 +78,36 @@ def linear(input, weight, bias=None):
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_k = input1^T W_k input2 + b_k`` (PyTorch's ``F.bilinear``).
+
+    input1 (..., in1), input2 (..., in2) with the same leading axes, weight (out, in1, in2),
+    bias (out,); returns (..., out). Composite: ``input1 @ W`` (W viewed as (in1, out·in2))
+    then a product with input2 summed over in2, so autograd derives every gradient.
+    """
+    op = "bilinear"
+    for name, t in (("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if weight.ndim != 3:
+        raise ShapeError(f"{op}: weight must be 3-D (out_features, in1_features, in2_features), "
+                         f"got shape {tuple(weight.shape)}")
+    out_f, in1, in2 = weight.shape
+    if input1.ndim < 1 or input1.shape[-1] != in1 or input2.ndim < 1 or input2.shape[-1] != in2:
+        raise ShapeError(f"{op}: input1 {tuple(input1.shape)} and input2 {tuple(input2.shape)} must end with "
+                         f"in1_features={in1} and in2_features={in2} (weight {tuple(weight.shape)})")
+    if tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise ShapeError(f"{op}: input1 {tuple(input1.shape)} and input2 {tuple(input2.shape)} must have the same "
+                         "leading (batch) axes")
+    if bias is not None and tuple(bias.shape) != (out_f,):
+        raise ShapeError(f"{op}: bias must have shape ({out_f},), got {tuple(bias.shape)}")
+    for name, t in (("input2", input2), ("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input1.dtype:
+            raise TypeError(f"{op}: input1 is {input1.dtype} but {name} is {t.dtype}; {dtype_fix(t.dtype, input1.dtype)}")
+    lead = tuple(input1.shape[:-1])
+    w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
+    t = (input1 @ w).reshape(*lead, out_f, in2)
+    out = (t * input2.unsqueeze(-2)).sum(axis=-1)
+    return out if bias is None else out + bias

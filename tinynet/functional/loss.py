@@ -1,5 +1,11 @@
 """Loss functions: mse_loss, l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
-nll_loss, cross_entropy, with PyTorch's arguments and ``reduction`` semantics.
+nll_loss, cross_entropy, smooth_l1_loss, huber_loss, kl_div, poisson_nll_loss,
+gaussian_nll_loss, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
+hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss, multi_margin_loss and
+multilabel_margin_loss, with PyTorch's arguments and ``reduction`` semantics (the later
+losses also take PyTorch's deprecated ``size_average``/``reduce`` pair, which overrides
+``reduction`` when given, as in PyTorch). Each of these later losses is a composite of
+differentiable ops (its formula is in its docstring), so it differentiates twice.
 
 ``reduction``: ``"none"`` keeps one loss per element (per sample for the class losses),
 ``"sum"`` adds them, ``"mean"`` averages them. For the class losses with a per-class
@@ -25,15 +31,20 @@ cross_entropy with class-index targets and no ``weight`` is one fused op
 """
 from __future__ import annotations
 
+import math
+
 from ..backend.errors import ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
-from .activation import from_rows, log_softmax, softmax, softplus, to_rows, use_row_kernels
-from .elementwise import abs as _abs, clip, log
+from .activation import from_rows, log_softmax, logsigmoid, relu, softmax, softplus, to_rows, use_row_kernels
+from .distance import pairwise_distance
+from .elementwise import abs as _abs, clip, exp, log, minimum, sqrt, where
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "l1_loss",
-    "mse_loss", "nll_loss"
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss", "cross_entropy",
+    "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
+    "mse_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss",
+    "poisson_nll_loss", "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss"
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -516,4 +527,356 @@ def _cross_entropy_probs(input, target, w, eps, reduction):
     loss = -prod.sum(axis=1)
     if single and reduction == "none":
         return loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+# --- more losses: regression, divergence, likelihood, margin and embedding losses ---------------
+def _legacy_reduction(size_average, reduce, reduction, op, allowed=_REDUCTIONS):
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, when given, decides the reduction
+    (``reduce=False``: "none"; else ``size_average=False``: "sum"; else "mean"), as in PyTorch."""
+    if size_average is not None or reduce is not None:
+        if reduce is not None and not reduce:
+            return "none"
+        return "sum" if size_average is not None and not size_average else "mean"
+    if reduction not in allowed:
+        names = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"{op}: reduction must be one of {names}; got {reduction!r}")
+    return reduction
+
+
+def _float_tensor(x, like, op, name):
+    """A float operand of a loss (target, var, weight) as a tensor of ``like``'s dtype/device."""
+    t = _as_tensor(x, like, op, name)
+    if t.dtype != like.dtype:
+        t = t.to(like.dtype)
+    return t
+
+
+def _host(t):
+    return t.device.to_host(t.array)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+    """Smooth L1 loss: ``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``
+    (``d = input - target``); quadratic near 0, linear beyond (Fast R-CNN's box loss).
+    ``beta = 0`` is the L1 loss."""
+    op = "smooth_l1_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    beta = float(beta)
+    if beta < 0:
+        raise ValueError(f"{op}: beta must be non-negative, got {beta}")
+    target = _float_target(input, target, op)
+    d = input - target
+    ad = _abs(d)
+    if beta == 0:
+        return _reduce(ad, reduction)
+    small = ad.array < beta
+    return _reduce(where(small, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    """Huber loss: ``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``
+    (``= delta * smooth_l1_loss`` with ``beta = delta``). ``weight`` (the input's shape)
+    multiplies each element's loss before the reduction, as PyTorch's."""
+    op = "huber_loss"
+    _check_reduction(reduction, op)
+    delta = float(delta)
+    if delta <= 0:
+        raise ValueError(f"{op}: delta must be positive, got {delta}")
+    target = _float_target(input, target, op)
+    d = input - target
+    ad = _abs(d)
+    loss = where(ad.array < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    if weight is not None:
+        weight = _float_tensor(weight, input, op, "weight")
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ShapeError(f"{op}: weight has shape {tuple(weight.shape)} but must have the input's shape "
+                             f"{tuple(input.shape)} (one weight per element)")
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+    """Kullback-Leibler divergence ``KL(target || exp(input))`` per element, for
+    log-probabilities ``input``: ``target (log target - input)`` (0 where target = 0), or
+    with ``log_target=True`` (target given as log-probabilities)
+    ``exp(target) (target - input)``.
+
+    ``reduction="batchmean"`` divides the sum by the batch size ``input.shape[0]`` (the true
+    KL divergence per sample); ``"mean"`` divides by the number of elements, as PyTorch's.
+    """
+    op = "kl_div"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op, _REDUCTIONS + ("batchmean",))
+    target = _float_target(input, target, op)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        pos = target.array > 0
+        safe = where(pos, target, 1.0)
+        loss = where(pos, target * log(safe), 0.0) - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, size_average=None,
+                     eps: float = 1e-8, reduce=None, reduction: str = "mean"):
+    """Negative log-likelihood of ``target`` counts under Poisson(rate):
+
+    * ``log_input=True`` (``input`` = log rate): ``exp(input) - target * input``;
+    * ``log_input=False`` (``input`` = rate): ``input - target * log(input + eps)``.
+
+    ``full=True`` adds Stirling's approximation of ``log(target!)``,
+    ``target log target - target + 0.5 log(2 pi target)``, for targets > 1.
+    """
+    op = "poisson_nll_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    target = _float_target(input, target, op)
+    if log_input:
+        loss = exp(input) - target * input
+    else:
+        loss = input - target * log(input + float(eps))
+    if full:
+        big = target.array > 1
+        safe = where(big, target, 2.0)
+        stirling = safe * log(safe) - safe + 0.5 * log(safe * (2 * math.pi))
+        loss = loss + where(big, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+    """Negative log-likelihood of ``target`` under N(input, var):
+    ``0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps))`` (+ ``0.5 log(2 pi)``
+    with ``full=True``).
+
+    ``var`` has the input's shape, or it is one dimension short (input.shape[:-1]: one
+    variance per row, homoscedastic), or it differs from the input's shape in exactly one
+    dimension of size 1 (broadcast), or it is a float. Negative variances raise. As in
+    PyTorch, the clamp to ``eps`` changes the value only: the gradient reaches ``var``
+    as if unclamped.
+    """
+    op = "gaussian_nll_loss"
+    _check_reduction(reduction, op)
+    target = _float_target(input, target, op)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries ({var})")
+        var = Tensor._make(input.device.xp.full(tuple(input.shape), float(var), dtype=input.array.dtype), input.device)
+    var = _float_tensor(var, input, op, "var")
+    vs, xs = tuple(var.shape), tuple(input.shape)
+    if vs != xs:
+        if xs[:-1] == vs:
+            var = var.unsqueeze(-1)
+        elif not (len(vs) == len(xs) and sum(v for x, v in zip(xs, vs) if x != v) == 1):
+            raise ShapeError(
+                f"{op}: var of shape {vs} is of incorrect size for input of shape {xs}: it must be the input's "
+                f"shape, the input's shape without its last dimension {xs[:-1]}, or differ from it in one "
+                "dimension of size 1"
+            )
+    host = _host(var)
+    if host.size and bool((host < 0).any()):
+        raise ValueError(f"{op}: var has negative entry/entries (min {float(host.min()):g}); variances must be >= 0")
+    shift = var.device.xp.maximum(var.array, float(eps)) - var.array
+    var = var + Tensor._make(shift.astype(var.array.dtype, copy=False), var.device)
+    d = input - target
+    loss = 0.5 * (log(var) + d * d / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def _pm_one_target(target, like, op, want):
+    t = _as_tensor(target, like, op)
+    if tuple(t.shape) != want:
+        raise ShapeError(f"{op}: target has shape {tuple(t.shape)} but must have shape {want} (one label per pair)")
+    return t
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+                          reduction: str = "mean"):
+    """Embedding loss on the cosine of pairs: ``1 - cos(x1, x2)`` for target 1,
+    ``max(0, cos(x1, x2) - margin)`` for target -1 (other targets give 0).
+
+    Inputs (N, D) with target (N,), or (D,) with a 0-d target. The cosine is PyTorch's
+    ``sum(x1 x2) / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12))``.
+    """
+    op = "cosine_embedding_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _check_float_input(input1, op)
+    input2 = _float_tensor(input2, input1, op, "input2")
+    if tuple(input1.shape) != tuple(input2.shape) or input1.ndim not in (1, 2):
+        raise ShapeError(f"{op}: input1 {tuple(input1.shape)} and input2 {tuple(input2.shape)} must have the same "
+                         "shape, (N, D) or (D,)")
+    target = _pm_one_target(target, input1, op, tuple(input1.shape[:-1]))
+    dim = input1.ndim - 1
+    prod = (input1 * input2).sum(axis=dim)
+    m1 = (input1 * input1).sum(axis=dim) + 1e-12
+    m2 = (input2 * input2).sum(axis=dim) + 1e-12
+    cos = prod / sqrt(m1 * m2)
+    t = target.array
+    pos = where(t == 1, 1 - cos, 0.0)
+    neg = where(t == -1, clip(cos - float(margin), min=0.0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+                        reduction: str = "mean"):
+    """Ranking loss ``max(0, -target (input1 - input2) + margin)``: target 1 asks input1 to
+    rank above input2 by ``margin``, -1 the reverse. All three have the same number of
+    dimensions (and broadcast)."""
+    op = "margin_ranking_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _check_float_input(input1, op)
+    input2 = _float_tensor(input2, input1, op, "input2")
+    target = _float_tensor(target, input1, op, "target")
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ShapeError(f"{op}: input1 {tuple(input1.shape)}, input2 {tuple(input2.shape)} and target "
+                         f"{tuple(target.shape)} must have the same number of dimensions")
+    return _reduce(clip(-target * (input1 - input2) + float(margin), min=0.0), reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+                        swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
+    """Triplet loss ``max(d(a, p) - d(a, n) + margin, 0)`` with ``d`` the
+    :func:`pairwise_distance` (``p``-norm, ``eps``); ``swap=True`` uses
+    ``min(d(a, n), d(p, n))`` as the negative distance (Balntas et al. 2016).
+    Inputs (N, D) or (D,), all of the same number of dimensions."""
+    op = "triplet_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _check_float_input(anchor, op)
+    positive = _float_tensor(positive, anchor, op, "positive")
+    negative = _float_tensor(negative, anchor, op, "negative")
+    if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim not in (1, 2):
+        raise ShapeError(
+            f"{op}: anchor {tuple(anchor.shape)}, positive {tuple(positive.shape)} and negative "
+            f"{tuple(negative.shape)} must all be (N, D) or all (D,)"
+        )
+    if float(margin) <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(clip(d_pos - d_neg + float(margin), min=0.0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean"):
+    """Hinge embedding loss of distances ``input`` with labels ``target`` in {1, -1}:
+    ``input`` where target is 1, ``max(0, margin - input)`` where it is -1 (PyTorch's
+    definition: a target that is neither gets both terms; the target broadcasts)."""
+    op = "hinge_embedding_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _check_float_input(input, op)
+    target = _as_tensor(target, input, op)
+    t = target.array  # (broadcasts against the input, as in PyTorch)
+    loss = where(t != 1, clip(float(margin) - input, min=0.0), 0.0) + where(t != -1, input, 0.0)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """Two-class logistic loss ``log(1 + exp(-target * input))`` (targets 1 or -1), computed
+    stably as ``-logsigmoid(target * input)``."""
+    op = "soft_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    target = _float_target(input, target, op)
+    return _reduce(-logsigmoid(target * input), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction: str = "mean"):
+    """Multi-label one-versus-all logistic loss: per sample
+    ``-mean_c w_c [y_c logsigmoid(x_c) + (1 - y_c) logsigmoid(-x_c)]`` over the C classes
+    (the last dimension); ``weight`` (broadcast to the input) rescales each class."""
+    op = "multilabel_soft_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    target = _float_target(input, target, op)
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class dimension, (N, C) or (C,); got a 0-d tensor")
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * _float_tensor(weight, input, op, "weight")
+    C = input.shape[-1]
+    loss = loss.sum(axis=-1) / C
+    return _reduce(loss, reduction)
+
+
+def _margin_targets(input, target, op):
+    """(N, C) input and (N,) int targets for the multi-class margin losses (unbatched lifted)."""
+    _check_float_input(input, op)
+    target = _as_tensor(target, input, op)
+    if input.ndim not in (1, 2):
+        raise ShapeError(f"{op}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
+    if target.array.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got {_desc(target)}; use `target.long()`")
+    return target
+
+
+def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
+                      reduce=None, reduction: str = "mean"):
+    """Multi-class hinge loss: per sample with class y,
+    ``sum_{j != y} w_y max(0, margin - x_y + x_j)^p / C`` (``p`` 1 or 2; ``weight`` one
+    factor per class)."""
+    op = "multi_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
+    target = _margin_targets(input, target, op)
+    single = input.ndim == 1
+    x = input.unsqueeze(0) if single else input
+    t = target.array.reshape(-1)
+    N, C = x.shape
+    if tuple(t.shape) != (N,) or (single and target.ndim != 0 and tuple(target.shape) != (1,)):
+        raise ShapeError(f"{op}: input of shape {tuple(input.shape)} needs a target of shape "
+                         f"{() if single else (N,)}, got {tuple(target.shape)}")
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= C):
+        bad = int(t[(t < 0) | (t >= C)][0])
+        raise IndexError(f"{op}: target value {bad} is out of range for {C} classes (valid: 0 to {C - 1})")
+    xp = x.device.xp
+    onehot = xp.arange(C)[None, :] == t[:, None]
+    x_y = (x * Tensor._make(onehot.astype(x.array.dtype), x.device)).sum(axis=1, keepdims=True)
+    z = relu(float(margin) - x_y + x)
+    if p == 2:
+        z = z * z
+    z = z * Tensor._make((~onehot).astype(x.array.dtype), x.device)
+    if weight is not None:
+        w = _check_weight(weight, input, C, op)
+        z = z * Tensor._make(w[t][:, None], x.device)
+    loss = z.sum(axis=1) / C
+    if single:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """Multi-label hinge loss: ``target`` (the input's shape) lists each sample's classes,
+    ended by the first -1; per sample
+    ``sum_{j in targets} sum_{c not in targets} max(0, 1 - (x_j - x_c)) / C``."""
+    op = "multilabel_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    target = _margin_targets(input, target, op)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"{op}: target must have the input's shape {tuple(input.shape)} (class lists padded "
+                         f"with -1), got {tuple(target.shape)}")
+    single = input.ndim == 1
+    x = input.unsqueeze(0) if single else input
+    N, C = x.shape
+    t = _host(target).reshape(N, C)
+    if t.size and (int(t.min()) < -1 or int(t.max()) >= C):
+        raise IndexError(f"{op}: target values must lie in [-1, {C - 1}] (-1 ends each list), found values "
+                         f"from {int(t.min())} to {int(t.max())}")
+    counts = (t * 0).astype(x.array.dtype)  # on the host: how often each class is listed
+    ended = (t == -1).cumsum(axis=1) > 0
+    rows, cols = (~ended).nonzero()
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        counts[r, int(t[r, c])] += 1
+    is_target = counts > 0
+    pair = counts[:, :, None] * (~is_target)[:, None, :]  # (N, j, c): j listed, c not
+    if x.device.xp.__name__ != "numpy":
+        pair = x.device.from_host(pair)
+    z = relu(1 - x.unsqueeze(2) + x.unsqueeze(1))  # z[n, j, c] = max(0, 1 - (x_j - x_c))
+    loss = (z * Tensor._make(pair.astype(x.array.dtype, copy=False), x.device)).sum(axis=(1, 2)) / C
+    if single:
+        loss = loss.reshape(())
     return _reduce(loss, reduction)

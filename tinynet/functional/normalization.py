@@ -28,9 +28,11 @@ import numbers
 
 from ..backend.errors import ShapeError
 from ..autograd.op import Op
+from ..autograd.grad_mode import no_grad
 from ..tensor.tensor import Tensor
+from .join import cat
 
-__all__ = ["batch_norm"]  # the public ops: tinynet.functional and tn.<name> export these
+__all__ = ["batch_norm", "group_norm", "instance_norm", "local_response_norm"]  # the public ops: tinynet.functional and tn.<name> export these
 
 
 def _axes(ndim):
@@ -129,8 +131,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     op = "batch_norm"
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
-    if input.ndim not in (2, 3, 4):
-        raise ShapeError(f"{op}: expected a 2-D, 3-D or 4-D input (N, C[, L] or N, C, H, W), got shape {tuple(input.shape)}")
+    if input.ndim not in (2, 3, 4, 5):
+        raise ShapeError(f"{op}: expected a 2-D to 5-D input (N, C[, L] or N, C, H, W or N, C, D, H, W), "
+                         f"got shape {tuple(input.shape)}")
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
     c = input.shape[1]
@@ -187,3 +190,119 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         w = weight.reshape(bshape)
         return input * (scale * w) + (shift * w + bias.reshape(bshape))
     return input * scale + shift
+
+
+def _check_input(input, op, min_ndim=2):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim < min_ndim:
+        raise ShapeError(f"{op}: expected an input of at least {min_ndim} axes (N, C, ...), got shape {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
+
+
+def _affine(out, weight, bias, c, op):
+    """``out * weight + bias`` with per-channel (C,) weight/bias broadcast along axis 1."""
+    bshape = _bshape(out.ndim, c)
+    for name, t in (("weight", weight), ("bias", bias)):
+        _check_stat(name, t, c, op)
+    if weight is not None:
+        out = out * weight.reshape(bshape)
+    if bias is not None:
+        out = out + bias.reshape(bshape)
+    return out
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
+    """Group normalisation (Wu & He, 2018), PyTorch's ``F.group_norm``.
+
+    The C channels of each sample are split into ``num_groups`` groups of C/G consecutive
+    channels; each group is normalised over its channels and all spatial positions
+    (biased variance): ``y = (x − μ_g) / √(σ²_g + eps) · γ_c + β_c``. Independent of the
+    batch size, so it behaves the same in training and evaluation. Composite (autograd
+    derives the gradient).
+    """
+    op = "group_norm"
+    _check_input(input, op)
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1:
+        raise ValueError(f"{op}: num_groups must be a positive int, got {num_groups!r}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise ShapeError(f"{op}: the {c} channels of input {tuple(input.shape)} cannot be split into "
+                         f"num_groups={num_groups} equal groups; pick num_groups dividing {c}")
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(axis=-1, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=-1, keepdims=True)
+    out = (xc / (var + eps).sqrt()).reshape(input.shape)
+    return _affine(out, weight, bias, c, op)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+    """Instance normalisation (Ulyanov et al., 2016), PyTorch's ``F.instance_norm``.
+
+    With ``use_input_stats`` each (sample, channel) is normalised over its spatial axes
+    (biased variance) and, when given, ``running_mean``/``running_var`` are updated in place
+    with the batch average of the per-instance mean and unbiased variance
+    (``running = (1 − momentum)·running + momentum·stat``). Without it the running
+    statistics normalise (as ``batch_norm`` in evaluation). ``weight``/``bias`` are
+    per-channel (C,).
+    """
+    op = "instance_norm"
+    _check_input(input, op, 3)
+    n, c = input.shape[0], input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        _check_stat(name, t, c, op)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: use_input_stats=False needs running_mean and running_var")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    m = input.numel() // max(n * c, 1)
+    if m <= 1:
+        raise ShapeError(f"{op}: expected more than 1 spatial element per channel, got input of shape "
+                         f"{tuple(input.shape)}")
+    axes = tuple(range(2, input.ndim))
+    mean = input.mean(axis=axes, keepdims=True)
+    xc = input - mean
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    out = xc / (var + eps).sqrt()
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            bm = mean.array.reshape(n, c).mean(axis=0)
+            bv = var.array.reshape(n, c).mean(axis=0) * (m / (m - 1))
+            for buf, stat in ((running_mean, bm), (running_var, bv)):
+                if buf is not None:
+                    a = buf.array
+                    a *= 1.0 - momentum
+                    a += momentum * stat.astype(a.dtype, copy=False)
+                    buf._bump()
+    return _affine(out, weight, bias, c, op)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+    """Local response normalisation across channels (Krizhevsky et al., 2012), PyTorch's form::
+
+        y_c = x_c / (k + alpha / size · Σ_{c' in window(c)} x_{c'}²)^beta
+
+    The window spans channels ``c − size//2 .. c + (size−1)//2`` (zero outside), and the
+    sum is divided by ``size`` whatever the border, as PyTorch's average pooling does.
+    """
+    op = "local_response_norm"
+    _check_input(input, op, 3)
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"{op}: size must be a positive int, got {size!r}")
+    c = input.shape[1]
+    sq = input * input
+    before, after = size // 2, (size - 1) // 2
+    xp = input.device.xp
+    parts = []
+    for pad in (before, after):
+        shape = (input.shape[0], pad) + tuple(input.shape[2:])
+        parts.append(Tensor._make(xp.zeros(shape, dtype=input.dtype), input.device))
+    padded = cat([parts[0], sq, parts[1]], axis=1)
+    window = padded[:, 0:c]
+    for j in range(1, size):
+        window = window + padded[:, j:j + c]
+    div = (window * (alpha / size) + k) ** beta
+    return input / div

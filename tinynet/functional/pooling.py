@@ -10,6 +10,13 @@
 * ``adaptive_avg_pool2d`` picks the windows from the wanted output size (PyTorch's
   ``floor(i*H/oh) .. ceil((i+1)*H/oh)``): a mean for 1x1, an ``avg_pool2d`` when the
   sizes divide, otherwise two small averaging matrices ``Ph x Pw^T``.
+* ``adaptive_max_pool2d`` gathers every (uneven) window into a padded row (the padding
+  points at a ``-inf`` element) and takes the max of each row: composite, so its gradient
+  is the gather's scatter-add.
+* ``max_unpool2d`` writes each value at its index in a zero plane (:class:`MaxUnpool`); its
+  gradient reads the output gradient back at those indices (a gather).
+* The 1-d pools are the 2-d ones on a height-1 image; ``lp_pool`` is a power mean built
+  on ``avg_pool2d``.
 
 The hot loops are ``kernels/{cpu,cuda}/pooling.py``.
 """
@@ -17,14 +24,21 @@ from __future__ import annotations
 
 import numpy as _np  # host-side only: building small constant averaging matrices
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
-from ._args import as_int
+from ._args import as_float, as_int
+from .activation import relu
 from .conv import _batched, _check_tensor, _ints
+from .elementwise import sign
+from .indexing import gather, index_select
+from .join import cat
+from .reduction import amax
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "adaptive_avg_pool2d", "avg_pool2d", "global_avg_pool2d", "max_pool2d"
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+    "avg_pool2d", "global_avg_pool2d", "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool2d", "max_unpool1d",
+    "max_unpool2d",
 ]
 
 
@@ -271,3 +285,242 @@ def global_avg_pool2d(input):
     """Mean over H and W: (N, C, H, W) -> (N, C, 1, 1). Same as ``adaptive_avg_pool2d(x, 1)``."""
     return adaptive_avg_pool2d(input, 1, op="global_avg_pool2d")
 
+
+
+# --- 1-d pools (a 2-d pool over a height-1 image) ----------------------------------------------
+def _as_2d(input, op):
+    """(N, C, L) or unbatched (C, L) -> (N, C, 1, L) and the unbatched flag."""
+    _check_tensor(input, "input", op)
+    if input.ndim == 3:
+        return input.unsqueeze(2), False
+    if input.ndim == 2:
+        return input.unsqueeze(0).unsqueeze(2), True
+    raise ShapeError(f"{op}: expected input of shape (N, C, L) (3-D, or 2-D without the batch axis), "
+                     f"got shape {tuple(input.shape)}")
+
+
+def _from_2d(y, unbatched):
+    y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def _one(value, what, op):
+    return _ints(value, 1, what, op)[0]
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over windows of ``kernel_size`` along L of (N, C, L) (or unbatched (C, L)).
+
+    The arguments are those of :func:`max_pool2d` along one axis; ``return_indices`` gives
+    the int64 position of each maximum along L (what :func:`max_unpool1d` takes).
+    """
+    op = "max_pool1d"
+    x, unbatched = _as_2d(input, op)
+    k = _one(kernel_size, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else _one(stride, "stride", op)
+    out = max_pool2d(x, (1, k), (1, s), (0, _one(padding, "padding", op)), (1, _one(dilation, "dilation", op)),
+                     ceil_mode, return_indices, op=op)
+    if return_indices:
+        return _from_2d(out[0], unbatched), _from_2d(out[1], unbatched)
+    return _from_2d(out, unbatched)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over windows of ``kernel_size`` along L of (N, C, L) (or unbatched (C, L)); see :func:`avg_pool2d`."""
+    op = "avg_pool1d"
+    x, unbatched = _as_2d(input, op)
+    k = _one(kernel_size, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else _one(stride, "stride", op)
+    y = avg_pool2d(x, (1, k), (1, s), (0, _one(padding, "padding", op)), ceil_mode, count_include_pad, op=op)
+    return _from_2d(y, unbatched)
+
+
+def _out_size_1d(output_size, op):
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 1:
+            raise TypeError(f"{op}: output_size must be an int or a tuple of 1 int, got {output_size!r}")
+        output_size = output_size[0]
+    return as_int(output_size, "output_size", op, minimum=1)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average-pool (N, C, L) to length ``output_size``: cell ``i`` averages ``floor(i*L/o) .. ceil((i+1)*L/o)``."""
+    op = "adaptive_avg_pool1d"
+    x, unbatched = _as_2d(input, op)
+    return _from_2d(adaptive_avg_pool2d(x, (1, _out_size_1d(output_size, op)), op=op), unbatched)
+
+
+# --- adaptive max pooling ---------------------------------------------------------------------
+def _adaptive_windows(size, out):
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_table(h, w, oh, ow):
+    """(oh*ow, K) flat indices h*W + w of every window's pixels, row-major, padded with h*w."""
+    rows, cols = _adaptive_windows(h, oh), _adaptive_windows(w, ow)
+    k = max(e - s for s, e in rows) * max(e - s for s, e in cols)
+    table = _np.full((oh * ow, k), h * w, dtype=_np.int64)
+    for i, (hs, he) in enumerate(rows):
+        for j, (ws, we) in enumerate(cols):
+            flat = (_np.arange(hs, he)[:, None] * w + _np.arange(ws, we)[None, :]).reshape(-1)
+            table[i * ow + j, :flat.size] = flat
+    return table
+
+
+def _adaptive_size(output_size, hw, op):
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise TypeError(f"{op}: output_size must be an int or a tuple of 2 ints (or None), got {output_size!r}")
+        return tuple(n if v is None else as_int(v, "output_size", op, minimum=1) for v, n in zip(output_size, hw))
+    return (as_int(output_size, "output_size", op, minimum=1),) * 2
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False, *, op: str = "adaptive_max_pool2d"):
+    """Max-pool (N, C, H, W) to ``output_size`` (an int, a pair; None keeps that axis).
+
+    Output cell (i, j) is the max over rows ``floor(i*H/oh) .. ceil((i+1)*H/oh)`` and the
+    matching columns, as in PyTorch. ``return_indices=True`` also returns the int64 flat
+    index ``h*W + w`` of each maximum in its plane (the first one on ties).
+    """
+    x, unbatched = _prepare(input, op)
+    n, c, h, w = x.shape
+    oh, ow = _adaptive_size(output_size, (h, w), op)
+    if h == 0 or w == 0 or n * c == 0:
+        raise ShapeError(f"{op}: input has an empty axis (shape {tuple(input.shape)})")
+    dev = x.device
+    table = _adaptive_table(h, w, oh, ow)
+    k = table.shape[1]
+    floor = Tensor._make(dev.xp.full((n, c, 1), -_np.inf, dtype=x.dtype), dev)
+    ext = cat([x.reshape(n, c, h * w), floor], axis=2)
+    windows = index_select(ext, 2, Tensor._make(dev.from_host(table.reshape(-1)), dev)).reshape(n, c, oh, ow, k)
+    y = amax(windows, 4)
+    if return_indices:
+        pos = dev.xp.argmax(windows.array, axis=4)
+        idx = dev.from_host(table).reshape(oh, ow, k)[dev.xp.arange(oh)[:, None], dev.xp.arange(ow)[None, :], pos]
+        idx = Tensor._make(idx.astype(_np.int64), dev)
+        return (y.squeeze(0), idx.squeeze(0)) if unbatched else (y, idx)
+    return y.squeeze(0) if unbatched else y
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max-pool (N, C, L) to length ``output_size`` (PyTorch's adaptive windows); optional int64 indices along L."""
+    op = "adaptive_max_pool1d"
+    x, unbatched = _as_2d(input, op)
+    out = adaptive_max_pool2d(x, (1, _out_size_1d(output_size, op)), return_indices, op=op)
+    if return_indices:
+        return _from_2d(out[0], unbatched), _from_2d(out[1], unbatched)
+    return _from_2d(out, unbatched)
+
+
+# --- max unpooling ----------------------------------------------------------------------------
+class MaxUnpool(Op):
+    """out[n, c, idx[n, c, k]] = x[n, c, k] in a zero (N, C, size) array: the inverse of a max pool.
+
+    Inputs: x (N, C, K) and the int64 ``idx`` (N, C, K) (a constant). The gradient reads the
+    output gradient back at the indices (``gather``), linear in g, so any order works.
+    """
+
+    name = "max_unpool"
+    saves_output = False  # the backward reads the indices (an input), never the output
+
+    def forward(self, x, idx):
+        xp = self.xp
+        n, c, _ = x.shape
+        out = xp.zeros((n, c, self.size), dtype=x.dtype)
+        out[xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], idx] = x
+        return out
+
+    def backward(self, g):
+        return gather(g, 2, self.inputs[1]), None
+
+    def backward_array(self, g):
+        return self.xp.take_along_axis(g, self.inputs[1].array, axis=2), None
+
+
+def _max_unpool(input, indices, kernel, stride, padding, output_size, nsp, op):
+    """Shared body of max_unpool1d/2d on (N, C, *spatial) with ``nsp`` spatial axes."""
+    _check_tensor(input, "input", op)
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"{op}: indices must be an int64 Tensor (from a max pool with return_indices=True), "
+                        f"got {type(indices).__name__}")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor, got {indices.dtype}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ShapeError(f"{op}: indices must have the input's shape {tuple(input.shape)}, got "
+                         f"{tuple(indices.shape)}")
+    if indices.device is not input.device:
+        raise DeviceError(f"{op}: input is on {input.device.type} but indices are on {indices.device.type}; "
+                          f"move them with `.to('{input.device.type}')`")
+    if input.ndim not in (nsp + 1, nsp + 2):
+        raise ShapeError(f"{op}: expected a {nsp + 2}-D (N, C, ...) or {nsp + 1}-D unbatched input, got shape "
+                         f"{tuple(input.shape)}")
+    unbatched = input.ndim == nsp + 1
+    x, idx = (input.unsqueeze(0), indices.unsqueeze(0)) if unbatched else (input, indices)
+    ks = _ints(kernel, nsp, "kernel_size", op)
+    ss = ks if stride is None else _ints(stride, nsp, "stride", op)
+    ps = _ints(padding, nsp, "padding", op)
+    if min(ks) <= 0 or min(ss) <= 0 or min(ps) < 0:
+        raise ValueError(f"{op}: kernel_size and stride must be positive and padding non-negative, got "
+                         f"kernel_size={kernel!r}, stride={stride!r}, padding={padding!r}")
+    in_sp = x.shape[2:]
+    default = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip(in_sp, ss, ps, ks))
+    if output_size is None:
+        out_sp = default
+    else:
+        out_sp = tuple(as_int(v, "output_size", op) for v in output_size)
+        if len(out_sp) == nsp + 2:
+            out_sp = out_sp[2:]
+        if len(out_sp) != nsp:
+            raise ValueError(f"{op}: output_size must have {nsp} (or {nsp + 2}) elements, got {tuple(output_size)}")
+        for o, d, s in zip(out_sp, default, ss):
+            if not d - s < o < d + s:
+                raise ValueError(f"{op}: invalid output_size {tuple(output_size)}: each size must lie strictly "
+                                 f"between {tuple(v - s for v, s in zip(default, ss))} and "
+                                 f"{tuple(v + s for v, s in zip(default, ss))} (the default is {default})")
+    size = int(_np.prod(out_sp))
+    n, c = x.shape[0], x.shape[1]
+    flat_idx = idx.array.reshape(n, c, -1)
+    if flat_idx.size:
+        lo, hi = int(flat_idx.min()), int(flat_idx.max())
+        if lo < 0 or hi >= size:
+            raise IndexError(f"{op}: found an invalid max index {lo if lo < 0 else hi} (the output plane "
+                             f"{out_sp} has {size} elements); the indices must come from the matching max pool")
+    y = MaxUnpool.apply(x.reshape(n, c, -1), Tensor._make(flat_idx.astype(_np.int64, copy=False), x.device),
+                        size=size)
+    y = y.reshape((n, c) + tuple(out_sp))
+    return y.squeeze(0) if unbatched else y
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool2d`: put each value at its index in a zero (N, C, H, W) plane.
+
+    ``indices`` are the flat ``h*W + w`` positions from ``max_pool2d(..., return_indices=True)``.
+    The output size defaults to ``(H_in - 1)*stride - 2*padding + kernel_size`` per axis;
+    ``output_size`` (2 or 4 numbers) picks one of the sizes the pool could have come from.
+    """
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool1d` on (N, C, L) (see :func:`max_unpool2d`)."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1, "max_unpool1d")
+
+
+# --- power-average pooling --------------------------------------------------------------------
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: ``(sum over the window of x^p)^(1/p)`` (p = ``norm_type``; PyTorch's formula,
+    computed as ``(sign(a)·relu(|a|)·kh·kw)^(1/p)`` with ``a = avg_pool2d(x^p)``)."""
+    op = "lp_pool2d"
+    p = as_float(norm_type, "norm_type", op)
+    kh, kw = _ints(kernel_size, 2, "kernel_size", op)
+    out = avg_pool2d(input ** p, (kh, kw), stride, 0, ceil_mode, op=op)
+    return (sign(out) * relu(abs(out)) * (kh * kw)) ** (1.0 / p)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling along L of (N, C, L): ``(sum over the window of x^p)^(1/p)``."""
+    op = "lp_pool1d"
+    p = as_float(norm_type, "norm_type", op)
+    k = _one(kernel_size, "kernel_size", op)
+    out = avg_pool1d(input ** p, k, stride, 0, ceil_mode)
+    return (sign(out) * relu(abs(out)) * k) ** (1.0 / p)

@@ -1,4 +1,4 @@
-"""Shape ops: reshape, permute/transpose, broadcast (expand), squeeze/unsqueeze, flatten.
+"""Shape ops: reshape/view, permute/transpose, broadcast (expand), squeeze/unsqueeze, flatten.
 
 These move or copy elements without arithmetic, so each gradient is the inverse move:
 reshape back, permute by the inverse permutation, sum over broadcast axes.
@@ -6,14 +6,17 @@ reshape back, permute by the inverse permutation, sum over broadcast axes.
 from __future__ import annotations
 
 import math
+import numbers
 
 from ..backend.errors import ShapeError
 from ..autograd.op import Op
+from ..tensor import dtypes as _dt
+from ..tensor.tensor import Tensor
 from ._util import normalize_axis, unbroadcast, unbroadcast_array
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "broadcast_to", "expand", "flatten", "permute", "reshape", "squeeze", "swapaxes", "transpose",
-    "unsqueeze", "view"
+    "broadcast_to", "expand", "flatten", "permute", "ravel", "reshape", "squeeze", "swapaxes", "swapdims",
+    "transpose", "unsqueeze", "view"
 ]
 
 
@@ -98,15 +101,62 @@ def reshape(x, *shape):
     return Reshape.apply(x, shape=shape)
 
 
-view = reshape
+def _is_dtype_arg(shape) -> bool:
+    """True when ``view``'s arguments are one dtype (``x.view(tn.int32)``) rather than a shape."""
+    if len(shape) != 1:
+        return False
+    a = shape[0]
+    return not isinstance(a, (numbers.Integral, tuple, list, Tensor)) and not hasattr(a, "__index__")
+
+
+def view(x, *shape):
+    """``x.view(*shape)``: :func:`reshape`; ``x.view(dtype)``: the same bytes read as ``dtype``.
+
+    The dtype form reinterprets memory like PyTorch's ``Tensor.view(dtype)``: with an
+    element size that differs, the last axis is resized by the ratio of the sizes (it must
+    be contiguous and its byte length divisible by the new element size). The result shares
+    memory (and the version counter) with ``x`` and carries no gradient: reinterpreting bits
+    is not differentiable.
+    """
+    if not _is_dtype_arg(shape):
+        return reshape(x, *shape)
+    dt = _dt.to_dtype(shape[0])
+    arr = x.array
+    if dt.itemsize != arr.itemsize:
+        if arr.ndim == 0:
+            raise ShapeError(
+                f"view: a 0-d tensor of {arr.dtype} ({arr.itemsize} bytes) can't be viewed as {dt} "
+                f"({dt.itemsize} bytes): the element sizes differ. Use .to({dt}) to convert values instead"
+            )
+        if arr.strides[-1] != arr.itemsize and arr.shape[-1] != 1:
+            raise ShapeError(
+                f"view: viewing {arr.dtype} as {dt} changes the element size, so the last axis must be "
+                f"contiguous; shape {tuple(arr.shape)} has stride {arr.strides[-1] // arr.itemsize} there. "
+                "Call .contiguous().clone() first"
+            )
+        if (arr.shape[-1] * arr.itemsize) % dt.itemsize:
+            raise ShapeError(
+                f"view: the last axis of shape {tuple(arr.shape)} holds {arr.shape[-1] * arr.itemsize} bytes of "
+                f"{arr.dtype}, which is not a multiple of the {dt.itemsize}-byte size of {dt}"
+            )
+    try:
+        out = arr.view(dt)
+    except ValueError as exc:
+        raise ShapeError(f"view: can't view shape {tuple(arr.shape)} of {arr.dtype} as {dt} ({exc})") from None
+    return Tensor._make(out, x.device, False, None, x._version)
 
 
 def permute(x, *axes):
-    """Reorder axes: ``permute(x, 2, 0, 1)``."""
+    """Reorder axes: ``permute(x, 2, 0, 1)`` or ``permute(x, (2, 0, 1))``."""
     axes = _shape_arg(axes)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-        raise ShapeError(f"permute: {axes} is not a permutation of the {x.ndim} axes of shape {tuple(x.shape)}")
-    axes = tuple(a % x.ndim for a in axes)
+    nd = x.ndim
+    if len(axes) != nd or any(not -max(nd, 1) <= a < max(nd, 1) for a in axes) \
+            or sorted(a % max(nd, 1) for a in axes) != list(range(nd)):
+        raise ShapeError(
+            f"permute: {axes} is not a permutation of the {nd} axes of shape {tuple(x.shape)}; "
+            f"give each of 0..{nd - 1} once (negative counts from the end)"
+        )
+    axes = tuple(a % max(nd, 1) for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
     return Permute.apply(x, axes=axes)
@@ -119,6 +169,9 @@ def swapaxes(x, axis0, axis1):
     axes = list(range(x.ndim))
     axes[a0], axes[a1] = axes[a1], axes[a0]
     return permute(x, *axes)
+
+
+swapdims = swapaxes
 
 
 def transpose(x, axis0=None, axis1=None):
@@ -134,6 +187,11 @@ def expand(x, *shape):
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ShapeError(f"expand: target {shape} has fewer axes than the tensor's shape {tuple(x.shape)}")
+    if any(s == -1 for s in shape[:lead]):
+        raise ShapeError(
+            f"expand: -1 is not allowed for the new leading axes of {shape} (shape {tuple(x.shape)}); "
+            "give their sizes"
+        )
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     if shape == x.shape:
         return x
@@ -170,3 +228,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def ravel(x):
+    """The elements as a 1-D tensor (``reshape(-1)``)."""
+    return reshape(x, -1)

@@ -41,7 +41,7 @@ class BERTClassifier(Module):
         self.emb_norm = LayerNorm(d_model, **kw)
         self.drop = Dropout(dropout)
         layer = TransformerEncoderLayer(d_model, n_heads, dim_feedforward or 4 * d_model, dropout=dropout,
-                                        activation="gelu", norm_first=norm_first, **kw)
+                                        activation="gelu", norm_first=norm_first, batch_first=True, **kw)
         self.encoder = TransformerEncoder(layer, n_layers, norm=LayerNorm(d_model, **kw) if norm_first else None)
         self.pooler = Linear(d_model, d_model, **kw)
         self.classifier = Linear(d_model, num_classes, **kw)

@@ -65,7 +65,7 @@ class GPTMini(Module):
         self.pos_emb = Embedding(context, d_model, **kw)
         self.drop = Dropout(dropout)
         self.blocks = ModuleList([TransformerDecoderBlock(d_model, n_heads, 4 * d_model, dropout=dropout,
-                                                          activation=activation, **kw)
+                                                          activation=activation, batch_first=True, **kw)
                                   for _ in range(n_layers)])
         self.ln_f = LayerNorm(d_model, **kw)
         self.head = Linear(d_model, vocab_size, bias=False, **kw)

@@ -3,16 +3,20 @@
 * :class:`Sequential` runs its modules one after another (``model(x)``);
 * :class:`ModuleList` is a list whose modules are registered (so their parameters are
   found), for models that loop over layers themselves;
-* :class:`ModuleDict` is the same as a dict keyed by name.
+* :class:`ModuleDict` is the same as a dict keyed by name;
+* :class:`ParameterList` and :class:`ParameterDict` do the same for Parameters (keys in
+  ``state_dict`` are the list positions ``"0", "1", ...`` or the dict keys, as PyTorch).
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..tensor.tensor import Tensor
 from .module import Module
+from .parameter import Parameter
 
 
-__all__ = ["ModuleDict", "ModuleList", "Sequential"]
+__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
 def _index(idx: int, n: int, what: str) -> int:
@@ -219,3 +223,129 @@ class ModuleDict(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward(): look up its modules by name and call them")
+
+
+def _as_parameter(value, where):
+    """A Parameter as it is; another Tensor wrapped in a Parameter (sharing its data), as PyTorch."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{where}: expected a Parameter or Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of Parameters registered with the parent (``state_dict`` keys "0", "1", ...).
+
+    Tensors that are not Parameters are wrapped in one (sharing their data), as PyTorch.
+    Indexing, slicing (a new ParameterList sharing the Parameters), ``len``, iteration,
+    ``append``, ``extend`` and item assignment work as on a list.
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList(list(self._parameters.values())[idx])
+        return self._parameters[str(_index(idx, len(self), "ParameterList"))]
+
+    def __setitem__(self, idx, param):
+        self._parameters[str(_index(idx, len(self), "ParameterList"))] = _as_parameter(param, "ParameterList.__setitem__")
+
+    def append(self, value):
+        self._parameters[str(len(self))] = _as_parameter(value, "ParameterList.append")
+        return self
+
+    def extend(self, values):
+        if isinstance(values, Tensor):
+            raise TypeError("ParameterList.extend: expected an iterable of Parameters, got a single Tensor; use append")
+        for v in values:
+            self.append(v)
+        return self
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterList has no forward(): iterate over it and use its Parameters")
+
+    def extra_repr(self):
+        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for i, p in enumerate(self)) if len(self) else ""
+
+
+class ParameterDict(Module):
+    """A dict of ``name -> Parameter`` registered with the parent (``state_dict`` keys = names).
+
+    Tensors are wrapped in Parameters as PyTorch. Supports ``d[k]``, ``d[k] = p``, ``del``,
+    ``in``, ``len``, iteration over keys, ``keys``, ``values``, ``items``, ``get``, ``pop``,
+    ``update``, ``clear`` and ``copy``.
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.keys())
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def __getitem__(self, key):
+        try:
+            return self._parameters[key]
+        except KeyError:
+            raise KeyError(f"ParameterDict has no parameter {key!r}; keys: {list(self._parameters)}") from None
+
+    def __setitem__(self, key, value):
+        self.register_parameter(key, _as_parameter(value, f"ParameterDict[{key!r}]"))
+
+    def __delitem__(self, key):
+        self[key]
+        del self._parameters[key]
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def pop(self, key):
+        p = self[key]
+        del self._parameters[key]
+        return p
+
+    def clear(self):
+        self._parameters.clear()
+
+    def copy(self):
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def update(self, parameters):
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for k, v in items:
+            self[k] = v
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterDict has no forward(): look up its Parameters by name")
+
+    def extra_repr(self):
+        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for k, p in self.items())

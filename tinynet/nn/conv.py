@@ -1,4 +1,4 @@
-"""Convolution layers: Conv2d, Conv1d and ConvTranspose2d (PyTorch's arguments and init).
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d (PyTorch's arguments and init).
 
 A convolution layer slides ``out_channels`` learned filters of size
 ``in_channels/groups x kh x kw`` over its input (see :mod:`tinynet.functional.conv` for
@@ -25,7 +25,7 @@ from . import init
 from .module import Module
 from .parameter import empty_parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -208,7 +208,44 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype, output_padding=output_padding)
 
-    def forward(self, x):
+    def _output_padding(self, x, output_size):
+        """PyTorch's rule: the output_padding that makes the output ``output_size`` (n or n+2 numbers)."""
+        if output_size is None:
+            return self.output_padding
+        label, n = self._label(), self._n
+        sizes = tuple(int(v) for v in output_size)
+        if len(sizes) == n + 2 or (len(sizes) == n + 1 and x.ndim == n + 1):
+            sizes = sizes[-n:]
+        if len(sizes) != n:
+            raise ValueError(f"{label}: output_size must have {n} or {n + 2} elements, got {tuple(output_size)}")
+        pads = []
+        for i, (want, s, p, d, k) in enumerate(zip(sizes, self.stride, self.padding, self.dilation, self.kernel_size)):
+            smallest = (x.shape[x.ndim - n + i] - 1) * s - 2 * p + d * (k - 1) + 1
+            if not smallest <= want < smallest + s:
+                raise ValueError(f"{label}: requested an output size of {sizes}, but the valid sizes along axis "
+                                 f"{i} range from {smallest} to {smallest + s - 1} (for an input of shape "
+                                 f"{tuple(x.shape)})")
+            pads.append(want - smallest)
+        return tuple(pads)
+
+    def forward(self, x, output_size=None):
         self._check_input(x)
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        output_padding = self._output_padding(x, output_size)
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation, op=self._label())
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution (the adjoint of Conv1d): upsamples (N, C_in, L).
+
+    ``L_out = (L − 1)·stride − 2·padding + dilation·(kernel_size − 1) + output_padding + 1``;
+    the weight has shape (C_in, C_out/groups, k).
+    """
+
+    _n = 1
+
+    def forward(self, x, output_size=None):
+        self._check_input(x)
+        output_padding = self._output_padding(x, output_size)
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
                                   self.groups, self.dilation, op=self._label())

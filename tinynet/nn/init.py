@@ -19,7 +19,7 @@ import numpy as _np
 
 from ..backend.errors import ShapeError
 from ..autograd.grad_mode import no_grad
-from ..tensor.random import generator
+from ..tensor.random import resolve
 from ..tensor.tensor import Tensor
 
 
@@ -89,16 +89,16 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0):
-    """Fill with draws from U(a, b)."""
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with draws from U(a, b) (from ``generator``, a :class:`tn.Generator`, or the global one)."""
     _check(tensor, "uniform_")
-    return _write(tensor, generator().uniform(a, b, size=tensor.shape))
+    return _write(tensor, resolve(generator).uniform(a, b, size=tensor.shape))
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with draws from N(mean, std²)."""
     _check(tensor, "normal_")
-    return _write(tensor, generator().normal(mean, std, size=tensor.shape))
+    return _write(tensor, resolve(generator).normal(mean, std, size=tensor.shape))
 
 
 def constant_(tensor, val: float):
@@ -115,23 +115,23 @@ def ones_(tensor):
     return constant_(tensor, 1.0)
 
 
-def xavier_uniform_(tensor, gain: float = 1.0):
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """U(−a, a) with ``a = gain · √(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010)."""
     _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / float(fan_in + fan_out))
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator)
 
 
-def xavier_normal_(tensor, gain: float = 1.0):
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """N(0, std²) with ``std = gain · √(2 / (fan_in + fan_out))``."""
     _check(tensor, "xavier_normal_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """U(−bound, bound) with ``bound = gain · √(3 / fan)`` (He et al., 2015).
 
     ``a`` is the negative slope for ``leaky_relu``. ``nn.Linear``'s default weight uses
@@ -141,22 +141,22 @@ def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: s
     fan = _fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(fan) if fan > 0 else 0.0
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """N(0, std²) with ``std = gain / √fan`` (He et al., 2015)."""
     _check(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan) if fan > 0 else 0.0
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
-def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
     """N(mean, std²) redrawn until inside [a, b] (rejection sampling)."""
     _check(tensor, "trunc_normal_")
-    gen = generator()
+    gen = resolve(generator)
     n = int(_np.prod(tensor.shape))
     out = _np.empty(n)
     filled = 0

@@ -1,4 +1,4 @@
-"""Fully connected layers and shape helpers: Linear, Identity, Flatten, Unflatten."""
+"""Fully connected layers and shape helpers: Linear, Bilinear, Identity, Flatten, Unflatten."""
 from __future__ import annotations
 
 
@@ -7,6 +7,7 @@ from ..backend import get_device
 from ..tensor import dtypes as _dt
 from ..functional._args import as_dim, as_int
 from ..functional._util import dtype_fix
+from ..functional.linear import bilinear as _bilinear
 from ..functional.linear import Linear as _LinearOp
 from ..tensor.tensor import Tensor
 from . import init
@@ -14,7 +15,7 @@ from .module import Module
 from .parameter import empty_parameter
 
 
-__all__ = ["Flatten", "Identity", "Linear", "Unflatten"]
+__all__ = ["Bilinear", "Flatten", "Identity", "Linear", "Unflatten"]
 
 
 def _check_tensor(layer: str, x):
@@ -138,3 +139,35 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Bilinear(Module):
+    """``y = x1^T W x2 + b`` (``F.bilinear``): weight (out, in1, in2), bias (out,).
+
+    PyTorch's initialisation: weight and bias ``U(−1/√in1, 1/√in1)``.
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.in1_features = as_int(in1_features, "in1_features", "Bilinear", minimum=1)
+        self.in2_features = as_int(in2_features, "in2_features", "Bilinear", minimum=1)
+        self.out_features = as_int(out_features, "out_features", "Bilinear", minimum=1)
+        dev = get_device(device)
+        dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+        self.weight = empty_parameter((self.out_features, self.in1_features, self.in2_features), dev, dt)
+        self.register_parameter("bias", empty_parameter((self.out_features,), dev, dt) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1.0 / self.in1_features ** 0.5
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return _bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

@@ -8,21 +8,37 @@ A module owns three kinds of attributes, registered when assigned:
 * **submodules** (``self.fc1 = Linear(...)``), which makes a model a tree.
 
 Everything that walks the tree (``parameters()``, ``state_dict()``, ``to()``, ``train()``)
-follows these registrations. ``module(x)`` calls ``forward(x)``.
+follows these registrations. ``module(x)`` calls ``forward(x)``, surrounded by the
+module's hooks when it has any (PyTorch's): ``register_forward_pre_hook``,
+``register_forward_hook``, ``register_full_backward_pre_hook`` and
+``register_full_backward_hook``, each returning a :class:`RemovableHandle`. Hooks are
+not part of ``state_dict`` (they are code, not state); ``copy.deepcopy`` copies them, as
+PyTorch does.
+
+Full backward hooks are built on two small graph nodes of this module (:class:`BackwardHookPack`
+and :class:`BackwardHookUnpack`, or :class:`BackwardHookIdentity` for one tensor): the
+module's tensor outputs pass through one node whose backward sees every output gradient
+at once (``grad_output``, given to the backward pre-hooks), and its positional tensor
+inputs through another whose backward sees every input gradient at once (``grad_input``,
+given with ``grad_output`` to the full backward hooks, which may return a replacement).
 """
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections import OrderedDict, namedtuple
 
 import numpy as _np
 
-from ..autograd.grad_mode import no_grad
+from .. import functional as F
+from ..autograd.grad_mode import STATE, no_grad
+from ..autograd.op import Op
 from ..backend import Device, get_device
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from .parameter import Parameter
 
-__all__ = ["IncompatibleKeys", "Module"]
+__all__ = ["IncompatibleKeys", "Module", "RemovableHandle"]
 
 #: The dtypes a model can be converted to with ``Module.to`` (its parameters are floating).
 _MODEL_DTYPES = (_dt.float32, _dt.float64, _dt.float16)
@@ -44,6 +60,213 @@ def _fmt_count(n: int) -> str:
     return f"{n:,}"
 
 
+_HOOK_TABLES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+_hook_ids = itertools.count()
+
+
+class RemovableHandle:
+    """What a ``register_*_hook`` returns: ``handle.remove()`` unregisters the hook (also usable
+    as a context manager, removing it on exit). Removing twice is harmless."""
+
+    def __init__(self, module, tables):
+        self.id = next(_hook_ids)
+        self._module = weakref.ref(module)
+        self._tables = tables
+
+    def remove(self):
+        m = self._module()
+        if m is None:
+            return
+        for name in self._tables:
+            getattr(m, name).pop(self.id, None)
+        m._forward_hooks_with_kwargs.discard(self.id)
+        m._forward_pre_hooks_with_kwargs.discard(self.id)
+        m._forward_hooks_always_called.discard(self.id)
+        m._refresh_hooks()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+# --- full backward hooks: graph nodes whose backward calls the module's hooks ------------------
+class BackwardHookIdentity(Op):
+    """Identity on one tensor; its backward hands the gradient to ``self.on_grads`` (a callback
+    taking and returning a list of gradient Tensors) and passes on what it returns."""
+
+    name = "backward_hook"
+    is_view = True
+    saves_values = False
+
+    def forward(self, x):
+        return x
+
+    def backward(self, g):
+        return self.on_grads([g])[0]
+
+
+class BackwardHookPack(Op):
+    """Several tensors (one dtype) flattened and joined into one 1-D tensor, so that one backward
+    sees all their gradients at once: the gradients are split back, handed to ``self.on_grads``
+    and what it returns flows on to the tensors."""
+
+    name = "backward_hook_pack"
+    saves_values = False
+
+    def forward(self, *arrays):
+        return self.xp.concatenate([a.reshape(-1) for a in arrays])
+
+    def backward(self, g):
+        grads, o = [], 0
+        for i, shape in enumerate(self.shapes):
+            n = int(_np.prod(shape, dtype=_np.int64))
+            # a tensor whose gradient never arrived (unused downstream) gets None, as PyTorch
+            grads.append(g[o:o + n].reshape(shape) if i in self.arrived else None)
+            o += n
+        self.arrived.clear()
+        return tuple(self.on_grads(grads))
+
+
+class BackwardHookUnpack(Op):
+    """The slice ``[offset, offset + size)`` of a packed 1-D tensor, reshaped to ``shape``."""
+
+    name = "backward_hook_unpack"
+    is_view = True
+    saves_values = False
+
+    def forward(self, packed):
+        n = int(_np.prod(self.shape, dtype=_np.int64))
+        return packed[self.offset:self.offset + n].reshape(self.shape)
+
+    def backward(self, g):
+        self.arrived.add(self.index)
+        n = int(_np.prod(self.shape, dtype=_np.int64))
+        return F.pad(g.reshape(-1), (self.offset, self.total - self.offset - n))
+
+
+def _zeros_like(t):
+    return Tensor._make(t.device.xp.zeros(t.shape, dtype=t.dtype), t.device)
+
+
+def _route_through(tensors, on_grads, label):
+    """Pass ``tensors`` (each requiring grad) through one hook node; return the new tensors."""
+    if len(tensors) == 1:
+        return [BackwardHookIdentity.apply(tensors[0], on_grads=on_grads)]
+    first = tensors[0]
+    for t in tensors:
+        if t.dtype != first.dtype or t.device is not first.device:
+            raise TypeError(
+                f"{label}: full backward hooks need the module's tensors that require grad to share one dtype "
+                f"and device, got {', '.join(f'{t.dtype} on {t.device.type}' for t in tensors)}"
+            )
+    shapes = [tuple(t.shape) for t in tensors]
+    arrived = set()  # indices of the tensors whose gradient reached their unpack node
+    packed = BackwardHookPack.apply(*tensors, on_grads=on_grads, shapes=shapes, arrived=arrived)
+    total, out, o = int(packed.shape[0]), [], 0
+    for i, shape in enumerate(shapes):
+        out.append(BackwardHookUnpack.apply(packed, offset=o, shape=shape, total=total, arrived=arrived, index=i))
+        o += int(_np.prod(shape, dtype=_np.int64))
+    return out
+
+
+class _BackwardHookCall:
+    """One forward call's full backward hooks (PyTorch's ``BackwardHook``)."""
+
+    def __init__(self, module, full_hooks, pre_hooks):
+        self.module = module
+        self.full_hooks = full_hooks
+        self.pre_hooks = pre_hooks
+        self.n_args = 0
+        self.input_pos = []
+        self.grad_output = None
+        self.n_outputs = 0
+
+    def _label(self):
+        return type(self.module).__name__
+
+    def setup_inputs(self, args):
+        self.n_args = len(args)
+        self.tensor_args = [a if isinstance(a, Tensor) else None for a in args]
+        self.input_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a._requires_grad]
+        if not self.input_pos or not self.full_hooks or not STATE.enabled:
+            return args
+        routed = _route_through([args[i] for i in self.input_pos], self._on_input_grads, self._label())
+        args = list(args)
+        for i, t in zip(self.input_pos, routed):
+            args[i] = t
+        return tuple(args)
+
+    def setup_outputs(self, result):
+        # As PyTorch: the output is one Tensor or a tuple/list whose top-level Tensor entries
+        # are hooked (grad_output has one entry per element, None for non-tensors).
+        single = isinstance(result, Tensor)
+        if not single and not isinstance(result, (tuple, list)):
+            return result
+        outs = [result] if single else list(result)
+        self.n_outputs = len(outs)
+        self.output_pos = [i for i, t in enumerate(outs) if isinstance(t, Tensor) and t._requires_grad]
+        if not self.output_pos or not STATE.enabled:
+            return result
+        routed = _route_through([outs[i] for i in self.output_pos], self._on_output_grads, self._label())
+        for i, t in zip(self.output_pos, routed):
+            outs[i] = t
+        if single:
+            return outs[0]
+        return type(result)(*outs) if hasattr(result, "_fields") else type(result)(outs)
+
+    def _check(self, new, old, what, hook):
+        bad = not isinstance(new, (tuple, list)) or len(new) != len(old)
+        if not bad and not all(g is None or isinstance(g, Tensor) for g in new):
+            raise TypeError(
+                f"{self._label()}: backward hook {getattr(hook, '__name__', hook)!r} returned a tuple holding "
+                f"{', '.join(sorted({type(g).__name__ for g in new if g is not None and not isinstance(g, Tensor)}))}; "
+                f"its entries must be gradient Tensors or None"
+            )
+        if bad:
+            raise RuntimeError(
+                f"{self._label()}: backward hook {getattr(hook, '__name__', hook)!r} returned {type(new).__name__}"
+                f"{'' if not isinstance(new, (tuple, list)) else f' of length {len(new)}'}; it must return None "
+                f"or a tuple of {len(old)} {what} gradients (None where there is none)"
+            )
+        return tuple(new)
+
+    def _on_output_grads(self, grads):
+        grad_output = [None] * self.n_outputs
+        for i, g in zip(self.output_pos, grads):
+            grad_output[i] = g
+        grad_output = tuple(grad_output)
+        for hook in self.pre_hooks:
+            res = hook(self.module, grad_output)
+            if res is not None:
+                grad_output = self._check(res, grad_output, "output", hook)
+        self.grad_output = grad_output
+        if not self.input_pos or not self.full_hooks:
+            grad_input = (None,) * self.n_args
+            for hook in self.full_hooks:
+                if hook(self.module, grad_input, grad_output) is not None:
+                    raise RuntimeError(
+                        f"{self._label()}: a full backward hook returned a grad_input although no input of the "
+                        "module requires grad (there is nothing to replace); return None"
+                    )
+        return [grad_output[i] for i in self.output_pos]
+
+    def _on_input_grads(self, grads):
+        # As PyTorch: a tensor argument that needs no gradient gets zeros (once some input
+        # requires grad), a non-tensor argument None.
+        grad_input = [None if a is None else _zeros_like(a) for a in self.tensor_args]
+        for i, g in zip(self.input_pos, grads):
+            grad_input[i] = g
+        grad_input = tuple(grad_input)
+        grad_output = self.grad_output if self.grad_output is not None else (None,) * self.n_outputs
+        for hook in self.full_hooks:
+            res = hook(self.module, grad_input, grad_output)
+            if res is not None:
+                grad_input = self._check(res, grad_input, "input", hook)
+        return [grad_input[i] for i in self.input_pos]
+
+
 class Module:
     """Base class of layers and models (see the module docstring).
 
@@ -57,12 +280,124 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for name in _HOOK_TABLES:
+            object.__setattr__(self, name, OrderedDict())
+        object.__setattr__(self, "_forward_hooks_with_kwargs", set())
+        object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
+        object.__setattr__(self, "_forward_hooks_always_called", set())
+        object.__setattr__(self, "_has_hooks", False)
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not self.__dict__.get("_has_hooks"):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    # --- hooks (PyTorch's semantics) ------------------------------------------------------
+    def _refresh_hooks(self):
+        object.__setattr__(self, "_has_hooks", any(getattr(self, t) for t in _HOOK_TABLES))
+
+    def _add_hook(self, table, hook, prepend):
+        self._check_init()
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.register hook: expected a callable, got {type(hook).__name__}")
+        handle = RemovableHandle(self, (table,))
+        hooks = getattr(self, table)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        self._refresh_hooks()
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``) runs before
+        ``forward``; it may return replacement ``args`` (a tuple, or one value) or, with
+        ``with_kwargs``, a tuple ``(args, kwargs)``. ``prepend`` runs it before the hooks already
+        registered. Returns a :class:`RemovableHandle`."""
+        handle = self._add_hook("_forward_pre_hooks", hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
+        ``forward`` and may return a replacement output. ``always_call`` runs it even when
+        ``forward`` (or an earlier hook) raised, before the exception propagates."""
+        handle = self._add_hook("_forward_hooks", hook, prepend)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_output)`` runs when the gradients of the module's outputs are known,
+        before they flow into the module; it may return a replacement ``grad_output`` tuple."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's
+        positional tensor inputs are computed: ``grad_input`` has one entry per positional
+        argument (None for non-tensors and tensors that need no gradient), ``grad_output`` one
+        per output tensor. It may return a replacement ``grad_input`` tuple. When no input
+        requires grad, it runs with an all-None ``grad_input`` once the output gradients are
+        known. Hooks fire only when the forward ran with gradient recording on."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated non-full backward hook: here the same as
+        :meth:`register_full_backward_hook` (whose semantics PyTorch recommends)."""
+        return self.register_full_backward_hook(hook)
+
+    def _call_with_hooks(self, args, kwargs):
+        bw = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            bw = _BackwardHookCall(self, list(self._backward_hooks.values()), list(self._backward_pre_hooks.values()))
+        called = set()
+        try:
+            for hid, hook in list(self._forward_pre_hooks.items()):
+                if hid in self._forward_pre_hooks_with_kwargs:
+                    res = hook(self, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError(
+                                f"{type(self).__name__}: a forward pre-hook registered with with_kwargs=True must "
+                                f"return None or a tuple (new_args, new_kwargs), got {type(res).__name__}"
+                            )
+                        args, kwargs = res
+                        args = args if isinstance(args, tuple) else (args,)
+                else:
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            if bw is not None:
+                args = bw.setup_inputs(args)
+            result = self.forward(*args, **kwargs)
+            for hid, hook in list(self._forward_hooks.items()):
+                called.add(hid)
+                if hid in self._forward_hooks_with_kwargs:
+                    res = hook(self, args, kwargs, result)
+                else:
+                    res = hook(self, args, result)
+                if res is not None:
+                    result = res
+        except BaseException:
+            for hid, hook in list(self._forward_hooks.items()):
+                if hid in self._forward_hooks_always_called and hid not in called:
+                    try:
+                        if hid in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception:  # the original error is the one to report
+                        pass
+            raise
+        if bw is not None:
+            result = bw.setup_outputs(result)
+        return result
 
     # --- attribute registration -------------------------------------------------------
     def _check_init(self):

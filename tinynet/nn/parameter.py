@@ -32,6 +32,7 @@ class Parameter(Tensor):
         self.grad = None
         self.grad_fn = None
         self._version = data._version
+        self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 

@@ -5,9 +5,9 @@ are PyTorch's: ``weight_ih_l{k}`` (G·H, in), ``weight_hh_l{k}`` (G·H, H), ``bi
 ``bias_hh_l{k}``, with a ``_reverse`` suffix for the backward direction, so PyTorch
 weights load as they are (G = 1 for RNN, 4 for LSTM [i, f, g, o], 3 for GRU [r, z, n]).
 
-One deliberate difference: ``batch_first=True`` is the default, because tinynet's
-convention for sequences is (batch, time, features); pass ``batch_first=False`` for
-PyTorch's (time, batch, features) layout. Each layer and direction runs as one fused op
+``batch_first=False`` is the default, as in PyTorch: inputs are sequence-first
+(time, batch, features). Pass ``batch_first=True`` for (batch, time, features), which is
+what tinynet's own models do. Each layer and direction runs as one fused op
 (``F.lstm_layer`` etc.: one input GEMM, one small GEMM per step, hand-written backward
 through time).
 """
@@ -37,8 +37,8 @@ class RNNBase(Module):
     mode = "RNN_TANH"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None, _mode: str | None = None):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device=None, dtype=None, _mode: str | None = None):
         super().__init__()
         if _mode is not None:
             self.mode = _mode
@@ -49,6 +49,12 @@ class RNNBase(Module):
         dropout = as_float(dropout, "dropout", label)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{label}: dropout must be in [0, 1), got {dropout}")
+        proj_size = as_int(proj_size, "proj_size", label, minimum=0)
+        if proj_size and self.mode != "LSTM":
+            raise ValueError(f"{label}: proj_size is only supported by LSTM (as in PyTorch), got proj_size={proj_size}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{label}: proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
+        self.proj_size = proj_size
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -60,13 +66,16 @@ class RNNBase(Module):
         dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
         g = _GATES[self.mode] * hidden_size
         dirs = 2 if bidirectional else 1
+        out_size = proj_size or hidden_size  # the size of h (the projected one with proj_size)
         for layer in range(num_layers):
-            in_size = input_size if layer == 0 else hidden_size * dirs
+            in_size = input_size if layer == 0 else out_size * dirs
             for d in range(dirs):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, hidden_size))]
+                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, out_size))]
                 if bias:
                     shapes += [("bias_ih", (g,)), ("bias_hh", (g,))]
+                if proj_size:
+                    shapes += [("weight_hr", (proj_size, hidden_size))]
                 for name, shape in shapes:
                     setattr(self, name + sfx, Parameter(Tensor._make(dev.xp.empty(shape, dtype=dt), dev)))
         self.reset_parameters()
@@ -99,11 +108,14 @@ class RNNBase(Module):
 
     def _state(self, hx, n, what="h0"):
         dirs = 2 if self.bidirectional else 1
-        want = (self.num_layers * dirs, n, self.hidden_size)
+        size = self.proj_size if (self.proj_size and what == "h0") else self.hidden_size
+        want = (self.num_layers * dirs, n, size)
         if hx is None:
             return None
         if tuple(hx.shape) != want:
-            raise ShapeError(f"{self._label()}: {what} must have shape {want} (num_layers * directions, batch, hidden_size), got {tuple(hx.shape)}")
+            axis = "proj_size" if size == self.proj_size else "hidden_size"
+            raise ShapeError(f"{self._label()}: {what} must have shape {want} (num_layers * directions, batch, "
+                             f"{axis}), got {tuple(hx.shape)}")
         return hx
 
     def forward(self, input, hx=None):
@@ -125,6 +137,7 @@ class RNNBase(Module):
             h0 = self._state(hx, n)
         xp = x.device.xp
         zeros = Tensor._make(xp.zeros((n, self.hidden_size), dtype=x.dtype), x.device)
+        h_zeros = zeros if not self.proj_size else Tensor._make(xp.zeros((n, self.proj_size), dtype=x.dtype), x.device)
         dirs = 2 if self.bidirectional else 1
         h_n, c_n = [], []
         layer_in = x
@@ -132,9 +145,13 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 k = layer * dirs + d
-                h_init = zeros if h0 is None else h0[k]
+                h_init = h_zeros if h0 is None else h0[k]
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                if is_lstm:
+                if is_lstm and self.proj_size:
+                    c_init = zeros if c0 is None else c0[k]
+                    seq, c_last = self._projected_lstm(layer_in, h_init, c_init, layer, d, w_ih, w_hh, b_ih, b_hh)
+                    c_n.append(c_last)
+                elif is_lstm:
                     c_init = zeros if c0 is None else c0[k]
                     y = F.lstm_layer(layer_in, h_init, c_init, w_ih, w_hh, b_ih, b_hh, reverse=bool(d))
                     T = y.shape[1] - 1
@@ -160,6 +177,18 @@ class RNNBase(Module):
             return out, (h_n, c_n.squeeze(1) if unbatched else c_n)
         return out, h_n
 
+    def _projected_lstm(self, x, h, c, layer, d, w_ih, w_hh, b_ih, b_hh):
+        """An LSTM direction with a projection (``proj_size``, Sak et al. 2014, PyTorch's form):
+        ``h_t = W_hr (o_t * tanh(c_t))``, stepped with ``F.lstm_cell`` (no fused kernel for it)."""
+        w_hr = getattr(self, f"weight_hr_l{layer}" + ("_reverse" if d else ""))
+        T = x.shape[1]
+        outs = [None] * T
+        for t in (range(T - 1, -1, -1) if d else range(T)):
+            h_full, c = F.lstm_cell(x[:, t], h, c, w_ih, w_hh, b_ih, b_hh)
+            h = F.linear(h_full, w_hr)
+            outs[t] = h
+        return F.stack(outs, axis=1), c
+
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
@@ -171,22 +200,24 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
 class RNN(RNNBase):
     """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu).
 
-    ``forward(input, h0=None)`` returns ``(output, h_n)``: output (N, T, D·H) holds the last
+    ``forward(input, h0=None)`` returns ``(output, h_n)``: output (T, N, D·H) ((N, T, D·H) with ``batch_first=True``) holds the last
     layer's hidden state at every step, h_n (num_layers·D, N, H) every layer's last one.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity: str = "tanh", bias=True,
-                 batch_first=True, dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype,
-                         _mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype, _mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
         self.nonlinearity = nonlinearity
 
 
@@ -195,7 +226,8 @@ class LSTM(RNNBase):
 
     The cell state ``c`` is updated additively (``c_t = f c_{t-1} + i g``), so gradients
     flow across many steps without vanishing as fast as in a plain RNN.
-    ``forward(input, (h0, c0)=None)`` returns ``(output, (h_n, c_n))``.
+    ``forward(input, (h0, c0)=None)`` returns ``(output, (h_n, c_n))``. With ``proj_size > 0``
+    the hidden state is projected to ``proj_size`` features (``weight_hr_l{k}``), as PyTorch.
     """
 
     mode = "LSTM"

@@ -10,6 +10,7 @@ import math
 
 from ..backend.errors import DeviceError
 from ..autograd.grad_mode import no_grad
+from ..functional.join import cat
 from ..tensor.creation import tensor
 from ..tensor.tensor import Tensor
 
@@ -90,7 +91,9 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None):
 
 
 def parameters_to_vector(parameters):
-    """All parameters flattened and joined into one 1-D tensor (a copy, no gradient)."""
+    """All parameters flattened and joined into one 1-D tensor (as PyTorch, differentiable:
+    the result is a ``cat`` of the parameters' flattened views, so a loss of it back-propagates
+    into the parameters)."""
     params = _param_list(parameters, "parameters_to_vector")
     if not params:
         raise ValueError("parameters_to_vector: got no parameters")
@@ -98,7 +101,7 @@ def parameters_to_vector(parameters):
     for p in params:
         if p.device is not dev:
             raise DeviceError(f"parameters_to_vector: parameters are on {dev.type} and {p.device.type}; move them to one device")
-    return Tensor._make(dev.xp.concatenate([p.array.reshape(-1) for p in params]), dev)
+    return cat([p.reshape(-1) for p in params], axis=0)
 
 
 def vector_to_parameters(vec, parameters):

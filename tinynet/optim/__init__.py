@@ -3,13 +3,22 @@
     opt = optim.Adam(model.parameters(), lr=1e-3)
     opt.zero_grad(); loss.backward(); opt.step()
 
-Every update is one fused pass per parameter (a Numba kernel on cpu, a CUDA kernel on cuda).
+SGD, Adam, AdamW, RMSprop and Adagrad update each parameter in one fused pass (a Numba
+kernel on cpu, a CUDA kernel on cuda); Adadelta, Adamax, NAdam, RAdam, ASGD and LBFGS
+compute with the parameter's array module on its device.
 """
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .asgd import ASGD
+from .lbfgs import LBFGS
+from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD",
+           "LBFGS", "lr_scheduler"]

@@ -25,9 +25,10 @@ class Adam(Optimizer):
 
     _state_required = ("step", "exp_avg", "exp_avg_sq")
     _state_optional = ("max_exp_avg_sq",)  # amsgrad
+    _flag_names_class = True  # decoupled_weight_decay tells Adam's state dicts from AdamW's
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
+                 amsgrad: bool = False, *, foreach=None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused=None, decoupled_weight_decay: bool = False):
         check_switches(type(self).__name__, foreach=foreach, fused=fused, capturable=capturable,
                        differentiable=differentiable)

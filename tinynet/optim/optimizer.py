@@ -1,11 +1,13 @@
-"""Optimizer: the base class of SGD, Adam, AdamW, RMSprop and Adagrad.
+"""Optimizer: the base class of SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam,
+ASGD and LBFGS.
 
 An optimizer holds **parameter groups** (each a dict: ``"params"`` plus that group's
 hyperparameters, e.g. a smaller lr for a pretrained backbone) and a per-parameter
 **state** (momentum buffers, moment estimates). ``step()`` updates every parameter that
-has a gradient, in place, with a fused kernel of its device (``kernels/cpu/optim.py``,
-``kernels/cuda/optim.py``): one pass over memory per parameter, not one per formula
-term. ``zero_grad()`` clears the gradients before the next backward.
+has a gradient, in place: SGD, Adam(W), RMSprop and Adagrad with a fused kernel of its device
+(``kernels/cpu/optim.py``, ``kernels/cuda/optim.py``: one pass over memory per parameter, not
+one per formula term); the others with the device's array module (``xp``). ``zero_grad()``
+clears the gradients before the next backward.
 
 ``state_dict()`` is plain data, keyed by parameter *index* (the order of
 ``param_groups``), as PyTorch does, so it can be saved without pickle and loaded into a
@@ -15,7 +17,8 @@ freshly built optimizer over a freshly built model.
 hyper-parameters, exactly as PyTorch's do (no tag of tinynet's own): ``load_state_dict``
 judges the writer by those keys, which tell every pair apart, and Adam from AdamW by
 PyTorch's ``decoupled_weight_decay`` flag, which both keep in their groups. The
-``"initial_lr"`` a scheduler adds, PyTorch's implementation switches (``"foreach"``...) and
+``"initial_lr"`` a scheduler adds (and OneCycleLR's and CyclicLR's ``"max_lr"``, ``"min_lr"``,
+``"max_momentum"``, ``"base_momentum"``), PyTorch's implementation switches (``"foreach"``...) and
 any extra key the live group also has are allowed.
 
 **Restoring is all or nothing.** ``load_state_dict`` checks everything (the dict's shape,
@@ -53,6 +56,11 @@ required = _Required()
 # are accepted and dropped on load.
 _TORCH_SWITCHES = frozenset({"foreach", "capturable", "differentiable", "fused"})
 
+# What schedulers add to a parameter group: "initial_lr" (every LRScheduler), and OneCycleLR's and
+# CyclicLR's "max_lr", "min_lr", "max_momentum", "base_momentum" (PyTorch's names). A saved group may
+# hold them whatever the live group has; they are checked as numbers.
+_SCHEDULER_KEYS = {"initial_lr": 0.0, "max_lr": 0.0, "min_lr": 0.0, "max_momentum": None, "base_momentum": None}
+
 # PyTorch's names for hyper-parameters in its messages ("Invalid learning rate: -1").
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
 
@@ -79,6 +87,15 @@ def check_flag(name: str, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
+
+
+def check_betas(betas):
+    """Check Adam-style ``betas``: a pair, each in [0, 1) (PyTorch's message). Returns it as a tuple."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        check_hyper(f"betas[{i}]", beta, 0.0, 1.0, label=f"beta parameter at index {i}")
+    return tuple(betas)
 
 
 def check_switches(owner: str, foreach=None, fused=None, capturable=False, differentiable=False):
@@ -145,6 +162,15 @@ def _as_count(value):
     return int(value) if value >= 0 else None
 
 
+def _as_number(value):
+    """A saved scalar state (a number or a 0-d tensor, PyTorch's form) as a finite float, else None."""
+    if getattr(value, "shape", None) == () and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _optimizer_classes(cls=None):
     """Every Optimizer subclass defined so far (tinynet's and the user's)."""
     cls = cls or Optimizer
@@ -183,6 +209,12 @@ class Optimizer:
     #: state keys every saved entry must have, and those it may have (None: anything more)
     _state_required: tuple = ()
     _state_optional: tuple | None = None
+    #: state keys held as plain numbers besides ``step`` (NAdam's ``mu_product``, ASGD's
+    #: ``eta`` and ``mu``: 0-d tensors in PyTorch's state dicts, accepted as such on load)
+    _state_scalars: tuple = ()
+    #: True for Adam/AdamW, whose class is told apart by the ``decoupled_weight_decay`` flag
+    #: (NAdam and RAdam have the flag too, as a plain hyper-parameter)
+    _flag_names_class: bool = False
 
     def __init__(self, params, defaults: dict):
         name = type(self).__name__
@@ -244,8 +276,9 @@ class Optimizer:
         """Check a group's hyperparameters (subclasses extend). Messages are PyTorch's, bare:
         the caller says which optimizer and which group."""
         check_hyper("lr", group["lr"])
-        if "initial_lr" in group:  # set by a scheduler; its base_lrs come from it
-            check_hyper("initial_lr", group["initial_lr"])
+        for key, low in _SCHEDULER_KEYS.items():  # set by a scheduler (base_lrs come from initial_lr)
+            if key in group:
+                check_hyper(key, group[key], low=low)
         if "maximize" in group:
             check_flag("maximize", group["maximize"])
 
@@ -307,6 +340,24 @@ class Optimizer:
         if tuple(g.shape) != tuple(p.array.shape):
             raise ValueError(f"optimizer: a gradient of shape {tuple(g.shape)} for a parameter of shape {tuple(p.shape)}")
         return p.device.xp.ascontiguousarray(g).reshape(-1)
+
+    def _grad_and_param(self, p, group):
+        """The flat gradient and parameter of ``p`` for an array-expression update, PyTorch's
+        preamble applied: the gradient negated under ``maximize``, then weight decay, either
+        added to the gradient (L2) or, with ``decoupled_weight_decay``, shrinking the
+        parameter by ``lr * weight_decay`` (AdamW's form). Returns ``(grad, param, copied)``;
+        hand ``param, copied`` to :meth:`_finish` after updating ``param`` in place."""
+        grad = self._flat_grad(p)
+        param, copied = self._flat_param(p)
+        if group["maximize"]:
+            grad = -grad
+        wd = group["weight_decay"]
+        if wd != 0:
+            if group.get("decoupled_weight_decay", False):
+                param *= 1 - group["lr"] * wd
+            else:
+                grad = grad + wd * param
+        return grad, param, copied
 
     def _param_state(self, p, buffers, optional=()):
         """The state of ``p`` for a step: created with ``step`` 0 and a zero tensor for each
@@ -458,7 +509,7 @@ class Optimizer:
         """Refuse a saved group written by another optimizer, judged by its hyper-parameter
         keys and, for Adam/AdamW, PyTorch's ``decoupled_weight_decay`` flag (module docstring)."""
         name = type(self).__name__
-        keys = set(saved) - {"params", "initial_lr"} - _TORCH_SWITCHES
+        keys = set(saved) - {"params"} - set(_SCHEDULER_KEYS) - _TORCH_SWITCHES
         writer = _writer_of(saved, keys) or _writer_of(saved, keys | {"decoupled_weight_decay"})
         if "decoupled_weight_decay" in self.defaults:
             keys.add("decoupled_weight_decay")  # absent in PyTorch before 2.6: the live group's value stays
@@ -470,7 +521,7 @@ class Optimizer:
                              f"expected {name}'s {sorted(self.defaults)}, missing {missing}, unexpected {unexpected}")
         flag = saved.get("decoupled_weight_decay")
         live = self.param_groups[gi].get("decoupled_weight_decay") if gi < len(self.param_groups) else None
-        if flag is not None and live is not None and bool(flag) != live:
+        if self._flag_names_class and flag is not None and live is not None and bool(flag) != live:
             raise ValueError(f"{where}: the state dict is {writer or 'another optimizer'}'s, not {name}'s "
                              f"(parameter group {gi} has decoupled_weight_decay={flag!r}, this {name} has {live}); "
                              f"build {'AdamW' if flag else 'Adam'} to load it")
@@ -496,6 +547,12 @@ class Optimizer:
                 entry[k] = _as_count(v)
                 if entry[k] is None:
                     problems.append(f"parameter {i}: step must be a whole number >= 0, got {v!r}")
+                continue
+            if k in self._state_scalars:
+                entry[k] = _as_number(v)
+                if entry[k] is None:
+                    problems.append(f"parameter {i}: state {k!r} must be a finite number (or a 0-d tensor), "
+                                    f"got {v!r}")
                 continue
             if not (hasattr(v, "shape") and hasattr(v, "dtype")):
                 if allowed is None:  # a subclass that does not name its state: keep numbers as they are

@@ -20,8 +20,8 @@ class RMSprop(Optimizer):
     _state_optional = ("momentum_buffer", "grad_avg")  # with momentum > 0, centered
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                 momentum: float = 0.0, centered: bool = False, *, maximize: bool = False, foreach=None,
-                 capturable: bool = False, differentiable: bool = False):
+                 momentum: float = 0.0, centered: bool = False, capturable: bool = False, foreach=None,
+                 maximize: bool = False, differentiable: bool = False):  # PyTorch's positional order
         check_switches("RMSprop", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)

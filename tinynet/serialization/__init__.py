@@ -48,6 +48,7 @@ half-apply a damaged or hostile file.
 """
 from __future__ import annotations
 
+import io
 import json
 
 from .atomic import atomic_write
@@ -59,25 +60,54 @@ from .errors import CheckpointError, IsADirectoryCheckpointError, NotAFileError
 from .tree import encode_object
 
 
-def save(obj, path):
-    """Write ``obj`` (a nested dict/list of tensors, arrays and plain values) to ``path``.
+def _is_file_object(f) -> bool:
+    return hasattr(f, "read") or hasattr(f, "write")
 
-    safetensors format unless ``path`` (str, bytes or os.PathLike) ends in ``.npz``; written
-    atomically, through a symlink to its target. See the module docstring for what can be
-    stored. Raises ``TypeError``/``ValueError`` naming the offending entry before touching any
-    file, and an ``OSError`` naming the path when the file can't be written.
+
+def save(obj, f, **pytorch_options):
+    """Write ``obj`` (a nested dict/list of tensors, arrays and plain values) to ``f``.
+
+    ``f`` is a path (str, bytes or os.PathLike) or, as in PyTorch, a binary file object open
+    for writing (``io.BytesIO()``, ``open(p, "wb")``). safetensors format unless the path (or
+    the file object's ``name``) ends in ``.npz``. A path is written atomically, through a
+    symlink to its target; a file object gets the bytes written at its position (the caller
+    owns it). See the module docstring for what can be stored. Raises
+    ``TypeError``/``ValueError`` naming the offending entry before writing anything, and an
+    ``OSError`` naming the path when the file can't be written. PyTorch's pickle options
+    (``pickle_protocol``, ``_use_new_zipfile_serialization``, ``pickle_module``) are accepted
+    and have no effect: tinynet never pickles.
     """
-    where = path_str(path, "save")
+    unknown = set(pytorch_options) - {"pickle_protocol", "_use_new_zipfile_serialization", "pickle_module",
+                                      "_disable_byteorder_record"}
+    if unknown:
+        raise TypeError(f"save() got unexpected keyword argument(s) {sorted(unknown)}")
+    if _is_file_object(f):
+        if not hasattr(f, "write"):
+            raise TypeError(f"save: the file object {f!r} has no write(); open it for writing in binary mode ('wb')")
+        name = getattr(f, "name", None)
+        buf = io.BytesIO()
+        _write(obj, buf, isinstance(name, str) and is_npz(name))
+        f.write(buf.getvalue())
+        return
+    where = path_str(f, "save")
+    _write(obj, where, is_npz(where))
+
+
+def _write(obj, target, npz: bool):
+    """Encode ``obj`` (all checks first) and write it to ``target``: a path (atomically) or a
+    file object."""
     tensors: dict = {}
-    tree = encode_object(obj, "", tensors, "obj", {})
+    tree = encode_object(obj, "", tensors, "obj", {})  # every check, before anything is written
     tree_json = json.dumps(tree, separators=(",", ":"))
-    if is_npz(where):
+    if npz:
         if TREE_KEY in tensors:
             raise ValueError(f"save: {TREE_KEY!r} is reserved in .npz checkpoints; rename that key")
         if len(tree_json) > MAX_HEADER_BYTES:
             raise ValueError(f"save: the structure takes {len(tree_json)} bytes of JSON, over the limit of "
                              f"{MAX_HEADER_BYTES}; store large data in arrays")
-        atomic_write(where, lambda f: save_npz(tensors, tree_json, f))
+
+        def write(f):
+            save_npz(tensors, tree_json, f)
     else:
         header, chunks = safetensors_bytes(tensors, tree_json)
 
@@ -86,24 +116,57 @@ def save(obj, path):
             for c in chunks:
                 f.write(c)
 
-        atomic_write(where, write)
+    if isinstance(target, str):
+        atomic_write(target, write)
+    else:
+        write(target)
 
 
-def load(path, map_location=None):
+def _map_location(map_location):
+    """PyTorch's ``map_location`` forms, reduced to a device spec or None."""
+    if map_location is None or isinstance(map_location, str):
+        return map_location
+    if hasattr(map_location, "type") and hasattr(map_location, "xp"):  # a Device
+        return map_location.type
+    raise TypeError(f"load: map_location must be None, 'cpu', 'cuda' or a device, got {type(map_location).__name__} "
+                    "(tinynet does not take dicts or functions here)")
+
+
+def load(f, map_location=None, weights_only=True, **pytorch_options):
     """Read a checkpoint written by :func:`save` (or any safetensors / npz file of arrays).
 
-    ``path`` is a str, bytes or os.PathLike naming a regular file. Tensors go back to the
-    device they were saved from, or to ``map_location`` ("cpu", "cuda") when given. Raises
+    ``f`` is a str, bytes or os.PathLike naming a regular file or, as in PyTorch, a binary
+    file object open for reading (``io.BytesIO``, ``open(p, "rb")``; read from its position
+    to its end; an .npz zip is recognised by its first bytes). Tensors go back to the device
+    they were saved from, or to ``map_location`` ("cpu", "cuda", a device) when given. Raises
     ``FileNotFoundError`` for a missing file, ``IsADirectoryError`` (also a ``ValueError``) for
     a directory, and :class:`CheckpointError` (a ``ValueError``) for a FIFO, device or socket
     or for a damaged or hostile file -- before reading any tensor data or returning anything.
+    ``weights_only`` is accepted for PyTorch compatibility: tinynet loads only data, never
+    pickle, so every load is weights-only whatever it says (``mmap`` and the other pickle
+    options likewise have no effect).
     """
-    where = path_str(path, "load")
-    f, size = open_regular_file(where)
-    with f:
+    unknown = set(pytorch_options) - {"mmap", "pickle_module", "encoding"}
+    if unknown:
+        raise TypeError(f"load() got unexpected keyword argument(s) {sorted(unknown)}")
+    map_location = _map_location(map_location)
+    if _is_file_object(f):
+        if not hasattr(f, "read"):
+            raise TypeError(f"load: the file object {f!r} has no read(); open it for reading in binary mode ('rb')")
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError("load: the file object returned text; open it in binary mode ('rb')")
+        where = str(getattr(f, "name", "<file object>"))
+        buf = io.BytesIO(data)
+        if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            return load_npz(buf, len(data), where, map_location)
+        return load_safetensors(buf, len(data), where, map_location)
+    where = path_str(f, "load")
+    fh, size = open_regular_file(where)
+    with fh:
         if is_npz(where):
-            return load_npz(f, size, where, map_location)
-        return load_safetensors(f, size, where, map_location)
+            return load_npz(fh, size, where, map_location)
+        return load_safetensors(fh, size, where, map_location)
 
 
 __all__ = ["save", "load", "atomic_write", "MAX_NESTING", "MAX_INT_DIGITS", "CheckpointError", "NotAFileError", "IsADirectoryCheckpointError"]

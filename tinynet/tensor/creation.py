@@ -10,7 +10,7 @@ import numpy as _np
 from ..backend.errors import ShapeError
 from ..backend import get_device
 from . import dtypes as _dt
-from .random import generator
+from .random import resolve
 from .tensor import Tensor
 
 
@@ -95,20 +95,55 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     return _filled(fill_value, (size,) if isinstance(size, (tuple, list)) else (size,), dtype, device, requires_grad, default)
 
 
+def _number(v):
+    return v.item() if isinstance(v, Tensor) else v
+
+
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments."""
+    """Values ``start + i * step`` below ``end`` (exclusive); int64 for integer arguments.
+
+    As PyTorch: with an integer ``dtype`` the bounds and step are first truncated to integers
+    (``arange(0, 5, 1.5, dtype=tn.int64)`` is ``[0, 1, 2, 3, 4]``); with a floating one the
+    length is ``ceil((end - start) / step)`` and the values are computed in float64.
+    """
     if end is None:
         start, end = 0, start
+    start, end, step = (_number(v) for v in (start, end, step))
     dev = get_device(device)
     is_int = all(isinstance(v, (int, _np.integer)) for v in (start, end, step))
     dt = _dt.to_dtype(dtype) or (_dt.int64 if is_int else _dt.get_default_dtype())
-    return _wrap(dev.xp.arange(start, end, step, dtype=dt), dev, requires_grad)
+    if dt.kind in "iub":
+        start, end, step = int(start), int(end), int(step)
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: the bounds and the step's sign disagree (start={start}, end={end}, "
+                         f"step={step}): no value lies between them")
+    if dt.kind in "iub":
+        host = _np.arange(start, end, step, dtype=_np.int64)
+    else:
+        n = max(int(_np.ceil((end - start) / step)), 0)
+        host = start + _np.arange(n, dtype=_np.float64) * step
+    return _host_to(host.astype(dt), dev, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float64 math, then
+    converted: an integer ``dtype`` truncates toward zero, as PyTorch)."""
+    start, end = _number(start), _number(end)
+    if not isinstance(steps, (int, _np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     dev = get_device(device)
     dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
-    return _wrap(dev.xp.linspace(start, end, steps, dtype=dt), dev, requires_grad)
+    return _host_to(_np.linspace(start, end, steps, dtype=_np.float64).astype(dt), dev, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``base ** linspace(start, end, steps)``."""
+    dev = get_device(device)
+    dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+    host = _np.float64(base) ** _np.linspace(_number(start), _number(end), steps)
+    return _host_to(host.astype(dt), dev, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -117,38 +152,72 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _wrap(dev.xp.eye(n, m, dtype=dt), dev, requires_grad)
 
 
-def _random(draw, size, dtype, device, requires_grad):
-    dev = get_device(device)
-    dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
-    host = draw(generator(), _size(size)).astype(dt, copy=False)
+def _host_to(host, dev, requires_grad):
     return _wrap(dev.from_host(host) if dev.xp is not _np else host, dev, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform samples in [0, 1)."""
-    return _random(lambda g, s: g.random(s), size, dtype, device, requires_grad)
+def _random(draw, size, dtype, device, requires_grad, gen):
+    dev = get_device(device)
+    dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+    if dt.kind != "f":
+        raise TypeError(f"random floats can't have dtype {dt}: pass a floating dtype (tn.float32, tn.float64)")
+    return _host_to(draw(resolve(gen), _size(size)).astype(dt, copy=False), dev, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1) (from ``generator``, a :class:`tn.Generator`, or the global one)."""
+    return _random(lambda g, s: g.random(s), size, dtype, device, requires_grad, generator)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples."""
-    return _random(lambda g, s: g.standard_normal(s), size, dtype, device, requires_grad)
+    return _random(lambda g, s: g.standard_normal(s), size, dtype, device, requires_grad, generator)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    """Integers drawn uniformly from [low, high) (``randint(high, size=...)`` also works)."""
-    if high is None:
-        low, high = 0, low
+def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, low=None,
+            high=None) -> Tensor:
+    """Integers drawn uniformly from [low, high), PyTorch's signatures:
+
+    ``randint(high, size)``, ``randint(low, high, size)``, and the keyword forms
+    (``randint(0, 10, size=(3,))``, ``randint(high=5, size=(2,))``). ``size`` is a tuple.
+    """
+    pos = list(args)
+    if size is None and pos and isinstance(pos[-1], (tuple, list)):
+        size = pos.pop()
+    if len(pos) == 2:
+        low, high = pos
+    elif len(pos) == 1:
+        if high is None:
+            high = pos[0]
+        else:
+            low = pos[0]
+    elif pos:
+        raise TypeError(f"randint: expected (high, size) or (low, high, size), got {len(args)} positional arguments")
+    if high is None or size is None:
+        raise TypeError("randint: missing 'high' or 'size'; call randint(high, size) or randint(low, high, size) "
+                        "with size a tuple, e.g. tn.randint(0, 10, (3,))")
+    low = 0 if low is None else low
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {type(size).__name__}")
+    if int(high) <= int(low):
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     dev = get_device(device)
     dt = _dt.to_dtype(dtype) or _dt.int64
-    host = generator().integers(low, high, size=_size((size,) if isinstance(size, (tuple, list)) else (size,))).astype(dt)
-    return _wrap(dev.from_host(host) if dev.xp is not _np else host, dev, False)
+    host = resolve(generator).integers(int(low), int(high), size=_size(tuple(size))).astype(dt)
+    return _host_to(host, dev, requires_grad)
 
 
-def randperm(n, device=None) -> Tensor:
-    """A random permutation of 0..n-1 (int64)."""
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A random permutation of 0..n-1 (int64 unless ``dtype``)."""
     dev = get_device(device)
-    host = generator().permutation(n).astype(_np.int64)
-    return _wrap(dev.from_host(host) if dev.xp is not _np else host, dev, False)
+    host = resolve(generator).permutation(int(n)).astype(_dt.to_dtype(dtype) or _np.int64)
+    return _host_to(host, dev, requires_grad)
+
+
+def randint_like(t, *args, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``randint(low, high, t.shape)`` (or ``randint_like(t, high)``) with ``t``'s dtype and device."""
+    return randint(*args, tuple(t.shape), dtype=dtype or t.dtype, device=device or t.device,
+                   requires_grad=requires_grad)
 
 
 def _like(maker, t, dtype, device, requires_grad, *args):

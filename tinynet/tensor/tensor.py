@@ -23,6 +23,7 @@ import numpy as _np
 from ..backend.errors import DeviceError, ShapeError
 from ..autograd.engine import run_backward
 from ..autograd.grad_mode import STATE
+from ..autograd.hooks import add_hook
 from ..backend import get_device
 from . import dtypes as _dt
 
@@ -63,7 +64,7 @@ def _as_array(data, dtype, device):
 class Tensor:
     """An n-dimensional array with automatic differentiation (see module docstring)."""
 
-    __slots__ = ("array", "device", "_requires_grad", "grad", "grad_fn", "_version", "__weakref__")
+    __slots__ = ("array", "device", "_requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__
     __hash__ = object.__hash__  # == is elementwise, so hash by identity
 
@@ -75,6 +76,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._version = [0]
+        self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -88,6 +90,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._version = [0] if version is None else version
+        t._hooks = None
         return t
 
     # --- basic properties --------------------------------------------------------------
@@ -101,7 +104,8 @@ class Tensor:
 
     @property
     def dtype(self):
-        return self.array.dtype
+        """The data type, e.g. ``tinynet.float32`` (equal to NumPy's: ``x.dtype == np.float32``)."""
+        return _dt.wrap(self.array.dtype)
 
     @property
     def data(self):
@@ -126,6 +130,13 @@ class Tensor:
     @property
     def T(self):
         """The tensor with its axes reversed (``x.permute(reversed axes)``)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def H(self):
+        """Conjugate transpose of a matrix (real tensors: the transpose)."""
+        if self.ndim not in (0, 2):
+            raise ShapeError(f"H: expected a 0-d or 2-d tensor, got {self.ndim}-d; use .mT for batches of matrices")
         return self.permute(*reversed(range(self.ndim)))
 
     @property
@@ -165,6 +176,68 @@ class Tensor:
     def numel(self) -> int:
         """Number of elements."""
         return int(self.array.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        """Bytes per element (``itemsize``)."""
+        return self.array.itemsize
+
+    def ndimension(self) -> int:
+        return self.array.ndim
+
+    def stride(self, dim=None):
+        """Steps between neighbouring elements along each axis, in elements (PyTorch's unit,
+        not NumPy's bytes)."""
+        steps = tuple(st // self.array.itemsize for st in self.array.strides)
+        return steps if dim is None else steps[dim]
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        """True when the elements are laid out in row-major (C) order without gaps."""
+        return bool(self.array.flags.c_contiguous)
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self.array.dtype.kind == "c"
+
+    def data_ptr(self) -> int:
+        """Address of the first element (host memory on cpu, device memory on cuda)."""
+        arr = self.array
+        return int(arr.ctypes.data) if hasattr(arr, "ctypes") else int(arr.data.ptr)
+
+    def get_device(self) -> int:
+        """PyTorch's ordinal: -1 for a cpu tensor, the GPU index for a cuda one."""
+        return -1 if self.device.type == "cpu" else int(self.device.index or 0)
+
+    def equal(self, other) -> bool:
+        """True when ``other`` has the same shape and the same values (``torch.equal``)."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"equal(): expected a Tensor, got {type(other).__name__}")
+        if other.device is not self.device:
+            raise DeviceError(f"equal(): tensors are on {self.device.type} and {other.device.type}")
+        return self.array.shape == other.array.shape and bool((self.array == other.array).all())
+
+    def pin_memory(self, device=None):
+        """Page-locked host memory speeds up host-to-GPU copies; tinynet pins inside
+        ``DataLoader(pin_memory=True, device="cuda")`` when it copies a batch, so here the tensor
+        is returned as it is (a cuda tensor is refused, as in PyTorch)."""
+        if self.device.type != "cpu":
+            raise RuntimeError("pin_memory(): only cpu tensors can be pinned")
+        return self
+
+    def apply_(self, fn):
+        """Replace each element ``v`` by ``fn(v)`` (a Python function; cpu only, slow, no autograd)."""
+        self._check_inplace("apply_")
+        if self.device.type != "cpu":
+            raise RuntimeError("apply_(): only works on cpu tensors (it calls a Python function per element)")
+        flat = self.array.reshape(-1)
+        for i in range(flat.size):
+            flat[i] = fn(flat[i].item())
+        if not _np.shares_memory(flat, self.array):
+            self.array[...] = flat.reshape(self.array.shape)
+        return self._bump()
 
     def dim(self) -> int:
         return self.array.ndim
@@ -235,6 +308,20 @@ class Tensor:
         """A tensor sharing this one's data (and version counter), cut from the graph."""
         return Tensor._make(self.array, self.device, False, None, self._version)
 
+    def detach_(self):
+        """Cut this tensor from the graph in place: it becomes a leaf that doesn't require grad."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def __reduce__(self):
+        """Pickling (DataLoader workers send batches this way; ``copy.copy``): the values,
+        device type and ``requires_grad`` of a tensor that is not part of a graph."""
+        if self.grad_fn is not None:
+            raise RuntimeError("can't pickle a tensor that is part of a graph (it has a grad_fn); "
+                               "pickle `t.detach()` instead")
+        return (_rebuild, (self.device.to_host(self.array), self.device.type, self._requires_grad))
+
     def __deepcopy__(self, memo):
         """``copy.deepcopy``: new data (and grad), the same Device (devices are singletons)."""
         if self.grad_fn is not None:
@@ -264,6 +351,20 @@ class Tensor:
         elif not self._requires_grad:
             raise RuntimeError("retain_grad(): can't retain the grad of a tensor that does not require grad")
         return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; if it returns a
+        Tensor, that replaces the gradient (for everything upstream, and for ``.grad`` of a
+        leaf). A leaf's hooks see the gradient summed over all its uses, once. Returns a
+        handle whose ``remove()`` unregisters the hook.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require "
+                               "gradient; call `x.requires_grad_()` first (or hook a tensor computed from one)")
+        owner = self.grad_fn if self.grad_fn is not None else self
+        if owner._hooks is None:
+            owner._hooks = {}
+        return add_hook(owner._hooks, hook)
 
     # --- autograd -----------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
@@ -303,6 +404,9 @@ class Tensor:
         run_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     # --- in-place updates (no autograd) ---------------------------------------------
+    # (the arithmetic in-place ops, add_/sub_/mul_/div_/clamp_/... and the augmented
+    # assignments +=, -=, *=, /=, are bound by tinynet/functional/methods.py through
+    # tinynet.functional.inplace, which also records them in the graph)
     def _check_inplace(self, op: str):
         if self._requires_grad and STATE.enabled:
             kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor that is part of the graph"
@@ -324,37 +428,6 @@ class Tensor:
                 )
             return other.array
         return other
-
-    def _inplace(self, op, other, ufunc):
-        self._check_inplace(op)
-        value = self._operand(other)
-        try:
-            ufunc(self.array, value, out=self.array, casting="same_kind")
-        except ValueError:
-            oshape = getattr(value, "shape", ())
-            raise ShapeError(
-                f"{op}: can't broadcast operand of shape {tuple(oshape)} into the tensor's shape {tuple(self.shape)}"
-            ) from None
-        return self._bump()
-
-    def add_(self, other, alpha=1):
-        other = other if alpha == 1 else other * alpha
-        return self._inplace("add_", other, self.device.xp.add)
-
-    def sub_(self, other, alpha=1):
-        other = other if alpha == 1 else other * alpha
-        return self._inplace("sub_", other, self.device.xp.subtract)
-
-    def mul_(self, other):
-        return self._inplace("mul_", other, self.device.xp.multiply)
-
-    def div_(self, other):
-        return self._inplace("div_", other, self.device.xp.divide)
-
-    __iadd__ = add_
-    __isub__ = sub_
-    __imul__ = mul_
-    __itruediv__ = div_
 
     def zero_(self):
         self._check_inplace("zero_")
@@ -379,26 +452,16 @@ class Tensor:
             raise ShapeError(f"copy_: can't copy a source of shape {tuple(arr.shape)} into shape {tuple(self.shape)}") from None
         return self._bump()
 
-    def clamp_(self, min=None, max=None):
-        self._check_inplace("clamp_")
-        self.device.xp.clip(self.array, min, max, out=self.array)
-        return self._bump()
-
-    def __setitem__(self, key, value):
-        self._check_inplace("__setitem__")
-        if isinstance(key, Tensor):
-            key = key.array
-        elif isinstance(key, tuple):
-            key = tuple(k.array if isinstance(k, Tensor) else k for k in key)
-        try:
-            self.array[key] = self._operand(value)
-        except IndexError as exc:
-            raise IndexError(f"__setitem__: index out of range for shape {tuple(self.shape)} ({exc})") from None
-        except ValueError as exc:
-            raise ShapeError(f"__setitem__: can't assign a value into shape {tuple(self.shape)} ({exc})") from None
-        self._bump()
-
     # --- display ---------------------------------------------------------------------
+    def __format__(self, spec):
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its Python number (as in PyTorch)."""
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {tuple(self.shape)}: "
+                            "only 0-d tensors format as numbers; use `x.item()` or `x.tolist()`")
+        return str(self)
+
     def __repr__(self):
         host = self.device.to_host(self.array)
         body = _np.array2string(host, separator=", ", prefix="tensor(", precision=4,
@@ -407,9 +470,16 @@ class Tensor:
         if self.device.type != "cpu":
             extras.append(f"device='{self.device.type}'")
         if self.dtype not in (_dt.float32, _dt.int64, _dt.bool_) or self.array.size == 0:
-            extras.append(f"dtype=tn.{self.dtype}")
+            extras.append(f"dtype=tn.{self.dtype.name}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _rebuild(host_array, device_type, requires_grad):
+    """Inverse of :meth:`Tensor.__reduce__`."""
+    dev = get_device(device_type)
+    arr = dev.from_host(host_array) if dev.xp is not _np else host_array
+    return Tensor._make(arr, dev, bool(requires_grad))
