@@ -458,3 +458,26 @@ def test_small_tensor_methods_match_torch():
     y.detach_()
     assert y.grad_fn is None and not y.requires_grad
     assert x.to("cpu", non_blocking=True) is x
+
+
+# --- error types ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [
+    lambda: tn.nn.functional.softmax(tn.tensor([1, 2]), dim=0),           # float-only op on ints
+    lambda: tn.zeros(3).scatter(0, tn.tensor([0]), tn.ones(1, dtype=tn.float64)),  # mixed dtypes
+    lambda: -tn.tensor([True]),                                             # negating a mask
+    lambda: tn.nn.functional.embedding(tn.ones(2), tn.ones(3, 2)),          # float token ids
+    lambda: tn.nn.Linear(2, 2)(tn.ones(1, 2, dtype=tn.float64)),            # layer and input dtypes differ
+])
+def test_dtype_errors_are_type_and_runtime_errors(bad):
+    """PyTorch raises RuntimeError for these; Python code expects TypeError: tinynet's are both."""
+    with pytest.raises(TypeError) as info:
+        bad()
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, tn.backend.DTypeError)
+
+
+def test_shape_and_device_errors_are_value_and_runtime_errors():
+    with pytest.raises(RuntimeError) as info:
+        tn.ones(2, 3) @ tn.ones(2, 3)
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(IndexError, match="integer or bool"):  # as PyTorch: an IndexError
+        tn.ones(3)[tn.tensor([0.5])]

@@ -42,7 +42,7 @@ import math
 
 from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import DTypeError, DeviceError, ShapeError
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
 from ._util import float_input, normalize_axis, pick_axis
@@ -60,7 +60,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 
 def _check_float(x, op):
     if x.array.dtype.kind != "f":
-        raise TypeError(
+        raise DTypeError(
             f"{op}: expected a floating-point tensor, got {x.dtype} of shape {tuple(x.shape)}; "
             "convert it first with `x.float()`"
         )

@@ -8,7 +8,7 @@ No gradients: the results are integers.
 """
 from __future__ import annotations
 
-from ..backend.errors import DeviceError
+from ..backend.errors import DTypeError, DeviceError
 from ..tensor.tensor import Tensor
 from ._util import broadcast_error, pair
 
@@ -20,7 +20,7 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
 
 def _check_int(t, op):
     if t.array.dtype.kind not in "iub":
-        raise TypeError(
+        raise DTypeError(
             f"{op}: expected integer or bool tensors, got {t.dtype} (shape {tuple(t.shape)}); bitwise ops have no "
             "meaning for floating point. Convert (`x.long()`), or use logical_and/logical_or/logical_xor "
             "for truth values"
@@ -35,7 +35,7 @@ def _binary(input, other, ufunc, op, bool_ok=True):
     xp = a.device.xp
     x, y = a.array, b.array
     if not bool_ok and x.dtype.kind == "b":
-        raise TypeError(f"{op}: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
+        raise DTypeError(f"{op}: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
     try:
         out = getattr(xp, ufunc)(x, y)
     except ValueError:

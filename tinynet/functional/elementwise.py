@@ -5,7 +5,7 @@ differentiated again; ``unbroadcast`` sums gradients back to each input's shape.
 """
 from __future__ import annotations
 
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import DTypeError, DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ..tensor import dtypes as _dt
@@ -92,7 +92,8 @@ class Div(_Binary):
     name = "div"
 
     def compute(self, a, b):
-        return a / b
+        with quiet(self.xp):  # x / 0 is inf or nan, silently, as in PyTorch
+            return a / b
 
     def backward(self, g):
         a, b = self.inputs
@@ -128,7 +129,8 @@ class Pow(_Binary):
                 f"pow: integers to negative integer powers are not allowed (base {a.dtype}, exponent {b.dtype}); "
                 "convert the base to floating point first (`x.float() ** n`)"
             )
-        return a ** b
+        with quiet(self.xp):  # 0 ** -1 = inf, (-8) ** 0.5 = nan, silently, as in PyTorch
+            return a ** b
 
     def backward(self, g):
         a, b = self.inputs
@@ -282,7 +284,8 @@ class Log(Op):
     saves_output = False
 
     def forward(self, x):
-        return self.xp.log(x)
+        with quiet(self.xp):  # log(0) = -inf, log(-1) = nan, silently, as in PyTorch
+            return self.xp.log(x)
 
     def backward(self, g):
         return g / self.inputs[0]
@@ -363,11 +366,11 @@ def _check_alpha(alpha, a, b, op):
     """PyTorch's rule for ``alpha``: a float alpha needs a floating result, a bool one a bool result."""
     dt = result_type(a, b)
     if isinstance(alpha, float) and dt.kind != "f":
-        raise TypeError(f"{op}: for integral input tensors ({dt}), argument alpha must not be a floating point "
-                        f"number (got alpha={alpha}); convert the tensors first (`x.float()`)")
+        raise DTypeError(f"{op}: for integral input tensors ({dt}), argument alpha must not be a floating point "
+                         f"number (got alpha={alpha}); convert the tensors first (`x.float()`)")
     if dt.kind == "b" and not isinstance(alpha, bool) and alpha != 1:
-        raise TypeError(f"{op}: boolean alpha only supported for Boolean results "
-                        f"(got alpha={alpha!r} with bool tensors)")
+        raise DTypeError(f"{op}: boolean alpha only supported for Boolean results "
+                         f"(got alpha={alpha!r} with bool tensors)")
 
 
 def add(input, other, *, alpha=1):
@@ -382,8 +385,8 @@ def sub(input, other, *, alpha=1):
     """input - alpha * other, with broadcasting and PyTorch's type promotion."""
     for x in (input, other):
         if isinstance(x, bool) or (isinstance(x, Tensor) and x.array.dtype.kind == "b"):
-            raise TypeError("sub: subtraction, the `-` operator, with a bool tensor or a bool is not supported "
-                            "(as in PyTorch); to invert a mask use `~x` or `x.logical_not()`, to flip bits `a ^ b`")
+            raise DTypeError("sub: subtraction, the `-` operator, with a bool tensor or a bool is not supported "
+                             "(as in PyTorch); to invert a mask use `~x` or `x.logical_not()`, to flip bits `a ^ b`")
     a, b = pair(input, other, "sub")
     if not (type(alpha) is int and alpha == 1):
         _check_alpha(alpha, input, other, "sub")
@@ -484,8 +487,8 @@ def minimum(input, other):
 def neg(input):
     """-input. Bool tensors are refused, as in PyTorch (use ``~`` or ``logical_not`` for masks)."""
     if input.array.dtype.kind == "b":
-        raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported; "
-                        "to invert a mask use `~x` or `x.logical_not()`")
+        raise DTypeError("neg: negation, the `-` operator, on a bool tensor is not supported; "
+                         "to invert a mask use `~x` or `x.logical_not()`")
     return Neg.apply(input)
 
 
@@ -510,7 +513,7 @@ def sqrt(input):
 def abs(input):
     """|input| (keeps integer dtypes; the gradient is sign(x), 0 at 0)."""
     if input.array.dtype.kind == "b":
-        raise TypeError("abs: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
+        raise DTypeError("abs: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
     return Abs.apply(input)
 
 
@@ -705,8 +708,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"isclose: expected two Tensors, got {type(input).__name__} and {type(other).__name__}")
     if input.array.dtype != other.array.dtype:
-        raise TypeError(f"isclose: both tensors must have the same dtype, got {input.dtype} and {other.dtype}; "
-                        f"convert one first (`other.to({input.dtype})`)")
+        raise DTypeError(f"isclose: both tensors must have the same dtype, got {input.dtype} and {other.dtype}; "
+                         f"convert one first (`other.to({input.dtype})`)")
     if rtol < 0 or atol < 0:
         raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
     if input.device is not other.device:

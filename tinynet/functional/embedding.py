@@ -10,7 +10,7 @@ scatters) and each is the other's backward, so gradients of gradients work.
 """
 from __future__ import annotations
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 import numpy as _np  # host-side bag bookkeeping only (offsets, counts)
 
 from ..autograd.op import Op
@@ -84,7 +84,7 @@ class EmbeddingBackward(Op):
 def _check_ids(ids, num_rows: int, op: str):
     xp = ids.device.xp
     if ids.dtype.kind not in "iu":
-        raise TypeError(
+        raise DTypeError(
             f"{op}: token ids must be an integer tensor, got {ids.dtype}; convert with `.long()`"
         )
     data = ids.array
@@ -184,7 +184,7 @@ def _bag_bounds(input, offsets, include_last_offset, op):
     if not isinstance(offsets, Tensor):
         offsets = Tensor(offsets, device=input.device)
     if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
-        raise TypeError(f"{op}: offsets must be a 1-D integer tensor, got shape {tuple(offsets.shape)} {offsets.dtype}")
+        raise DTypeError(f"{op}: offsets must be a 1-D integer tensor, got shape {tuple(offsets.shape)} {offsets.dtype}")
     off = [int(o) for o in offsets.device.to_host(offsets.array)]
     n = int(ids.shape[0])
     if off and off[0] != 0:

@@ -6,6 +6,7 @@ gradient (labels are integers); multiply by a float or call ``.float()`` to use 
 """
 from __future__ import annotations
 
+from ..backend.errors import DTypeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._args import as_int
@@ -29,7 +30,7 @@ def one_hot(labels, num_classes=-1):
     if not isinstance(labels, Tensor):
         labels = Tensor(labels)
     if labels.dtype.kind not in "iu":
-        raise TypeError(
+        raise DTypeError(
             f"one_hot: labels must be an integer tensor (class indices), got {labels.dtype}; "
             "convert with .long()"
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as _np  # host-side only: the one-hot kernel and the window index table
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
 from ._util import normalize_axis
@@ -41,7 +41,7 @@ def _check_float(x, op):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     if x.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be a floating tensor, got {x.dtype}; convert with `.float()`")
+        raise DTypeError(f"{op}: input must be a floating tensor, got {x.dtype}; convert with `.float()`")
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):

@@ -44,7 +44,7 @@ import numbers
 import warnings
 
 from ..autograd.grad_mode import STATE
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import DTypeError, DeviceError, ShapeError
 from ..autograd.op import Op
 from ..backend import get_device
 from ..tensor import dtypes as _dt
@@ -524,7 +524,7 @@ def index_put(input, indices, values, accumulate=False):
     if not isinstance(values, Tensor):
         raise TypeError(f"index_put: values must be a Tensor, got {type(values).__name__}")
     if values.dtype != input.dtype:
-        raise TypeError(
+        raise DTypeError(
             f"index_put: index put requires the source and destination dtypes match, got {input.dtype} for the "
             f"destination and {values.dtype} for the source; convert with `values.to({input.dtype})`"
         )
@@ -546,7 +546,7 @@ def _check_index_tensor(index, x, op, allow_int32=True):
     name = index.dtype.name if hasattr(index.dtype, "name") else str(index.dtype)
     ok = ("int64", "int32") if allow_int32 else ("int64",)
     if name not in ok:
-        raise TypeError(f"{op}: expected an int64 index tensor, got {index.dtype}; convert it with `index.long()`")
+        raise DTypeError(f"{op}: expected an int64 index tensor, got {index.dtype}; convert it with `index.long()`")
     if index.device is not x.device:
         raise _device_mismatch(op, x, index)
     return index
@@ -722,8 +722,8 @@ def masked_scatter(input, mask, source):
     if not isinstance(source, Tensor):
         raise TypeError(f"masked_scatter: source must be a Tensor, got {type(source).__name__}")
     if source.dtype != input.dtype:
-        raise TypeError(f"masked_scatter: expected source to have the input's dtype {input.dtype}, got "
-                        f"{source.dtype}; convert it with `source.to({input.dtype})`")
+        raise DTypeError(f"masked_scatter: expected source to have the input's dtype {input.dtype}, got "
+                         f"{source.dtype}; convert it with `source.to({input.dtype})`")
     shape = _broadcast_pair(input, m, "masked_scatter")
     xp = input.device.xp
     x_b = input if tuple(input.shape) == shape else input.expand(*shape)
@@ -835,7 +835,7 @@ def _tri_indices(op, row, col, offset, dtype, device, layout, lower):
             raise ValueError(f"{op}: {name} must be a non-negative int, got {v!r}")
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     if dt.kind not in "iu":
-        raise TypeError(f"{op}: dtype must be an integer type, got {dt}")
+        raise DTypeError(f"{op}: dtype must be an integer type, got {dt}")
     dev = get_device(device)
     xp = dev.xp
     if row == 0 or col == 0:

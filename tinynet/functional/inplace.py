@@ -23,7 +23,7 @@ under PyTorch's rule (``same_kind``: ``int_tensor.sin_()`` is an error, as in Py
 from __future__ import annotations
 
 from ..autograd.grad_mode import STATE, no_grad
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 
 __all__ = []  # methods only: bound by methods.py as ``<name>_``
@@ -98,7 +98,7 @@ def _check_result(x: Tensor, out: Tensor, name: str):
             f"shape {tuple(x.shape)}; the other operand can't be broadcast to it. Use the out-of-place op."
         )
     if not x.device.xp.can_cast(out.dtype, x.dtype, casting="same_kind"):
-        raise TypeError(
+        raise DTypeError(
             f"{name}: the result type {out.dtype} can't be cast to the tensor's dtype {x.dtype} in place "
             f"(e.g. a float result into an integer tensor); use the out-of-place op or convert first "
             f"(`x = x.to(tn.{out.dtype.name})`)"

@@ -9,7 +9,7 @@ advanced indexes (repeated rows), whose gradient adds up the copies.
 """
 from __future__ import annotations
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -224,7 +224,7 @@ def tensor_split(x, indices_or_sections, axis=0, *, dim=None):
     spec = indices_or_sections
     if isinstance(spec, Tensor):
         if spec.dtype.kind not in "iu" or spec.ndim > 1:
-            raise TypeError(
+            raise DTypeError(
                 f"tensor_split: a tensor indices_or_sections must be a 0-D or 1-D integer tensor, got "
                 f"{spec.dtype} of shape {tuple(spec.shape)}"
             )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_shape
@@ -75,14 +75,14 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             f"but the input has shape {tuple(input.shape)}"
         )
     if input.dtype.kind != "f":
-        raise TypeError(f"layer_norm: needs a floating input, got {input.dtype}; convert with `.float()`")
+        raise DTypeError(f"layer_norm: needs a floating input, got {input.dtype}; convert with `.float()`")
     xp = input.device.xp
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise ShapeError(f"layer_norm: {name} has shape {tuple(p.shape)}, expected {normalized_shape}")
         if p is not None and p.dtype != input.dtype:
-            raise TypeError(f"layer_norm: input is {input.dtype} but {name} is {p.dtype}; "
-                            f"{dtype_fix(input.dtype, p.dtype)}")
+            raise DTypeError(f"layer_norm: input is {input.dtype} but {name} is {p.dtype}; "
+                             f"{dtype_fix(input.dtype, p.dtype)}")
     if weight is None:
         weight = Tensor._make(xp.ones(normalized_shape, dtype=input.dtype), input.device)
     if bias is None:

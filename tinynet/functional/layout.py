@@ -21,7 +21,7 @@ import numbers
 
 from ..backend import get_device
 from ..autograd.op import Op
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..tensor import creation as _creation
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -104,7 +104,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """
     if repeats is None:
         if not isinstance(input, Tensor) or input.dtype.kind not in "iu" or input.ndim > 1:
-            raise TypeError("repeat_interleave: with one argument, it must be a 0-D or 1-D integer tensor of repeats")
+            raise DTypeError("repeat_interleave: with one argument, it must be a 0-D or 1-D integer tensor of repeats")
         counts = input.reshape(-1)
         idx = _creation.arange(counts.shape[0], device=input.device)
         return repeat_interleave(idx, counts, 0, output_size=output_size)
@@ -119,7 +119,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     xp = input.device.xp
     if isinstance(repeats, Tensor):
         if repeats.dtype.kind not in "iu" or repeats.ndim > 1:
-            raise TypeError(
+            raise DTypeError(
                 f"repeat_interleave: repeats must be an int or a 0-D/1-D integer tensor, got {repeats.dtype} "
                 f"of shape {tuple(repeats.shape)}"
             )
@@ -402,7 +402,7 @@ def block_diag(*tensors):
     dtype = blocks[0].dtype
     for b in blocks[1:]:
         if b.dtype != dtype:
-            raise TypeError(f"block_diag: expects tensors of one dtype, got {dtype} and {b.dtype}; convert them first")
+            raise DTypeError(f"block_diag: expects tensors of one dtype, got {dtype} and {b.dtype}; convert them first")
     total = sum(b.shape[1] for b in blocks)
     rows, before = [], 0
     for b in blocks:
@@ -437,7 +437,7 @@ def meshgrid(*tensors, indexing="ij"):
         if t.ndim > 1:
             raise ShapeError(f"meshgrid: expected 0-D or 1-D tensors, but tensor {i} has shape {tuple(t.shape)}")
         if t.dtype != tensors[0].dtype or t.device is not tensors[0].device:
-            raise TypeError(
+            raise DTypeError(
                 f"meshgrid: expects all tensors to have the same dtype and device, got {tensors[0].dtype} on "
                 f"{tensors[0].device.type} and {t.dtype} on {t.device.type} (tensor {i})"
             )

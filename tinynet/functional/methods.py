@@ -14,6 +14,7 @@ from ..tensor.tensor import Tensor
 from . import (activation, bitwise, conversion, distance, elementwise as ew, folding, indexing, join, layout,
                linalg, pointwise, reduction, sampling, scan, scattering as scatter, shape, sorting)
 from .inplace import inplace
+from . import introspection  # noqa: E402  (tensor odds-and-ends, special functions, statistics)
 
 
 def reflected(fn):
@@ -224,6 +225,19 @@ METHODS = {
     "hardshrink": activation.hardshrink, "prelu": activation.prelu,
     "relu_": inplace(activation.relu, "relu_"), "sigmoid_": inplace(activation.sigmoid, "sigmoid_"),
     "tanh_": inplace(activation.tanh, "tanh_"),
+    # introspection, special functions, statistics (introspection.py, special.py, statistics.py, pointwise.py)
+    "is_signed": introspection.is_signed, "is_same_size": introspection.is_same_size,
+    "sum_to_size": introspection.sum_to_size, "retains_grad": property(introspection.retains_grad),
+    "real": property(introspection.real), "imag": property(introspection.imag), "conj": introspection.conj,
+    "conj_physical": introspection.conj_physical, "conj_physical_": introspection.conj_physical_method,
+    "is_conj": introspection.is_conj, "resolve_conj": introspection.resolve_conj,
+    "resolve_neg": introspection.resolve_neg, "is_nonzero": introspection.is_nonzero,
+    "eq_": inplace(ew.eq, "eq_"), "ne_": inplace(ew.ne, "ne_"), "lt_": inplace(ew.lt, "lt_"),
+    "le_": inplace(ew.le, "le_"), "gt_": inplace(ew.gt, "gt_"), "ge_": inplace(ew.ge, "ge_"),
+    "not_equal_": inplace(ew.ne, "not_equal_"), "less_": inplace(ew.lt, "less_"),
+    "less_equal_": inplace(ew.le, "less_equal_"), "greater_": inplace(ew.gt, "greater_"),
+    "greater_equal_": inplace(ew.ge, "greater_equal_"),
+    "put": introspection.put, "put_": introspection.put_method, "fill_diagonal_": introspection.fill_diagonal_method,
 }
 
 

@@ -23,7 +23,7 @@ import math
 import types as _types
 from collections import namedtuple as _namedtuple
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
 from ..tensor import dtypes as _dt
@@ -117,8 +117,8 @@ class Mean(Op):
             axes = (self.axis,) if isinstance(self.axis, int) else self.axis
             self.count = math.prod(x.shape[a] for a in axes)
         if x.dtype.kind != "f":
-            raise TypeError(f"mean: needs a floating tensor, got {x.dtype} (the mean of integers has no "
-                            "integer dtype); pass dtype=tn.float32 or convert with .float()")
+            raise DTypeError(f"mean: needs a floating tensor, got {x.dtype} (the mean of integers has no "
+                             "integer dtype); pass dtype=tn.float32 or convert with .float()")
         if x.dtype.itemsize >= 4 and self.count:
             # The same sum-then-divide as ``x.mean`` (float32/64 accumulate in their own
             # dtype), minus NumPy's Python-level ``_mean`` wrapper (~2 µs per call).
@@ -184,8 +184,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=F
     """
     x = to(input, dtype=_dt.to_dtype(dtype)) if dtype is not None else input
     if x.array.dtype.kind != "f":
-        raise TypeError(f"nanmean: needs a floating tensor, got {x.dtype}; pass dtype=tn.float32 "
-                        "or convert with .float()")
+        raise DTypeError(f"nanmean: needs a floating tensor, got {x.dtype}; pass dtype=tn.float32 "
+                         "or convert with .float()")
     keep = bool(keepdims or keepdim)
     axis = _resolve(x, axis, dim, "nanmean")
     nan = isnan(x)
@@ -430,7 +430,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     elif correction is None:
         correction = 1
     if x.dtype.kind != "f":
-        raise TypeError(f"var: needs a floating tensor, got {x.dtype}; convert with .float()")
+        raise DTypeError(f"var: needs a floating tensor, got {x.dtype}; convert with .float()")
     axis = _resolve(x, axis, dim, "var")
     keep = bool(keepdims or keepdim)
     n = _count(x.shape, axis)
@@ -485,7 +485,7 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """Numerically stable log(sum(exp(x))) over ``axis`` (PyTorch: ``torch.logsumexp``)."""
     x = input
     if x.dtype.kind != "f":
-        raise TypeError(f"logsumexp: needs a floating tensor, got {x.dtype}; convert with .float()")
+        raise DTypeError(f"logsumexp: needs a floating tensor, got {x.dtype}; convert with .float()")
     axis = _resolve(x, axis, dim, "logsumexp")
     return LogSumExp.apply(x, axis=axis, keepdims=bool(keepdims or keepdim))
 

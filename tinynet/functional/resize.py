@@ -31,7 +31,7 @@ import math
 
 import numpy as _np  # host-side only: index and weight tables
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 from ._args import as_float, as_int
 from .indexing import index_select
@@ -240,7 +240,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "area":
         return (adaptive_avg_pool1d if nsp == 1 else adaptive_avg_pool2d)(input, tuple(out_sizes))
     if mode not in ("nearest", "nearest-exact") and input.dtype.kind != "f":
-        raise TypeError(f"{op}: mode {mode!r} needs a floating input, got {input.dtype}; convert with `.float()`")
+        raise DTypeError(f"{op}: mode {mode!r} needs a floating input, got {input.dtype}; convert with `.float()`")
     ft = _np.float64 if input.dtype == _np.float64 else _np.float32
     out = input
     for k in reversed(range(nsp)):  # the last axis first, as PyTorch nests its loops

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_device
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import DTypeError, DeviceError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.random import resolve as _resolve_generator
 from ..tensor.tensor import Tensor
@@ -48,8 +48,8 @@ def _put(host, like_device, dtype):
 
 def _float_only(x, op):
     if x.array.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating tensor, got {x.dtype} (the samples are real numbers); "
-                        "convert with .float() first")
+        raise DTypeError(f"{op}: needs a floating tensor, got {x.dtype} (the samples are real numbers); "
+                         "convert with .float() first")
 
 
 # --- multinomial ---------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         dev = tensors[0].device
         kinds = [t.array.dtype for t in tensors if t.array.dtype.kind == "f"]
         if not kinds:
-            raise TypeError("normal: mean/std tensors must be floating (got integer tensors); convert with .float()")
+            raise DTypeError("normal: mean/std tensors must be floating (got integer tensors); convert with .float()")
         dt = _dt.to_dtype(dtype) if dtype is not None else kinds[0]
         m = _host(mean).astype("float64") if isinstance(mean, Tensor) else as_float(mean, "mean", "normal")
         sd = _host(std).astype("float64") if isinstance(std, Tensor) else as_float(std, "std", "normal")
@@ -158,7 +158,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
                              f"{tuple(getattr(sd, 'shape', ()))} cannot be broadcast together") from None
     else:
         if size is None:
-            raise TypeError("normal: with number mean and std give the output size, e.g. normal(0.0, 1.0, (2, 3))")
+            raise DTypeError("normal: with number mean and std give the output size, e.g. normal(0.0, 1.0, (2, 3))")
         dev = get_device(device) if device is not None else get_device("cpu")
         dt = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
         m, sd = as_float(mean, "mean", "normal"), as_float(std, "std", "normal")

@@ -21,6 +21,7 @@ casts the input first.
 """
 from __future__ import annotations
 
+from ..backend.errors import DTypeError
 from ..autograd.grad_mode import STATE
 from ..autograd.op import Op
 from ..tensor import dtypes as _dt
@@ -182,7 +183,7 @@ def logcumsumexp(input, dim):
     the gradient (softmax weights over ``x_0 .. x_j``) is exact at every order.
     """
     if input.dtype.kind != "f":
-        raise TypeError(f"logcumsumexp: needs a floating tensor, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"logcumsumexp: needs a floating tensor, got {input.dtype}; convert with .float()")
     d = _dim(input, dim, "logcumsumexp")
     if input.ndim == 0:
         return input * 1

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.op import Op
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis
@@ -98,8 +98,8 @@ def _check_src(op, input, src):
     if src.device is not input.device:
         raise _device_mismatch(op, input, src)
     if src.dtype != input.dtype:
-        raise TypeError(f"{op}: expected self.dtype to be equal to src.dtype (self {input.dtype}, src {src.dtype}); "
-                        f"convert with `src.to({input.dtype})`")
+        raise DTypeError(f"{op}: expected self.dtype to be equal to src.dtype (self {input.dtype}, src {src.dtype}); "
+                         f"convert with `src.to({input.dtype})`")
 
 
 def _src_part(src, index_shape):
@@ -314,10 +314,10 @@ def index_add(input, dim, index, source, *, alpha=1):
     (``out[:, index[j]] += alpha * source[:, j]`` for ``dim=1``; repeats add up)."""
     key, expect = _index_key("index_add", input, dim, index, source)
     if source.dtype != input.dtype:
-        raise TypeError(f"index_add: self ({input.dtype}) and source ({source.dtype}) must have the same scalar "
-                        f"type; convert with `source.to({input.dtype})`")
+        raise DTypeError(f"index_add: self ({input.dtype}) and source ({source.dtype}) must have the same scalar "
+                         f"type; convert with `source.to({input.dtype})`")
     if isinstance(alpha, float) and input.dtype.kind != "f":
-        raise TypeError(f"index_add: a float alpha ({alpha}) needs a floating tensor, got {input.dtype}")
+        raise DTypeError(f"index_add: a float alpha ({alpha}) needs a floating tensor, got {input.dtype}")
     src = source.reshape(expect) if tuple(source.shape) != expect else source
     if alpha != 1:
         src = src * alpha
@@ -332,8 +332,8 @@ def index_copy(input, dim, index, source):
     the copied slices, ``source`` gets ``g.index_select(dim, index)``."""
     key, expect = _index_key("index_copy", input, dim, index, source)
     if source.dtype != input.dtype:
-        raise TypeError(f"index_copy: self ({input.dtype}) and source ({source.dtype}) must have the same dtype; "
-                        f"convert with `source.to({input.dtype})`")
+        raise DTypeError(f"index_copy: self ({input.dtype}) and source ({source.dtype}) must have the same dtype; "
+                         f"convert with `source.to({input.dtype})`")
     src = source.reshape(expect) if tuple(source.shape) != expect else source
     x = input if input.ndim else input.reshape(1)
     out = IndexPut.apply(x, src, key=key, accumulate=False)
@@ -349,8 +349,8 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
                          f"got {reduce!r}")
     key, expect = _index_key("index_reduce", input, dim, index, source)
     if source.dtype != input.dtype:
-        raise TypeError(f"index_reduce: self ({input.dtype}) and source ({source.dtype}) must have the same dtype; "
-                        f"convert with `source.to({input.dtype})`")
+        raise DTypeError(f"index_reduce: self ({input.dtype}) and source ({source.dtype}) must have the same dtype; "
+                         f"convert with `source.to({input.dtype})`")
     src = source.reshape(expect) if tuple(source.shape) != expect else source
     x = input if input.ndim else input.reshape(1)
     # the slice key (:, ..., idx) as a full advanced key, so that every target is one element

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..backend import get_device
 from ..tensor import dtypes as _dt
 from ..functional._args import as_dim, as_int
@@ -88,7 +88,7 @@ class Linear(Module):
                 f"{w.device.type}; move one, e.g. `x.to('{w.device.type}')` or "
                 f"`model.to('{x.device.type}')`"
             )
-        raise TypeError(
+        raise DTypeError(
             f"{self._label()}: input is {x.dtype} but the layer's weights are {w.dtype}; {dtype_fix(x.dtype, w.dtype)}"
         )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_float, as_int
@@ -50,7 +50,7 @@ def _mha_mask(m, name, shape_ok, target, xp, dtype, label):
         add = xp.where(data, dtype.type(-math.inf), dtype.type(0)).astype(dtype, copy=False)
         return Tensor._make(add, m.device)
     if m.dtype.kind != "f":
-        raise TypeError(f"{label}: {name} must be bool (True = masked out) or float (added), got {m.dtype}")
+        raise DTypeError(f"{label}: {name} must be bool (True = masked out) or float (added), got {m.dtype}")
     return m if m.dtype == dtype else m.to(dtype)
 
 

@@ -31,13 +31,16 @@ PyTorch, NaN and infinite values are refused too.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
+from itertools import chain
 
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.hooks import RemovableHandle, add_hook
 from ..tensor.tensor import Tensor
 
 
@@ -60,6 +63,9 @@ _TORCH_SWITCHES = frozenset({"foreach", "capturable", "differentiable", "fused"}
 # CyclicLR's "max_lr", "min_lr", "max_momentum", "base_momentum" (PyTorch's names). A saved group may
 # hold them whatever the live group has; they are checked as numbers.
 _SCHEDULER_KEYS = {"initial_lr": 0.0, "max_lr": 0.0, "min_lr": 0.0, "max_momentum": None, "base_momentum": None}
+
+# Hyper-parameters that are pairs (a JSON round trip turns their tuples into lists).
+_PAIR_KEYS = frozenset({"betas", "etas", "step_sizes", "eps"})
 
 # PyTorch's names for hyper-parameters in its messages ("Invalid learning rate: -1").
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
@@ -200,6 +206,128 @@ def _writer_of(saved: dict, keys: set):
     return matches[0].__name__ if matches else None
 
 
+# Hooks run around every optimizer's step(), PyTorch's torch.optim.optimizer.register_optimizer_step_*_hook.
+_global_optimizer_pre_hooks: dict = {}
+_global_optimizer_post_hooks: dict = {}
+
+
+def register_optimizer_step_pre_hook(hook) -> RemovableHandle:
+    """Register ``hook(optimizer, args, kwargs)``, called before every optimizer's ``step``
+    (before the instance's own pre-hooks). It may return ``(new_args, new_kwargs)``, which
+    ``step`` is then called with (``args`` starts with the optimizer itself, as in PyTorch).
+    Returns a handle whose ``remove()`` unregisters it."""
+    return add_hook(_global_optimizer_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook) -> RemovableHandle:
+    """Register ``hook(optimizer, args, kwargs)``, called after every optimizer's ``step``
+    (after the instance's own post-hooks). Returns a removable handle."""
+    return add_hook(_global_optimizer_post_hooks, hook)
+
+
+def _hooks_of(opt, name: str) -> dict:
+    """The instance's ``{id: hook}`` dict ``name`` (created on first use, so a subclass that
+    sets things up before ``Optimizer.__init__`` still works)."""
+    hooks = opt.__dict__.get(name)
+    if hooks is None:
+        hooks = opt.__dict__[name] = {}
+    return hooks
+
+
+def _outermost(opt, kind: str):
+    """True when this is not a nested call of the same hooked method (a subclass's ``step``
+    calling ``super().step()``): hooks run once per user call."""
+    return not opt.__dict__.get(f"_in_{kind}", False)
+
+
+def _with_step_hooks(func):
+    """Wrap a ``step`` method so the global and the instance's step pre/post hooks run around it."""
+
+    @functools.wraps(func)
+    def step(*args, **kwargs):
+        self = args[0]
+        if not _outermost(self, "step"):
+            return func(*args, **kwargs)
+        self.__dict__["_in_step"] = True
+        try:
+            for hook in chain(list(_global_optimizer_pre_hooks.values()),
+                              list(_hooks_of(self, "_optimizer_step_pre_hooks").values())):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if isinstance(result, tuple) and len(result) == 2:
+                        args, kwargs = result
+                    else:
+                        raise RuntimeError(f"{type(self).__name__}.step: a step pre-hook must return None or a tuple "
+                                           f"of (new_args, new_kwargs), but got {result!r}.")
+            out = func(*args, **kwargs)
+            for hook in chain(list(_hooks_of(self, "_optimizer_step_post_hooks").values()),
+                              list(_global_optimizer_post_hooks.values())):
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self.__dict__["_in_step"] = False
+
+    step._tinynet_hooked = True
+    return step
+
+
+def _with_state_dict_hooks(func):
+    """Wrap ``state_dict``: pre-hooks ``hook(optimizer)`` before, post-hooks
+    ``hook(optimizer, state_dict)`` after (a returned dict replaces the state dict)."""
+
+    @functools.wraps(func)
+    def state_dict(self):
+        if not _outermost(self, "state_dict"):
+            return func(self)
+        self.__dict__["_in_state_dict"] = True
+        try:
+            for hook in list(_hooks_of(self, "_optimizer_state_dict_pre_hooks").values()):
+                hook(self)
+            out = func(self)
+            for hook in list(_hooks_of(self, "_optimizer_state_dict_post_hooks").values()):
+                new = hook(self, out)
+                if new is not None:
+                    out = new
+            return out
+        finally:
+            self.__dict__["_in_state_dict"] = False
+
+    state_dict._tinynet_hooked = True
+    return state_dict
+
+
+def _with_load_state_dict_hooks(func):
+    """Wrap ``load_state_dict``: pre-hooks ``hook(optimizer, state_dict)`` get a shallow copy
+    and may return a replacement; post-hooks ``hook(optimizer)`` run after the load."""
+
+    @functools.wraps(func)
+    def load_state_dict(self, state_dict):
+        if not _outermost(self, "load_state_dict"):
+            return func(self, state_dict)
+        self.__dict__["_in_load_state_dict"] = True
+        try:
+            pre = list(_hooks_of(self, "_optimizer_load_state_dict_pre_hooks").values())
+            if pre and isinstance(state_dict, dict):
+                state_dict = dict(state_dict)  # the hooks see a shallow copy, as in PyTorch
+            for hook in pre:
+                new = hook(self, state_dict)
+                if new is not None:
+                    state_dict = new
+            out = func(self, state_dict)
+            for hook in list(_hooks_of(self, "_optimizer_load_state_dict_post_hooks").values()):
+                hook(self)
+            return out
+        finally:
+            self.__dict__["_in_load_state_dict"] = False
+
+    load_state_dict._tinynet_hooked = True
+    return load_state_dict
+
+
+_HOOKED = {"step": _with_step_hooks, "state_dict": _with_state_dict_hooks,
+           "load_state_dict": _with_load_state_dict_hooks}
+
+
 class Optimizer:
     """Base class (see the module docstring). Subclasses define ``_update_group(group)``,
     extend ``_validate_group(group)`` with their hyper-parameters' checks, and name their
@@ -215,6 +343,45 @@ class Optimizer:
     #: True for Adam/AdamW, whose class is told apart by the ``decoupled_weight_decay`` flag
     #: (NAdam and RAdam have the flag too, as a plain hyper-parameter)
     _flag_names_class: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's own ``step``, ``state_dict`` and ``load_state_dict`` get the hooks too
+        (PyTorch patches ``step`` the same way); a nested ``super()`` call runs them once."""
+        super().__init_subclass__(**kwargs)
+        for name, wrap in _HOOKED.items():
+            method = cls.__dict__.get(name)
+            if method is not None and callable(method) and not getattr(method, "_tinynet_hooked", False):
+                setattr(cls, name, wrap(method))
+
+    # --- hooks ------------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook) -> RemovableHandle:
+        """Register ``hook(optimizer, args, kwargs)``, called before this optimizer's ``step``;
+        it may return ``(new_args, new_kwargs)`` to change the call. Returns a removable handle."""
+        return add_hook(_hooks_of(self, "_optimizer_step_pre_hooks"), hook)
+
+    def register_step_post_hook(self, hook) -> RemovableHandle:
+        """Register ``hook(optimizer, args, kwargs)``, called after this optimizer's ``step``."""
+        return add_hook(_hooks_of(self, "_optimizer_step_post_hooks"), hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Register ``hook(optimizer)``, called before :meth:`state_dict` builds the dict
+        (``prepend=True``: before the hooks already registered)."""
+        return add_hook(_hooks_of(self, "_optimizer_state_dict_pre_hooks"), hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Register ``hook(optimizer, state_dict) -> state_dict or None``, called on the dict
+        :meth:`state_dict` built; it may change it in place or return a new one."""
+        return add_hook(_hooks_of(self, "_optimizer_state_dict_post_hooks"), hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Register ``hook(optimizer, state_dict) -> state_dict or None``, called before
+        :meth:`load_state_dict` with a shallow copy of the dict given; a returned dict is
+        the one loaded."""
+        return add_hook(_hooks_of(self, "_optimizer_load_state_dict_pre_hooks"), hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Register ``hook(optimizer)``, called after :meth:`load_state_dict` has loaded."""
+        return add_hook(_hooks_of(self, "_optimizer_load_state_dict_post_hooks"), hook, prepend)
 
     def __init__(self, params, defaults: dict):
         name = type(self).__name__
@@ -302,6 +469,7 @@ class Optimizer:
                     p.grad.array.fill(0)
                     p.grad._bump()
 
+    @_with_step_hooks
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (re-evaluates and returns
         the loss, with gradients) is called first when given. Returns the closure's loss."""
@@ -402,6 +570,7 @@ class Optimizer:
                     i += 1
         return out
 
+    @_with_state_dict_hooks
     def state_dict(self) -> dict:
         """``{"state": {index: {name: Tensor or number}}, "param_groups": [{..., "params": [index]}]}``,
         PyTorch's layout.
@@ -423,6 +592,7 @@ class Optimizer:
                     state[index[id(p)]] = {k: (v.detach() if isinstance(v, Tensor) else v) for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
+    @_with_load_state_dict_hooks
     def load_state_dict(self, state_dict: dict):
         """Restore hyperparameters and state from :meth:`state_dict` -- all or nothing.
 
@@ -462,7 +632,7 @@ class Optimizer:
                     problems.append(f"parameter group {gi}: parameter index {i} is listed twice")
                 else:
                     id_map[i] = p
-            hyper = {k: (tuple(v) if k == "betas" and isinstance(v, list) else v) for k, v in saved.items()
+            hyper = {k: (tuple(v) if k in _PAIR_KEYS and isinstance(v, list) else v) for k, v in saved.items()
                      if k != "params" and k not in _TORCH_SWITCHES}
             try:
                 self._validate_group({**group, **hyper})
@@ -526,6 +696,11 @@ class Optimizer:
                              f"(parameter group {gi} has decoupled_weight_decay={flag!r}, this {name} has {live}); "
                              f"build {'AdamW' if flag else 'Adam'} to load it")
 
+    def _state_shape(self, p, key: str) -> tuple:
+        """The shape a saved state array ``key`` of parameter ``p`` must have: the parameter's
+        (Adafactor's factored moments override this)."""
+        return tuple(p.shape)
+
     def _load_param_state(self, i: int, p, saved, problems: list):
         """Parameter ``i``'s saved state, checked and copied onto ``p``'s device and dtype
         (None, with the reasons appended to ``problems``, if it does not fit)."""
@@ -565,9 +740,10 @@ class Optimizer:
             except (TypeError, ValueError, RuntimeError) as exc:
                 problems.append(f"parameter {i}: state {k!r} could not be read as an array ({exc})")
                 continue
-            if tuple(host.shape) != tuple(p.shape):
-                problems.append(f"parameter {i}: state {k!r} has shape {tuple(host.shape)}, "
-                                f"parameter has {tuple(p.shape)}")
+            want = self._state_shape(p, k)
+            if tuple(host.shape) != want:
+                problems.append(f"parameter {i}: state {k!r} has shape {tuple(host.shape)}, expected {want} "
+                                f"(the parameter's shape is {tuple(p.shape)})")
             elif host.dtype.kind != "f":
                 problems.append(f"parameter {i}: state {k!r} has dtype {host.dtype}, expected a floating dtype "
                                 f"(the parameter's is {p.array.dtype})")
