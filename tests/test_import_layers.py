@@ -34,11 +34,13 @@ TREES = {"tinynet": REPO / "tinynet", "tinynet.kernels": REPO / "kernels"}
 RANKS = {
     "kernels": 0,
     "backend": 1, "backends": 1,
-    "cuda": 3,  # tn.cuda: a face of the backend that also seeds the (tensor-level) generator
+    "cuda": 4,  # tn.cuda: a face of the backend that seeds the generator and names tn.cuda.amp (amp: 4)
     "autograd": 2,
     "tensor": 3,
-    "functional": 4, "linalg": 4,  # tinynet/linalg.py: tn.linalg, a face of functional.linalg
-    "nn": 5, "optim": 5,
+    "functional": 4, "linalg": 4, "special": 4,  # tinynet/linalg.py: tn.linalg, a face of functional.linalg
+    "amp": 4,  # tn.amp: autocast (its state is autograd/autocast_state.py) and GradScaler
+    "_compile": 4,  # tn.compile's argument checks (stdlib only), usable by nn.Module.compile
+    "nn": 5, "optim": 5, "func": 5,  # tinynet/func.py: tn.func, a face of nn.utils.stateless
     "data": 6, "metrics": 6, "serialization": 6, "utils": 6,
     "models": 7,
     "<package>": 8,  # tinynet/__init__.py

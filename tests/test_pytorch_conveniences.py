@@ -481,3 +481,21 @@ def test_shape_and_device_errors_are_value_and_runtime_errors():
     assert isinstance(info.value, ValueError)
     with pytest.raises(IndexError, match="integer or bool"):  # as PyTorch: an IndexError
         tn.ones(3)[tn.tensor([0.5])]
+
+
+def test_backward_inputs_accumulates_only_into_those():
+    a, b = _t([1.0, 2.0]), _t([3.0, 4.0])
+    (a * b).sum().backward(inputs=[a])
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad is None
+    ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in ([1.0, 2.0], [3.0, 4.0]))
+    (ta * tb).sum().backward(inputs=[ta])
+    assert ta.grad.tolist() == a.grad.tolist() and tb.grad is None
+
+
+def test_reductions_to_0d_are_tensors_that_can_change_in_place():
+    s = tn.ones(3).sum()
+    s.mul_(2)  # NumPy reduces to a scalar type; tinynet keeps a 0-d array, as a torch tensor is
+    assert s.item() == 6.0 and s.shape == ()
+    n = tn.ones(4).norm()
+    n.add_(1)
+    assert n.item() == 3.0

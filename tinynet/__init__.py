@@ -25,10 +25,15 @@ from .backend import get_device as device
 from . import functional
 from .functional import *  # noqa: F401,F403  (every op as tn.<name>)
 from . import linalg  # tn.linalg: torch.linalg's names
+from . import special  # tn.special
 from . import autograd
 from . import cuda  # tn.cuda: the module (is_available, synchronize, ...); x.cuda() is the Tensor method
 from . import nn  # tn.nn
+from . import func  # tn.func
 from . import optim  # tn.optim
+from . import amp  # tn.amp: autocast and GradScaler (mixed precision)
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled, set_autocast_enabled  # noqa: F401
+from ._compile import compile  # tn.compile: PyTorch's signature; tinynet runs eagerly (returns the model)
 from . import data, metrics  # tn.data, tn.metrics
 from . import utils  # tn.utils.data: torch.utils.data's names
 from . import models  # tn.models: MLP, ... and the model registry

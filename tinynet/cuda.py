@@ -4,11 +4,23 @@
 With ``TINYNET_CUDA_SIM=1`` the "cuda" device exists but runs Numba's CUDA simulator on
 NumPy arrays; ``is_simulated()`` says so. ``manual_seed``/``manual_seed_all`` seed the
 generator that cuda draws come from (tinynet's one global generator).
+
+``tn.cuda.amp.autocast`` / ``tn.cuda.amp.GradScaler`` are PyTorch's older names for
+``tn.autocast("cuda")`` and ``tn.amp.GradScaler("cuda")``. ``max_memory_allocated`` and
+``reset_peak_memory_stats`` report the peak of ``memory_allocated`` as sampled after each GPU
+allocation by a CuPy memory hook, installed by the first call of either (so the peak counts
+from then on; PyTorch counts from the start of the process).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace as _Namespace
+
+from .amp import _CudaAutocast, _CudaGradScaler
 from .backend import registry as _reg
 from .tensor import random as _random
+
+#: ``tn.cuda.amp``: PyTorch's ``torch.cuda.amp`` names (autocast(enabled, dtype, cache_enabled), GradScaler)
+amp = _Namespace(autocast=_CudaAutocast, GradScaler=_CudaGradScaler)
 
 
 def is_available() -> bool:
@@ -47,6 +59,76 @@ def memory_reserved() -> int:
     if not is_available():
         return 0
     return int(_pool().total_bytes())
+
+
+class _Peak:
+    """The largest ``memory_allocated()`` since the last reset, updated by a CuPy memory hook
+    after every allocation of this thread (CuPy's hooks are per thread)."""
+
+    hook = None
+    peak = 0
+
+
+def _peak_hook():
+    if _Peak.hook is None and is_available():
+        cupy = _reg.get_device("cuda").xp
+        pool = _pool()
+
+        class _PeakHook(cupy.cuda.MemoryHook):
+            name = "tinynet_peak_memory"
+
+            def malloc_postprocess(self, **kwargs):
+                used = pool.used_bytes()
+                if used > _Peak.peak:
+                    _Peak.peak = used
+
+        _Peak.hook = _PeakHook()
+        _Peak.hook.__enter__()  # installed for the life of the process (this thread)
+        _Peak.peak = memory_allocated()
+    return _Peak.hook
+
+
+def max_memory_allocated(device=None) -> int:
+    """The most bytes held by live CuPy arrays at once since ``reset_peak_memory_stats()``
+    (or since the first call of either); 0 without a real GPU, as ``memory_allocated``."""
+    if _peak_hook() is None:
+        return 0
+    _Peak.peak = max(_Peak.peak, memory_allocated())
+    return int(_Peak.peak)
+
+
+def reset_peak_memory_stats(device=None):
+    """Restart ``max_memory_allocated`` from the current ``memory_allocated()``."""
+    if _peak_hook() is not None:
+        _Peak.peak = memory_allocated()
+
+
+def set_device(device):
+    """Select the GPU: tinynet computes on ``cuda:0`` only, so 0 (or "cuda", "cuda:0") is accepted
+    and anything else raises (pick the GPU with CUDA_VISIBLE_DEVICES instead)."""
+    index = device
+    if isinstance(device, str):
+        kind, _, num = device.partition(":")
+        if kind != "cuda" or (num and not num.isdigit()):
+            raise ValueError(f"set_device: expected a cuda device (0, 'cuda' or 'cuda:0'), got {device!r}")
+        index = int(num) if num else 0
+    elif hasattr(device, "type") and hasattr(device, "index"):  # a tn.device
+        if device.type != "cuda":
+            raise ValueError(f"set_device: expected a cuda device, got {device}")
+        index = device.index or 0
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"set_device: expected an int or a device string, got {type(device).__name__}")
+    if index < 0:  # PyTorch: a negative index is a no-op
+        return
+    if index != 0:
+        raise ValueError(f"set_device({device!r}): tinynet computes on cuda:0 only; choose the GPU with "
+                         f"CUDA_VISIBLE_DEVICES={index} before starting Python")
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """False: tinynet has no bfloat16 dtype (NumPy has none), whatever the GPU supports.
+    Code that picks ``bfloat16 if is_bf16_supported() else float16`` then picks float16."""
+    return False
 
 
 def empty_cache():

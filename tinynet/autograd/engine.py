@@ -11,12 +11,51 @@ Gradients of intermediate tensors live only in the ``grads`` table during the wa
 leaves (tensors created by the user with ``requires_grad=True``) accumulate theirs in
 ``.grad``. The order is built iteratively, so a graph thousands of nodes deep (a long
 RNN unroll) needs no recursion.
+
+Two optional extras cost one flag test when unused: in anomaly mode
+(``autograd.detect_anomaly``) each node's gradients are checked for NaN, and a leaf's
+``register_post_accumulate_grad_hook`` hooks run once per backward, after its ``.grad``
+received the gradient summed over all its uses.
 """
 from __future__ import annotations
 
+import weakref
+
 from ..backend.errors import ShapeError
+from .anomaly_mode import ANOMALY, check_nan
+from .hooks import add_hook
 from .op import GraphFreedError
 from .grad_mode import STATE, set_grad_enabled
+
+#: ``Tensor.register_post_accumulate_grad_hook``: ``id(leaf) -> (weak ref to the leaf, {id: hook})``,
+#: each hook called with the leaf after its ``.grad`` was updated by a backward. (Keyed by id,
+#: not a WeakKeyDictionary: Tensor's ``==`` is elementwise.) An entry goes when its leaf dies.
+POST_ACCUMULATE_HOOKS: dict = {}
+
+
+def register_post_accumulate_grad_hook(tensor, hook):
+    """Call ``hook(tensor)`` each time a backward has accumulated into ``tensor.grad``
+    (a leaf that requires grad), e.g. to step an optimizer per parameter as soon as its
+    gradient is ready. The hook returns nothing. Returns a removable handle."""
+    if tensor.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors; register them on "
+                           "the leaves (parameters), or use register_hook on this tensor")
+    if not tensor._requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't "
+                           "require gradient; call `x.requires_grad_()` first")
+    key = id(tensor)
+    entry = POST_ACCUMULATE_HOOKS.get(key)
+    if entry is None or entry[0]() is not tensor:
+        entry = POST_ACCUMULATE_HOOKS[key] = (weakref.ref(tensor, lambda _, k=key: POST_ACCUMULATE_HOOKS.pop(k, None)),
+                                              {})
+    return add_hook(entry[1], hook)
+
+
+def _post_accumulate(leaf):
+    entry = POST_ACCUMULATE_HOOKS.get(id(leaf))
+    if entry is not None and entry[0]() is leaf:
+        for hook in list(entry[1].values()):
+            hook(leaf)
 
 
 def topological_order(roots):
@@ -126,6 +165,7 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
         results = []
 
     pending = {}  # leaves with hooks: their gradient is summed first, then hooked once
+    touched = {}  # leaves with post-accumulate hooks whose .grad changed: called once, at the end
 
     def to_leaf(leaf, g, hooked=False):
         if leaf._hooks and not hooked:
@@ -134,6 +174,8 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
             return
         if capture is None:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
+            if POST_ACCUMULATE_HOOKS:
+                touched[id(leaf)] = leaf
             return
         for i in want_leaf.get(id(leaf), ()):
             results[i] = g if results[i] is None else results[i] + g
@@ -165,6 +207,8 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
+            if ANOMALY.enabled and ANOMALY.check_nan:
+                check_nan(fn, in_grads, fn.xp.isnan)
             for inp, gi in zip(fn.inputs, in_grads):
                 if gi is None or not inp._requires_grad:
                     continue
@@ -178,10 +222,12 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
                 fn.release()
         for leaf, g in pending.values():
             to_leaf(leaf, _run_hooks(leaf._hooks, g, "a leaf tensor"), hooked=True)
+        for leaf in touched.values():
+            _post_accumulate(leaf)
     return results
 
 
-def _store_leaf_grad(leaf, g, stored):
+def _store_leaf_grad(leaf, g, stored, touched=None):
     """Accumulate the gradient array ``g`` into ``leaf.grad`` (array fast path).
 
     The leaf must own its gradient: another leaf, or a view, may share g's memory, so a
@@ -197,6 +243,8 @@ def _store_leaf_grad(leaf, g, stored):
         leaf.grad = leaf._make(old.array + g, leaf.device, False, None, None)
     else:  # a .grad the user put on another device: let the op raise its clear error
         leaf.grad = old + leaf._make(g, leaf.device, False, None, None)
+    if touched is not None and POST_ACCUMULATE_HOOKS:
+        touched[id(leaf)] = leaf
 
 
 def _run_backward_arrays(roots, root_grads, retain_graph, capture):
@@ -221,13 +269,14 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
         results, to_leaf = [], None
     stored = set()
     pending = {}  # leaves with hooks: their gradient is summed first, then hooked once
+    touched = {}  # leaves with post-accumulate hooks whose .grad changed: called once, at the end
 
     def give_leaf(leaf, g):
         if leaf._hooks:
             old = pending.get(id(leaf))
             pending[id(leaf)] = (leaf, g if old is None else old[1] + g)
         elif to_leaf is None:
-            _store_leaf_grad(leaf, g, stored)
+            _store_leaf_grad(leaf, g, stored, touched)
         else:
             to_leaf(leaf, g)
 
@@ -270,6 +319,8 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                 if not isinstance(in_grads, tuple):
                     in_grads = (in_grads,)
                 in_grads = tuple(None if gi is None else gi.array for gi in in_grads)
+            if ANOMALY.enabled and ANOMALY.check_nan:
+                check_nan(fn, in_grads, fn.xp.isnan)
             for inp, gi in zip(inputs, in_grads):
                 if gi is None or not inp._requires_grad:
                     continue
@@ -293,9 +344,11 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
         for leaf, g in pending.values():
             g = _run_hooks_array(leaf._hooks, g, leaf, "a leaf tensor")
             if to_leaf is None:
-                _store_leaf_grad(leaf, g, stored)
+                _store_leaf_grad(leaf, g, stored, touched)
             else:
                 to_leaf(leaf, g)
+        for leaf in touched.values():
+            _post_accumulate(leaf)
     finally:
         STATE.enabled = prev
     if capture is not None:

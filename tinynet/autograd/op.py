@@ -23,6 +23,8 @@ counters so an in-place change behind the graph's back is caught at backward tim
 """
 from __future__ import annotations
 
+from numpy import generic as _NumPyScalar  # (a type check, not math)
+
 from ..backend.errors import DeviceError
 from .grad_mode import STATE
 
@@ -88,6 +90,8 @@ class Op:
                 if t.device is not device:
                     raise _device_error(cls.op_name(), inputs)
             out = fn.forward(*[t.array for t in inputs])
+        if isinstance(out, _NumPyScalar):  # NumPy reductions give scalars: keep tensors on arrays
+            out = device.xp.asarray(out)
         make = first._make
         if STATE.enabled:
             for t in inputs:

@@ -44,6 +44,9 @@ from .resize import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .folding import *  # noqa: F401,F403
 from .introspection import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
+from .statistics import *  # noqa: F401,F403
+from .sampling_grid import *  # noqa: F401,F403
 from . import methods as _methods  # noqa: F401  (last: binds every Tensor method and operator)
 
 #: Every public op of every family module (what ``from tinynet.functional import *`` and so

@@ -46,6 +46,7 @@ from ..backend.errors import DTypeError, DeviceError, ShapeError
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
 from ._util import float_input, normalize_axis, pick_axis
+from ._autocast import float32_under_autocast
 from .inplace import assign
 from .elementwise import exp, where
 from .join import split
@@ -477,6 +478,7 @@ def _softmax_axis(input, axis, dim, op):
     return normalize_axis(axis, input.ndim, op)
 
 
+@float32_under_autocast("softmax", 1)
 def softmax(input, dim=None, *, axis=None, dtype=None):
     """softmax along ``dim`` (alias ``axis``; default the last axis). ``dtype`` casts first."""
     if dtype is not None:
@@ -484,6 +486,7 @@ def softmax(input, dim=None, *, axis=None, dtype=None):
     return Softmax.apply(input, axis=_softmax_axis(input, axis, dim, "softmax"))
 
 
+@float32_under_autocast("log_softmax", 1)
 def log_softmax(input, dim=None, *, axis=None, dtype=None):
     """log(softmax(x)) along ``dim`` (alias ``axis``; default last), computed stably."""
     if dtype is not None:

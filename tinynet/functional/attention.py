@@ -51,6 +51,7 @@ from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
 from ..tensor import random as _random
 from ..tensor.tensor import Tensor
+from ._autocast import autocast_lower
 from ._util import unbroadcast, unbroadcast_array
 from .activation import softmax
 from .join import stack
@@ -280,6 +281,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
 
     With ``need_weights=True`` (a tinynet extension) returns ``(output, weights)``, the
     attention probabilities before dropout (differentiable when a graph is recorded).
+
+    Under ``tn.autocast`` query, key, value and a float mask are cast to the autocast dtype
+    (a lower-precision op, as in PyTorch).
     """
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -287,6 +291,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
         if t.ndim < 2:
             raise ShapeError(f"{op}: {name} must be at least 2-D (..., length, dim), got shape {tuple(t.shape)}")
+    query, key, value, attn_mask = autocast_lower(op, query, key, value, attn_mask)
     if query.shape[-1] != key.shape[-1]:
         raise ShapeError(
             f"{op}: query {tuple(query.shape)} and key {tuple(key.shape)} must have the same last (embedding) axis"
@@ -348,6 +353,7 @@ def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float 
     probabilities (N, num_heads, L, L) before dropout (differentiable when a graph is recorded).
     """
     op = "packed_self_attention"
+    qkv, attn_mask = autocast_lower(op, qkv, attn_mask)  # lowered under tn.autocast, like sdpa
     n, L, e3 = qkv.shape
     if e3 % (3 * num_heads):
         raise ShapeError(f"{op}: the packed axis {e3} must be 3 * num_heads * head_dim (num_heads={num_heads})")

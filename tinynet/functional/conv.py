@@ -34,9 +34,12 @@ from ..backend.errors import DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
+from ._autocast import autocast_lower
+from .padding import pad as _pad
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "channel_shuffle",
 ]
 
 
@@ -319,6 +322,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
+    input, weight, bias = autocast_lower("conv2d" if op not in ("unfold", "fold") else op, input, weight, bias)
     if weight.ndim != 4:
         raise ShapeError(f"{op}: weight must be 4-D (out_channels, in_channels/groups, kh, kw), "
                          f"got shape {tuple(weight.shape)}")
@@ -358,6 +362,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
+    input, weight, bias = autocast_lower("conv_transpose2d" if op != "fold" else op, input, weight, bias)
     if weight.ndim != 4:
         raise ShapeError(f"{op}: weight must be 4-D (in_channels, out_channels/groups, kh, kw), "
                          f"got shape {tuple(weight.shape)}")
@@ -465,3 +470,170 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                          output_padding=(0, _ints(output_padding, 1, "output_padding", op)[0]), groups=groups,
                          dilation=(1, _ints(dilation, 1, "dilation", op)[0]), op=op)
     return y.squeeze(-2)
+
+
+# --- 3-d convolutions: a sum of 2-d ones over the kernel's depth taps ----------------------------
+def _batched3d(input, op, expected):
+    """Accept (N, C, D, H, W) or an unbatched (C, D, H, W); return the 5-D tensor and a flag."""
+    if input.ndim == 5:
+        return input, False
+    if input.ndim == 4:
+        return input.unsqueeze(0), True
+    raise ShapeError(f"{op}: expected input of shape {expected} (5-D, or 4-D without the batch axis), "
+                     f"got shape {tuple(input.shape)}")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, op: str = "conv3d"):
+    """3-D convolution (cross-correlation) of ``input`` (N, C, D, H, W) with ``weight`` (O, C/groups, kd, kh, kw).
+
+    ``stride``, ``padding`` (zeros; also ``"same"``/``"valid"``) and ``dilation`` take an int
+    or a triple. ``OD = (D + 2*pd - dd*(kd-1) - 1) // sd + 1`` (likewise H, W). Computed as
+    ``y[:, :, z] = sum over i of conv2d(x[:, :, z*sd + i*dd], w[:, :, i])``: one 2-D
+    convolution per depth tap, each over all output depths at once (the depths are folded
+    into the batch), so every gradient (and higher orders) is that of :func:`conv2d`.
+    An unbatched (C, D, H, W) input gives a (O, OD, OH, OW) output.
+    """
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if weight.ndim != 5:
+        raise ShapeError(f"{op}: weight must be 5-D (out_channels, in_channels/groups, kd, kh, kw), "
+                         f"got shape {tuple(weight.shape)}")
+    o, cg, kd, kh, kw = weight.shape
+    groups = as_int(groups, "groups", op, minimum=1)
+    c = cg * groups
+    x, unbatched = _batched3d(input, op, f"(N, C={c}, D, H, W)")
+    if x.shape[1] != c:
+        raise ShapeError(f"{op}: expected input of shape (N, C={c}, D, H, W), got {tuple(input.shape)} with "
+                         f"{x.shape[1]} channels (weight {tuple(weight.shape)}, groups={groups})")
+    _check_groups(groups, c, o, op)
+    _check_same(input, weight, "input", "weight", op)
+    if bias is not None:
+        _check_tensor(bias, "bias", op)
+        if tuple(bias.shape) != (o,):
+            raise ShapeError(f"{op}: bias must have shape ({o},) (one per output channel), got {tuple(bias.shape)}")
+        _check_same(bias, weight, "bias", "weight", op)
+    sd, sh, sw = _ints(stride, 3, "stride", op)
+    dd, dh, dw = _ints(dilation, 3, "dilation", op)
+    if min(sd, sh, sw) <= 0:
+        raise ValueError(f"{op}: stride must be positive, got {(sd, sh, sw)}")
+    if min(dd, dh, dw) <= 0:
+        raise ValueError(f"{op}: dilation must be positive, got {(dd, dh, dw)}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            dpad, hw_pad = (0, 0), 0
+        elif padding == "same":
+            if (sd, sh, sw) != (1, 1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1 (got stride {(sd, sh, sw)}); "
+                                 "give the padding as numbers for strided convolutions")
+            t = dd * (kd - 1)
+            dpad, hw_pad = (t // 2, t - t // 2), "same"
+        else:
+            raise ValueError(f"{op}: padding must be an int, a triple, 'same' or 'valid', got {padding!r}")
+    else:
+        pd, ph, pw = _ints(padding, 3, "padding", op)
+        if min(pd, ph, pw) < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {(pd, ph, pw)}")
+        dpad, hw_pad = (pd, pd), (ph, pw)
+    if x.shape[0] == 0:
+        raise ShapeError(f"{op}: the input batch is empty (shape {tuple(input.shape)})")
+    n, d = x.shape[0], x.shape[2]
+    dp = d + dpad[0] + dpad[1]
+    ed = dd * (kd - 1) + 1
+    if ed > dp:
+        raise ShapeError(f"{op}: kernel depth {kd}{'' if dd == 1 else f' (dilated to {ed})'} is larger than the "
+                         f"padded input depth {dp} (input depth {d} plus padding {dpad[0] + dpad[1]}). Use a "
+                         "smaller kernel, more padding, or larger inputs.")
+    od = (dp - ed) // sd + 1
+    if dpad != (0, 0):
+        x = _pad(x, (0, 0, 0, 0, dpad[0], dpad[1]))
+    y = None
+    for i in range(kd):
+        start = i * dd
+        slab = x[:, :, start:start + sd * (od - 1) + 1:sd]                      # (N, C, OD, H, W)
+        slab = slab.permute(0, 2, 1, 3, 4).reshape(n * od, c, x.shape[3], x.shape[4])
+        yi = conv2d(slab, weight[:, :, i], bias if i == 0 else None, (sh, sw), hw_pad, (dh, dw), groups, op=op)
+        y = yi if y is None else y + yi
+    y = y.reshape(n, od, o, y.shape[2], y.shape[3]).permute(0, 2, 1, 3, 4)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                     *, op: str = "conv_transpose3d"):
+    """Transposed 3-D convolution: the adjoint of :func:`conv3d`, (N, C_in, D, H, W) -> (N, C_out, D', H', W').
+
+    ``weight`` has shape (C_in, C_out/groups, kd, kh, kw) (PyTorch's layout) and
+    ``D' = (D - 1)*sd - 2*pd + dd*(kd - 1) + output_padding + 1`` (likewise H', W'). Each
+    depth tap ``i`` is a :func:`conv_transpose2d` of every input depth at once, written to
+    output depths ``z*sd + i*dd - pd``; the taps are summed.
+    """
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    input, weight, bias = autocast_lower("conv_transpose3d", input, weight, bias)
+    if weight.ndim != 5:
+        raise ShapeError(f"{op}: weight must be 5-D (in_channels, out_channels/groups, kd, kh, kw), "
+                         f"got shape {tuple(weight.shape)}")
+    cin, cog, kd, kh, kw = weight.shape
+    groups = as_int(groups, "groups", op, minimum=1)
+    x, unbatched = _batched3d(input, op, f"(N, C={cin}, D, H, W)")
+    if x.shape[1] != cin:
+        raise ShapeError(f"{op}: expected input of shape (N, C={cin}, D, H, W), got {tuple(input.shape)}")
+    _check_groups(groups, cin, cog * groups, op)
+    _check_same(input, weight, "input", "weight", op)
+    sd, sh, sw = _ints(stride, 3, "stride", op)
+    pd, ph, pw = _ints(padding, 3, "padding", op)
+    dd, dh, dw = _ints(dilation, 3, "dilation", op)
+    opd, oph, opw = _ints(output_padding, 3, "output_padding", op)
+    if min(sd, sh, sw, dd, dh, dw) <= 0:
+        raise ValueError(f"{op}: stride and dilation must be positive, got stride {(sd, sh, sw)}, "
+                         f"dilation {(dd, dh, dw)}")
+    if min(pd, ph, pw, opd, oph, opw) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be non-negative")
+    if opd >= max(sd, dd) or oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise ValueError(f"{op}: output_padding {(opd, oph, opw)} must be smaller than stride or dilation")
+    n, d = x.shape[0], x.shape[2]
+    full = (d - 1) * sd + dd * (kd - 1) + opd + 1
+    out_d = full - 2 * pd
+    if out_d <= 0:
+        raise ValueError(f"{op}: the output depth would be {out_d}; reduce the padding")
+    c_out = cog * groups
+    xf = x.permute(0, 2, 1, 3, 4).reshape(n * d, cin, x.shape[3], x.shape[4])
+    span = (d - 1) * sd + 1
+    y = None
+    for i in range(kd):
+        z = conv_transpose2d(xf, weight[:, :, i], None, (sh, sw), (ph, pw), (oph, opw), groups, (dh, dw), op=op)
+        z = z.reshape((n, d) + tuple(z.shape[1:]))                                # (N, D, C_out, H', W')
+        if sd > 1:   # put the input depths sd apart: zeros in between
+            z = _pad(z.unsqueeze(2), (0, 0, 0, 0, 0, 0, 0, sd - 1)).reshape((n, d * sd) + tuple(z.shape[2:]))
+            z = z[:, :span]
+        start = i * dd
+        z = _pad(z, (0, 0, 0, 0, 0, 0, start, full - start - span))
+        y = z if y is None else y + z
+    y = y[:, pd:pd + out_d].permute(0, 2, 1, 3, 4)
+    if bias is not None:
+        _check_tensor(bias, "bias", op)
+        if tuple(bias.shape) != (c_out,):
+            raise ShapeError(f"{op}: bias must have shape ({c_out},), got {tuple(bias.shape)}")
+        _check_same(bias, weight, "bias", "weight", op)
+        y = y + bias.reshape(1, c_out, 1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of (N, C, *) from ``groups`` blocks (ShuffleNet, Zhang et al. 2018).
+
+    Channel ``g·(C/groups) + i`` moves to ``i·groups + g``: a reshape to
+    (N, groups, C/groups, *), a swap of those two axes and a reshape back, so that the next
+    grouped convolution sees channels from every group.
+    """
+    op = "channel_shuffle"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    groups = as_int(groups, "groups", op, minimum=1)
+    if input.ndim < 3:
+        raise ShapeError(f"{op}: expected input of shape (N, C, *) with at least 3 dimensions, got shape "
+                         f"{tuple(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if c % groups:
+        raise ShapeError(f"{op}: the number of channels ({c}) must be divisible by groups ({groups})")
+    rest = tuple(input.shape[2:])
+    return input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape((n, c) + rest)

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as _np  # host-side only: the index pairs of pdist
+
 from ..autograd.op import Op
 from ..backend.errors import DeviceError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis
 from .elementwise import abs as _abs, clip
+from .indexing import index_select
 from .shape import broadcast_to
 
-__all__ = ["cosine_similarity", "normalize", "pairwise_distance"]  # exported as F.<name> and tn.<name>
+__all__ = ["cosine_similarity", "normalize", "pairwise_distance", "pdist"]  # exported as F.<name> and tn.<name>
 
 
 class VectorNorm(Op):
@@ -194,3 +197,21 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     if x1.ndim == 0:
         raise ShapeError(f"{op}: inputs are 0-d; they need a last dimension holding the vectors")
     return vector_norm(x1 - x2 + float(eps), p, x1.ndim - 1, keepdim)
+
+
+def pdist(input, p: float = 2.0):
+    """The p-norm distances between every pair of rows of ``input`` (N, M): the upper triangle of
+    ``cdist(input, input)`` read row by row, a vector of N·(N−1)/2 values (``||x_i − x_j||_p``
+    for i < j). Differentiable; the gradient at two identical rows is 0 (as PyTorch's)."""
+    op = "pdist"
+    input = _check(input, op)
+    if input.ndim != 2:
+        raise ShapeError(f"{op}: expected a 2-D input (N, M), got shape {tuple(input.shape)}")
+    p = _ord(p, op)
+    n = input.shape[0]
+    i, j = _np.triu_indices(n, 1)
+    dev = input.device
+    if i.size == 0:
+        return Tensor._make(dev.xp.zeros((0,), dtype=input.dtype), dev) * input.sum()
+    rows = lambda idx: index_select(input, 0, Tensor._make(dev.from_host(idx.astype(_np.int64)), dev))  # noqa: E731
+    return vector_norm(rows(i) - rows(j), p, 1, False)

@@ -99,7 +99,7 @@ class finfo:
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
-        self.resolution = float(info.resolution)
+        self.resolution = 10.0 ** -int(info.precision)  # exactly 1e-06 for float32, as torch
         self.dtype = dt.name
 
     def __repr__(self):
@@ -251,13 +251,12 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     if shares and not copy:
         arr = target.xp.asarray(obj)
         if want is None or arr.dtype == want:
-            return Tensor._make(arr, target, False).requires_grad_(requires_grad) if requires_grad \
-                else Tensor._make(arr, target)
-    if copy is False and not isinstance(obj, (numbers.Number, list, tuple)):
-        raise ValueError(f"asarray: copy=False but {type(obj).__name__} can't be shared as a {want or 'same-dtype'} "
-                         f"tensor on {target.type}; allow a copy (copy=None)")
+            out = Tensor._make(arr, target)
+            return out.requires_grad_(True) if requires_grad else out
     if copy is False:
-        raise ValueError("asarray: copy=False but a Python number or list always needs a copy; allow it (copy=None)")
+        raise ValueError(f"asarray: copy=False but a {type(obj).__name__} can't be shared as a tensor of "
+                         f"{want or 'its dtype'} on {target.type} (Python numbers and lists always need a copy); "
+                         "allow a copy (copy=None)")
     return Tensor(obj, dtype=want, device=target, requires_grad=requires_grad)
 
 
@@ -324,11 +323,11 @@ def combinations(input, r=2, with_replacement=False):
     make = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     rows = list(make(range(n), r))
     if not rows:
-        return input[:0] if r == 1 else input[:0].reshape(0, r)
+        return input[:0].reshape(0, r)
     xp = input.device.xp
     cols = xp.asarray([list(c) for c in rows], dtype="int64")
     flat = index_select(input, 0, Tensor._make(cols.reshape(-1), input.device))
-    return flat if r == 1 else flat.reshape(len(rows), r)
+    return flat.reshape(len(rows), r)
 
 
 def diagflat(input, offset=0):

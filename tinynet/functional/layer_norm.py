@@ -21,6 +21,7 @@ from ..backend.errors import DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_shape
+from ._autocast import float32_under_autocast
 from ._util import dtype_fix
 
 __all__ = ["layer_norm"]  # the public ops: tinynet.functional and tn.<name> export these
@@ -65,6 +66,7 @@ class LayerNorm(Op):
         return dx, dw, db
 
 
+@float32_under_autocast("layer_norm", 1)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalise ``input`` over its trailing ``normalized_shape`` axes (PyTorch's signature)."""
     normalized_shape = as_shape(normalized_shape, "normalized_shape", "layer_norm")

@@ -27,9 +27,11 @@ import numbers
 import string
 
 from ..backend.errors import ShapeError
+from ..autograd.autocast_state import STATE as _AUTOCAST
 from ..autograd.op import Op
 from ..tensor import creation as _creation
 from ..tensor.tensor import Tensor
+from ._autocast import autocast_float32, autocast_lower
 from ._util import normalize_axis, pair, unbroadcast, unbroadcast_array
 from .elementwise import abs as _abs
 from .elementwise import sign, where
@@ -110,7 +112,20 @@ class MatMul(Op):
 
 
 def matmul(a, b):
-    """Matrix product with NumPy's rules (batched, broadcasting, 1-D operands)."""
+    """Matrix product with NumPy's rules (batched, broadcasting, 1-D operands).
+
+    Under ``tn.autocast`` its operands are cast to the autocast dtype (a lower-precision op),
+    as are those of ``mm``, ``bmm``, ``addmm``, ``baddbmm``, ``addbmm`` and ``einsum`` (and, on
+    cuda only, ``mv``, ``addmv``, ``addr``): PyTorch's lists, see ``functional/_autocast.py``.
+    """
+    a, b = pair(a, b, "matmul")
+    if _AUTOCAST.active:
+        a, b = autocast_lower("matmul", a, b)
+    return MatMul.apply(a, b)
+
+
+def _matmul(a, b):
+    """``matmul`` without the autocast cast: for the products PyTorch does not lower (dot, ...)."""
     return MatMul.apply(*pair(a, b, "matmul"))
 
 
@@ -133,7 +148,7 @@ def dot(input, tensor):
     _need(input, 1, "dot", "input"), _need(tensor, 1, "dot", "tensor")
     if input.shape[0] != tensor.shape[0]:
         raise ShapeError(f"dot: 1-D tensors of different lengths {input.shape[0]} and {tensor.shape[0]}")
-    return matmul(input, tensor)
+    return _matmul(input, tensor)
 
 
 def vdot(input, other):
@@ -141,7 +156,7 @@ def vdot(input, other):
     _need(input, 1, "vdot", "input"), _need(other, 1, "vdot", "other")
     if input.shape[0] != other.shape[0]:
         raise ShapeError(f"vdot: 1-D tensors of different lengths {input.shape[0]} and {other.shape[0]}")
-    return matmul(input, other)
+    return _matmul(input, other)
 
 
 def inner(input, other):
@@ -161,7 +176,7 @@ def mm(input, mat2):
             f"mm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} cannot be multiplied "
             f"({input.shape[1]} columns vs {mat2.shape[0]} rows)"
         )
-    return matmul(input, mat2)
+    return _matmul(*autocast_lower("mm", input, mat2))
 
 
 def bmm(input, mat2):
@@ -171,7 +186,7 @@ def bmm(input, mat2):
         raise ShapeError(
             f"bmm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} don't match: expected (b, n, m) and (b, m, p)"
         )
-    return matmul(input, mat2)
+    return _matmul(*autocast_lower("bmm", input, mat2))
 
 
 def mv(input, vec):
@@ -179,7 +194,7 @@ def mv(input, vec):
     _need(input, 2, "mv", "input"), _need(vec, 1, "mv", "vec")
     if input.shape[1] != vec.shape[0]:
         raise ShapeError(f"mv: matrix {tuple(input.shape)} and vector {tuple(vec.shape)} don't match")
-    return matmul(input, vec)
+    return _matmul(*autocast_lower("mv", input, vec))
 
 
 def outer(input, vec2):
@@ -209,26 +224,31 @@ def _scaled_add(op, input, prod, beta, alpha):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)`` for matrices; ``input`` broadcasts."""
+    input, mat1, mat2 = autocast_lower("addmm", input, mat1, mat2)
     return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat @ vec)``."""
+    input, mat, vec = autocast_lower("addmv", input, mat, vec)
     return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """``beta * input + alpha * outer(vec1, vec2)``."""
+    input, vec1, vec2 = autocast_lower("addr", input, vec1, vec2)
     return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]`` (the batch is summed away)."""
+    input, batch1, batch2 = autocast_lower("addbmm", input, batch1, batch2)
     return _scaled_add("addbmm", input, bmm(batch1, batch2).sum(axis=0), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * (batch1 @ batch2)`` per batch element."""
+    input, batch1, batch2 = autocast_lower("baddbmm", input, batch1, batch2)
     return _scaled_add("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
@@ -390,6 +410,7 @@ def einsum(equation, *operands):
     for k, t in enumerate(operands):
         if not isinstance(t, Tensor):
             raise TypeError(f"einsum: operand {k} is a {type(t).__name__}, not a Tensor")
+    operands = autocast_lower("einsum", *operands)
     _same_dtype("einsum", *operands)
     terms, out, sizes = _parse_einsum(equation, [t.shape for t in operands])
     ops = []
@@ -666,6 +687,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     ``x1[..., :, None, :] - x2[..., None, :, :]``. Either way the gradient is 0, not NaN, at
     zero distance, as in PyTorch.
     """
+    x1, x2 = autocast_float32("cdist", x1, x2)  # on PyTorch's float32 autocast list
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}; expected one of {_CDIST_MODES}")
     for name, t in (("x1", x1), ("x2", x2)):

@@ -13,7 +13,9 @@ from __future__ import annotations
 from ..backend.errors import ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
+from ._autocast import autocast_lower
 from ._util import dtype_fix
+from .linalg import MatMul
 
 __all__ = ["bilinear", "linear"]  # the public ops: tinynet.functional and tn.<name> export these
 
@@ -59,10 +61,14 @@ class Linear(Op):
 
 
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias`` (PyTorch's ``F.linear``): input (..., in), weight (out, in), bias (out,)."""
+    """``input @ weight.T + bias`` (PyTorch's ``F.linear``): input (..., in), weight (out, in), bias (out,).
+
+    Under ``tn.autocast`` the three are cast to the autocast dtype first (a lower-precision op).
+    """
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"linear: {name} must be a Tensor, got {type(t).__name__}")
+    input, weight, bias = autocast_lower("linear", input, weight, bias)
     if weight.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
     if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
@@ -86,6 +92,8 @@ def bilinear(input1, input2, weight, bias=None):
     input1 (..., in1), input2 (..., in2) with the same leading axes, weight (out, in1, in2),
     bias (out,); returns (..., out). Composite: ``input1 @ W`` (W viewed as (in1, out·in2))
     then a product with input2 summed over in2, so autograd derives every gradient.
+    Not lowered under ``tn.autocast`` (as in PyTorch, it runs in its inputs' dtype), so its
+    inner product is the ``MatMul`` op itself rather than ``@`` (which autocast would cast).
     """
     op = "bilinear"
     for name, t in (("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias)):
@@ -108,6 +116,6 @@ def bilinear(input1, input2, weight, bias=None):
             raise TypeError(f"{op}: input1 is {input1.dtype} but {name} is {t.dtype}; {dtype_fix(t.dtype, input1.dtype)}")
     lead = tuple(input1.shape[:-1])
     w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
-    t = (input1 @ w).reshape(*lead, out_f, in2)
+    t = MatMul.apply(input1, w).reshape(*lead, out_f, in2)
     out = (t * input2.unsqueeze(-2)).sum(axis=-1)
     return out if bias is None else out + bias

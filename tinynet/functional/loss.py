@@ -36,6 +36,7 @@ import math
 from ..backend.errors import ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
+from ._autocast import float32_under_autocast
 from .activation import from_rows, log_softmax, logsigmoid, relu, softmax, softplus, to_rows, use_row_kernels
 from .distance import pairwise_distance
 from .elementwise import abs as _abs, clip, exp, log, minimum, sqrt, where
@@ -139,6 +140,7 @@ class MSELoss(Op):
         return (gx if x._requires_grad else None), (-gx if y._requires_grad else None)
 
 
+@float32_under_autocast("mse_loss", 2)
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
     _check_reduction(reduction, "mse_loss")
@@ -146,6 +148,7 @@ def mse_loss(input, target, reduction: str = "mean"):
     return MSELoss.apply(input, target, reduction=reduction)
 
 
+@float32_under_autocast("l1_loss", 2)
 def l1_loss(input, target, reduction: str = "mean"):
     """Mean absolute error ``|input - target|``, reduced by ``reduction``."""
     _check_reduction(reduction, "l1_loss")
@@ -185,6 +188,7 @@ class BinaryCrossEntropy(Op):
         return gp, gt
 
 
+@float32_under_autocast("binary_cross_entropy", 2)
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     """BCE of probabilities ``input`` in [0, 1] against ``target`` (same shape).
 
@@ -205,6 +209,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     return _reduce(loss, reduction)
 
 
+@float32_under_autocast("binary_cross_entropy_with_logits", 2)
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
     """BCE of ``sigmoid(input)`` against ``target``, computed stably from the logits.
 
@@ -444,6 +449,7 @@ def _unbatched(input, target):
     return input, target, False
 
 
+@float32_under_autocast("nll_loss", 2)
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
     """Negative log-likelihood: ``-weight[t] * input[t]`` for log-probabilities ``input``.
 
@@ -461,6 +467,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     return out.reshape(()) if single and reduction == "none" else out
 
 
+@float32_under_autocast("cross_entropy", 2)
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0):
     """Cross-entropy between logits ``input`` and ``target`` (log_softmax + nll_loss).
@@ -556,6 +563,7 @@ def _host(t):
     return t.device.to_host(t.array)
 
 
+@float32_under_autocast("smooth_l1_loss", 2)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
     """Smooth L1 loss: ``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``
     (``d = input - target``); quadratic near 0, linear beyond (Fast R-CNN's box loss).
@@ -574,6 +582,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     return _reduce(where(small, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
 
 
+@float32_under_autocast("huber_loss", 2)
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
     """Huber loss: ``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``
     (``= delta * smooth_l1_loss`` with ``beta = delta``). ``weight`` (the input's shape)
@@ -596,6 +605,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     return _reduce(loss, reduction)
 
 
+@float32_under_autocast("kl_div", 2)
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
     """Kullback-Leibler divergence ``KL(target || exp(input))`` per element, for
     log-probabilities ``input``: ``target (log target - input)`` (0 where target = 0), or
@@ -880,3 +890,169 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if single:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
+
+
+# --- connectionist temporal classification and triplets with any distance (appended) ----------------
+import numpy as _np  # noqa: E402  (host-side only: the CTC label tables)
+
+from .indexing import gather  # noqa: E402
+from .join import cat  # noqa: E402
+__all__ += ["ctc_loss", "triplet_margin_with_distance_loss"]
+
+#: "log 0" of the CTC recursion: a large finite negative, so unreachable states give exact zero
+#: weights AND finite gradients (a true -inf would make 0 * nan in the backward).
+_CTC_NEG = -1e30
+
+
+def _host_ints(x, op, what):
+    """Lengths/targets given as a Tensor, a sequence or an int -> a host int64 NumPy array."""
+    if isinstance(x, Tensor):
+        if x.dtype.kind not in "iu":
+            raise TypeError(f"{op}: {what} must be an integer tensor, got {x.dtype}")
+        return _np.asarray(x.device.to_host(x.array)).astype(_np.int64)
+    arr = _np.asarray(x)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what} must be integers, got {x!r}")
+    return arr.astype(_np.int64)
+
+
+def _lse(xp, parts):
+    """log(sum(exp(parts))) of tensors, shifted by their (constant) elementwise max."""
+    m = parts[0].array
+    for p in parts[1:]:
+        m = xp.maximum(m, p.array)
+    m = Tensor._make(xp.maximum(m, _CTC_NEG), parts[0].device)
+    total = exp(parts[0] - m)
+    for p in parts[1:]:
+        total = total + exp(p - m)
+    return m + log(total)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
+             zero_infinity: bool = False):
+    """Connectionist Temporal Classification loss (Graves et al., 2006): ``-log p(target | input)``
+    summed over every alignment of the target to the ``T`` input frames.
+
+    ``log_probs`` (T, N, C) (or unbatched (T, C)) are log-probabilities (``log_softmax`` over
+    C); ``targets`` are (N, S) padded or the 1-D concatenation of all targets; ``input_lengths``
+    (N) and ``target_lengths`` (N) give each sample's lengths. With the target ``l`` extended
+    by blanks, ``l' = (blank, l_1, blank, ..., l_L, blank)``, the log-space forward recursion is::
+
+        alpha_t(s) = log_probs[t, l'_s] + logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2))
+
+    (the ``s-2`` term only when ``l'_s`` is not blank and differs from ``l'_{s-2}``), and the
+    loss is ``-logsumexp(alpha_{T-1}(2L), alpha_{T-1}(2L-1))``. The recursion is written with
+    differentiable ops, so autograd gives the gradient (and higher orders). Impossible
+    alignments give ``inf`` (0, with zero gradients, when ``zero_infinity``). ``reduction``:
+    ``'mean'`` divides each loss by its target length, then averages over the batch (PyTorch);
+    ``'sum'``; ``'none'`` gives (N,).
+
+    Gradients match PyTorch's after a ``log_softmax`` (PyTorch's kernel returns the gradient
+    with respect to the logits folded into ``log_probs``; this is the exact derivative).
+    """
+    op = "ctc_loss"
+    _check_reduction(reduction, op)
+    _check_float_input(log_probs, op)
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    if lp.ndim != 3:
+        raise ShapeError(f"{op}: log_probs must be (T, N, C) or unbatched (T, C), got shape {tuple(log_probs.shape)}")
+    t_max, n, c = lp.shape
+    blank = int(blank)
+    if not 0 <= blank < c:
+        raise ValueError(f"{op}: blank must be a class index in [0, {c}), got {blank}")
+    tgt = _host_ints(targets, op, "targets")
+    in_len = _host_ints(input_lengths, op, "input_lengths").reshape(-1)
+    tg_len = _host_ints(target_lengths, op, "target_lengths").reshape(-1)
+    if unbatched and tgt.ndim == 1:
+        tgt = tgt.reshape(1, -1)
+    if in_len.size != n or tg_len.size != n:
+        raise ShapeError(f"{op}: input_lengths and target_lengths must have one entry per batch element ({n}), "
+                         f"got {in_len.size} and {tg_len.size}")
+    if (in_len < 0).any() or (in_len > t_max).any():
+        raise ValueError(f"{op}: input_lengths must lie in [0, T={t_max}], got {in_len.tolist()}")
+    if (tg_len < 0).any():
+        raise ValueError(f"{op}: target_lengths must be non-negative, got {tg_len.tolist()}")
+    if tgt.ndim == 1:                 # concatenated targets
+        if tgt.size != tg_len.sum():
+            raise ShapeError(f"{op}: 1-D targets must hold sum(target_lengths) = {int(tg_len.sum())} labels, "
+                             f"got {tgt.size}")
+        offsets = _np.concatenate([[0], _np.cumsum(tg_len)])
+        rows = [tgt[offsets[i]:offsets[i + 1]] for i in range(n)]
+    elif tgt.ndim == 2 and tgt.shape[0] == n:
+        if (tg_len > tgt.shape[1]).any():
+            raise ShapeError(f"{op}: target_lengths {tg_len.tolist()} exceed the padded targets' length {tgt.shape[1]}")
+        rows = [tgt[i, :tg_len[i]] for i in range(n)]
+    else:
+        raise ShapeError(f"{op}: targets must be (N={n}, S) padded or 1-D concatenated, got shape {tgt.shape}")
+    for r in rows:
+        if r.size and ((r < 0).any() or (r >= c).any() or (r == blank).any()):
+            raise ValueError(f"{op}: target labels must lie in [0, {c}) and differ from blank={blank}, got "
+                             f"{r.tolist()}")
+    lmax = int(tg_len.max()) if n else 0
+    s_ext = 2 * lmax + 1
+    ext = _np.full((n, s_ext), blank, dtype=_np.int64)
+    for i, r in enumerate(rows):
+        ext[i, 1:2 * len(r):2] = r
+    skip = _np.zeros((n, s_ext), dtype=bool)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    dev, xp = lp.device, lp.device.xp
+    const = lambda a: Tensor._make(dev.from_host(_np.ascontiguousarray(a)), dev)  # noqa: E731
+    emit = gather(lp, 2, const(_np.broadcast_to(ext[None], (t_max, n, s_ext))))   # (T, N, S') log p of l'_s
+    neg = lambda shape: Tensor._make(xp.full(shape, _CTC_NEG, dtype=lp.dtype), dev)  # noqa: E731
+    start = _np.zeros((n, s_ext), dtype=bool)
+    start[:, 0] = True
+    start[:, 1] = tg_len > 0 if s_ext > 1 else False
+    alpha = where(const(start), emit[0], neg((n, s_ext)))
+    skip_t = const(skip)
+    for t in range(1, t_max):
+        a1 = cat([neg((n, 1)), alpha[:, :-1]], axis=1)
+        a2 = where(skip_t, cat([neg((n, 2)), alpha[:, :-2]], axis=1), neg((n, s_ext))) if s_ext > 2 else None
+        step = emit[t] + _lse(xp, [alpha, a1] + ([a2] if a2 is not None else []))
+        alpha = where(const((t < in_len)[:, None] & _np.ones((1, s_ext), dtype=bool)), step, alpha)
+    last = 2 * tg_len                                    # index of the final blank
+    ends = gather(alpha, 1, const(_np.stack([last, _np.maximum(last - 1, 0)], axis=1)))
+    ends = where(const(_np.stack([_np.ones(n, dtype=bool), tg_len > 0], axis=1)), ends, neg((n, 2)))
+    loss = -_lse(xp, [ends[:, 0], ends[:, 1]])
+    # no frames: probability 1 for an empty target, else impossible (flagged as such below)
+    no_frames = _np.where(tg_len == 0, 0.0, -_CTC_NEG).astype(loss.array.dtype)
+    loss = where(const(in_len == 0), const(no_frames), loss)
+    bad = xp.asarray(loss.array > -_CTC_NEG / 2)
+    if bool(bad.any()):
+        fill = 0.0 if zero_infinity else _np.inf
+        loss = where(Tensor._make(bad, dev), Tensor._make(xp.full((n,), fill, dtype=lp.dtype), dev), loss)
+    if reduction == "mean":
+        loss = (loss / const(_np.maximum(tg_len, 1).astype(loss.array.dtype))).mean()
+    elif reduction == "sum":
+        loss = loss.sum()
+    elif unbatched:
+        loss = loss.squeeze(0)
+    return loss
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean"):
+    """Triplet loss ``max(d(a, p) − d(a, n) + margin, 0)`` with any distance ``d``.
+
+    ``distance_function(x, y)`` returns one non-negative distance per row (default:
+    :func:`pairwise_distance`, the Euclidean one); ``swap=True`` uses ``min(d(a, n), d(p, n))``
+    as the negative distance. ``margin`` must be positive.
+    """
+    op = "triplet_margin_with_distance_loss"
+    _check_reduction(reduction, op)
+    for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ShapeError(f"{op}: anchor {tuple(anchor.shape)}, positive {tuple(positive.shape)} and negative "
+                         f"{tuple(negative.shape)} must have the same number of dimensions")
+    if float(margin) <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    dist = pairwise_distance if distance_function is None else distance_function
+    if not callable(dist):
+        raise TypeError(f"{op}: distance_function must be callable, got {type(dist).__name__}")
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, dist(positive, negative))
+    return _reduce(clip(d_pos - d_neg + float(margin), min=0.0), reduction)

@@ -14,7 +14,8 @@ from ..tensor.tensor import Tensor
 from . import (activation, bitwise, conversion, distance, elementwise as ew, folding, indexing, join, layout,
                linalg, pointwise, reduction, sampling, scan, scattering as scatter, shape, sorting)
 from .inplace import inplace
-from . import introspection  # noqa: E402  (tensor odds-and-ends, special functions, statistics)
+from ..autograd.engine import register_post_accumulate_grad_hook
+from . import introspection, special, statistics  # (tensor odds-and-ends, special functions, statistics)
 
 
 def reflected(fn):
@@ -238,6 +239,20 @@ METHODS = {
     "less_equal_": inplace(ew.le, "less_equal_"), "greater_": inplace(ew.gt, "greater_"),
     "greater_equal_": inplace(ew.ge, "greater_equal_"),
     "put": introspection.put, "put_": introspection.put_method, "fill_diagonal_": introspection.fill_diagonal_method,
+    "lgamma": special.lgamma, "lgamma_": special.lgamma_, "digamma": special.digamma,
+    "digamma_": special.digamma_, "polygamma": special._polygamma_method, "polygamma_": special.polygamma_,
+    "mvlgamma": special.mvlgamma, "mvlgamma_": special.mvlgamma_, "i0": special.i0, "i0_": special.i0_method,
+    "logit": special.logit, "logit_": special.logit_method, "heaviside": special.heaviside,
+    "heaviside_": special.heaviside_, "signbit": special.signbit, "fmax": special.fmax, "fmin": special.fmin,
+    "gcd": special.gcd, "gcd_": special.gcd_method, "lcm": special.lcm, "lcm_": special.lcm_method,
+    "ldexp": special.ldexp, "ldexp_": special.ldexp_method, "frexp": special.frexp,
+    "nextafter": special.nextafter, "nextafter_": special.nextafter_,
+    "bincount": statistics.bincount, "histc": statistics.histc, "histogram": statistics.histogram,
+    "diff": statistics.diff, "quantile": statistics.quantile, "nanquantile": statistics.nanquantile,
+    "cov": statistics.cov, "corrcoef": statistics.corrcoef, "renorm": statistics.renorm,
+    "renorm_": statistics.renorm_,
+    # autograd extras (autograd/engine.py)
+    "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
 }
 
 

@@ -26,13 +26,17 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as _np  # host-side only: the dtype's machine epsilon
+
 from ..backend.errors import ShapeError
 from ..autograd.op import Op
 from ..autograd.grad_mode import no_grad
 from ..tensor.tensor import Tensor
 from .join import cat
 
-__all__ = ["batch_norm", "group_norm", "instance_norm", "local_response_norm"]  # the public ops: tinynet.functional and tn.<name> export these
+__all__ = [  # the public ops: tinynet.functional and tn.<name> export these
+    "batch_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm",
+]
 
 
 def _axes(ndim):
@@ -306,3 +310,33 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
         window = window + padded[:, j:j + c]
     div = (window * (alpha / size) + k) ** beta
     return input / div
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` axes (Zhang & Sennrich, 2019)::
+
+        y = x / sqrt(mean(x², over the last len(normalized_shape) axes) + eps) · weight
+
+    Unlike layer norm there is no centring and no bias. ``eps`` defaults to the machine
+    epsilon of the input's dtype (``torch.finfo(dtype).eps``), as in PyTorch; ``weight``
+    (of shape ``normalized_shape``) is optional. A composite: autograd gives every order.
+    """
+    op = "rms_norm"
+    _check_input(input, op, 1)
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+        normalized_shape = (int(normalized_shape),)
+    shape = tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or k > input.ndim or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ShapeError(f"{op}: normalized_shape {shape} must match the last axes of the input, got input "
+                         f"of shape {tuple(input.shape)}")
+    if weight is not None:
+        if not isinstance(weight, Tensor):
+            raise TypeError(f"{op}: weight must be a Tensor or None, got {type(weight).__name__}")
+        if tuple(weight.shape) != shape:
+            raise ShapeError(f"{op}: weight must have the shape normalized_shape {shape}, got {tuple(weight.shape)}")
+    eps = float(_np.finfo(input.array.dtype).eps) if eps is None else float(eps)
+    axes = tuple(range(input.ndim - k, input.ndim))
+    ms = (input * input).mean(axis=axes, keepdims=True)
+    out = input / (ms + eps) ** 0.5
+    return out if weight is None else out * weight

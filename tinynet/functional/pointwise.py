@@ -41,7 +41,8 @@ class _Unary(Op):
     ufunc = None
 
     def forward(self, x):
-        return getattr(self.xp, self.ufunc)(x)
+        with quiet(self.xp):  # log1p(-1) = -inf, asin(2) = nan: silently, as PyTorch
+            return getattr(self.xp, self.ufunc)(x)
 
 
 class Sin(_Unary):
@@ -188,7 +189,8 @@ class Rsqrt(_Unary):
     saves_output = True
 
     def forward(self, x):
-        return 1 / self.xp.sqrt(x)
+        with quiet(self.xp):  # rsqrt(0) = inf, silently as in PyTorch
+            return 1 / self.xp.sqrt(x)
 
     def backward(self, g):
         y = self.output()
@@ -201,11 +203,28 @@ class Reciprocal(_Unary):
     saves_output = True
 
     def forward(self, x):
-        return 1 / x
+        with quiet(self.xp):  # 1/0 = inf, silently as in PyTorch
+            return 1 / x
 
     def backward(self, g):
         y = self.output()
         return -g * y * y
+
+
+def erfc_array(xp, kernels, x):
+    """erfc on a raw array of the device (``xp``, ``kernels``) by the GELU-kernel route of
+    :class:`Erfc`; shared with the special functions (erfcx, log_ndtr)."""
+    v = x * -math.sqrt(2.0)
+    flat = v.reshape(-1)
+    if flat.size == 0:
+        return xp.empty_like(x)
+    gv = kernels.gelu_forward(xp.ascontiguousarray(flat), False)
+    gv = gv[0] if isinstance(gv, tuple) else gv
+    with quiet(xp):
+        out = 2 * gv / flat
+    out = xp.where(flat == 0, xp.ones((), x.dtype), out)
+    out = xp.where(xp.isnan(flat), flat, out)
+    return out.reshape(x.shape).astype(x.dtype, copy=False)
 
 
 class Erfc(_Unary):
@@ -219,18 +238,7 @@ class Erfc(_Unary):
     name = "erfc"
 
     def forward(self, x):
-        xp = self.xp
-        v = x * -math.sqrt(2.0)
-        flat = v.reshape(-1)
-        if flat.size == 0:
-            return xp.empty_like(x)
-        gv = self.kernels.gelu_forward(xp.ascontiguousarray(flat), False)
-        gv = gv[0] if isinstance(gv, tuple) else gv
-        with quiet(xp):
-            out = 2 * gv / flat
-        out = xp.where(flat == 0, xp.ones((), x.dtype), out)
-        out = xp.where(xp.isnan(flat), flat, out)
-        return out.reshape(x.shape).astype(x.dtype, copy=False)
+        return erfc_array(self.xp, self.kernels, x)
 
     def backward(self, g):
         x = self.inputs[0]

@@ -17,6 +17,10 @@
   gradient reads the output gradient back at those indices (a gather).
 * The 1-d pools are the 2-d ones on a height-1 image; ``lp_pool`` is a power mean built
   on ``avg_pool2d``.
+* The 3-d pools (max, average, adaptive, lp) gather every window through one host-built
+  table of flat indices ``d*H*W + h*W + w`` (padding and ragged windows point at one extra
+  element holding ``-inf`` or 0) and reduce each row: composite, so their gradients are the
+  gather's scatter-add, at any order.
 
 The hot loops are ``kernels/{cpu,cuda}/pooling.py``.
 """
@@ -39,6 +43,9 @@ __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "global_avg_pool2d", "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool2d", "max_unpool1d",
     "max_unpool2d",
+    "adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "lp_pool3d", "max_pool3d", "max_unpool3d",
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices",
 ]
 
 
@@ -524,3 +531,239 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     k = _one(kernel_size, "kernel_size", op)
     out = avg_pool1d(input ** p, k, stride, 0, ceil_mode)
     return (sign(out) * relu(abs(out)) * k) ** (1.0 / p)
+
+
+
+# --- 3-d pools: one window table, a gather and a row reduction ------------------------------------
+def _as_3d(input, op):
+    """(N, C, D, H, W) or unbatched (C, D, H, W) -> the 5-D tensor and the unbatched flag."""
+    _check_tensor(input, "input", op)
+    if input.ndim == 5:
+        return input, False
+    if input.ndim == 4:
+        return input.unsqueeze(0), True
+    raise ShapeError(f"{op}: expected input of shape (N, C, D, H, W) (5-D, or 4-D without the batch axis), "
+                     f"got shape {tuple(input.shape)}")
+
+
+def _axis_table(windows):
+    """(O, K) positions of each window along one axis (ragged windows padded with -1)."""
+    k = max(len(w) for w in windows)
+    t = _np.full((len(windows), k), -1, dtype=_np.int64)
+    for i, w in enumerate(windows):
+        t[i, :len(w)] = w
+    return t
+
+
+def _window_table(sizes, axis_windows):
+    """(P, K) flat indices ``d*H*W + h*W + w`` of every window (P output cells, row-major), with
+    positions outside the input (padding, ragged windows) set to ``prod(sizes)`` (the fill element)."""
+    tabs = [_axis_table(w) for w in axis_windows]
+    nd = len(sizes)
+    strides = [int(_np.prod(sizes[k + 1:])) for k in range(nd)]
+    flat = _np.zeros([t.shape[0] for t in tabs] + [t.shape[1] for t in tabs], dtype=_np.int64)
+    bad = _np.zeros(flat.shape, dtype=bool)
+    for k, t in enumerate(tabs):
+        shape = [1] * (2 * nd)
+        shape[k], shape[nd + k] = t.shape
+        tk = t.reshape(shape)
+        flat = flat + _np.where(tk < 0, 0, tk) * strides[k]
+        bad = bad | (tk < 0)
+    flat[bad] = int(_np.prod(sizes))
+    p = int(_np.prod([t.shape[0] for t in tabs]))
+    return flat.reshape(p, -1)
+
+
+def _gather_windows(x, table, fill):
+    """x (N, C, *sizes) -> (N, C, P, K): every window's values (``fill`` outside the input)."""
+    n, c = x.shape[0], x.shape[1]
+    dev = x.device
+    pad_col = Tensor._make(dev.xp.full((n, c, 1), fill, dtype=x.dtype), dev)
+    ext = cat([x.reshape(n, c, -1), pad_col], axis=2)
+    picked = index_select(ext, 2, Tensor._make(dev.from_host(table.reshape(-1)), dev))
+    return picked.reshape(n, c, table.shape[0], table.shape[1])
+
+
+def _window_indices(windows, table):
+    """The int64 flat input index of each window's (first) maximum."""
+    xp = windows.device.xp
+    pos = xp.argmax(windows.array, axis=3)
+    tab = windows.device.from_host(table)
+    idx = tab[xp.arange(table.shape[0])[None, None, :], pos]
+    return Tensor._make(idx.astype(_np.int64), windows.device)
+
+
+def _pool3d_args(x, kernel_size, stride, padding, dilation, ceil_mode, op):
+    ks = _ints(kernel_size, 3, "kernel_size", op)
+    ss = ks if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _ints(stride, 3, "stride", op)
+    ps = _ints(padding, 3, "padding", op)
+    ds = _ints(dilation, 3, "dilation", op)
+    if min(ks) <= 0:
+        raise ShapeError(f"{op}: kernel_size must be positive, got {ks}")
+    if min(ss) <= 0:
+        raise ValueError(f"{op}: stride must be positive, got {ss}")
+    if min(ds) <= 0:
+        raise ValueError(f"{op}: dilation must be positive, got {ds}")
+    if min(ps) < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {ps}")
+    if any(2 * p > k for p, k in zip(ps, ks)):
+        raise ShapeError(f"{op}: padding {ps} must be at most half the kernel size {ks}")
+    sizes = tuple(x.shape[2:])
+    outs = tuple(_pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(sizes, ks, ss, ps, ds))
+    if min(outs) <= 0:
+        raise ShapeError(f"{op}: the kernel {ks} (dilation {ds}) is larger than the padded input (input "
+                         f"shape {tuple(x.shape)}, padding {ps}). Use a smaller kernel or larger inputs.")
+    return ks, ss, ps, ds, sizes, outs
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over ``kernel_size`` windows of (N, C, D, H, W) (or unbatched (C, D, H, W)).
+
+    The arguments are those of :func:`max_pool2d` with triples; ``return_indices=True`` also
+    returns the int64 flat index ``d*H*W + h*W + w`` of each maximum in its volume (the first
+    one on ties; what :func:`max_unpool3d` takes).
+    """
+    op = "max_pool3d"
+    x, unbatched = _as_3d(input, op)
+    ks, ss, ps, ds, sizes, outs = _pool3d_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
+    axis_windows = [[[o * s - p + j * d for j in range(k) if 0 <= o * s - p + j * d < n] for o in range(out)]
+                    for n, k, s, p, d, out in zip(sizes, ks, ss, ps, ds, outs)]
+    table = _window_table(sizes, axis_windows)
+    windows = _gather_windows(x, table, -_np.inf)
+    shape = (x.shape[0], x.shape[1]) + outs
+    y = amax(windows, 3).reshape(shape)
+    if return_indices:
+        idx = _window_indices(windows, table).reshape(shape)
+        return (y.squeeze(0), idx.squeeze(0)) if unbatched else (y, idx)
+    return y.squeeze(0) if unbatched else y
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over ``kernel_size`` windows of (N, C, D, H, W) (or unbatched (C, D, H, W)).
+
+    PyTorch's divisor: the window's size inside the zero-padded input when
+    ``count_include_pad`` (default), else the number of input elements it covers, or
+    ``divisor_override`` when given.
+    """
+    op = "avg_pool3d"
+    x, unbatched = _as_3d(input, op)
+    ks, ss, ps, _, sizes, outs = _pool3d_args(x, kernel_size, stride, padding, 1, ceil_mode, op)
+    if divisor_override is not None:
+        divisor_override = as_int(divisor_override, "divisor_override", op, minimum=1)
+    axis_windows, pooled, inside = [], [], []
+    for n, k, s, p, out in zip(sizes, ks, ss, ps, outs):
+        starts = [o * s - p for o in range(out)]
+        axis_windows.append([list(range(max(b, 0), min(b + k, n))) for b in starts])
+        pooled.append(_np.array([min(b + k, n + p) - b for b in starts], dtype=_np.float64))
+        inside.append(_np.array([min(b + k, n) - max(b, 0) for b in starts], dtype=_np.float64))
+    table = _window_table(sizes, axis_windows)
+    counts = pooled if count_include_pad else inside
+    div = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+    if divisor_override is not None:
+        div = _np.full(div.shape, float(divisor_override))
+    dev = x.device
+    total = _gather_windows(x, table, 0.0).sum(axis=3)
+    scale = Tensor._make(dev.from_host((1.0 / div).reshape(-1).astype(x.dtype)), dev)
+    y = (total * scale).reshape((x.shape[0], x.shape[1]) + outs)
+    return y.squeeze(0) if unbatched else y
+
+
+def _adaptive_size_3d(output_size, sizes, op):
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 3:
+            raise TypeError(f"{op}: output_size must be an int or a tuple of 3 ints (or None), got {output_size!r}")
+        return tuple(n if v is None else as_int(v, "output_size", op, minimum=1) for v, n in zip(output_size, sizes))
+    return (as_int(output_size, "output_size", op, minimum=1),) * 3
+
+
+def _adaptive3d(input, output_size, op):
+    x, unbatched = _as_3d(input, op)
+    sizes = tuple(x.shape[2:])
+    if min(sizes) == 0 or x.shape[0] * x.shape[1] == 0:
+        raise ShapeError(f"{op}: input has an empty axis (shape {tuple(input.shape)})")
+    outs = _adaptive_size_3d(output_size, sizes, op)
+    axis_windows = [[list(range(a, b)) for a, b in _adaptive_windows(n, o)] for n, o in zip(sizes, outs)]
+    return x, unbatched, sizes, outs, axis_windows
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average-pool (N, C, D, H, W) to ``output_size`` (an int or a triple; None keeps that axis).
+
+    Cell (i, j, k) averages depths ``floor(i*D/od) .. ceil((i+1)*D/od)`` and the matching
+    rows and columns, as in PyTorch.
+    """
+    op = "adaptive_avg_pool3d"
+    x, unbatched, sizes, outs, axis_windows = _adaptive3d(input, output_size, op)
+    table = _window_table(sizes, axis_windows)
+    counts = [_np.array([len(w) for w in ws], dtype=_np.float64) for ws in axis_windows]
+    div = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+    dev = x.device
+    scale = Tensor._make(dev.from_host((1.0 / div).reshape(-1).astype(x.dtype)), dev)
+    y = (_gather_windows(x, table, 0.0).sum(axis=3) * scale).reshape((x.shape[0], x.shape[1]) + outs)
+    return y.squeeze(0) if unbatched else y
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max-pool (N, C, D, H, W) to ``output_size`` (PyTorch's adaptive windows, see
+    :func:`adaptive_avg_pool3d`); ``return_indices=True`` also returns the int64 flat index
+    ``d*H*W + h*W + w`` of each maximum (the first one on ties)."""
+    op = "adaptive_max_pool3d"
+    x, unbatched, sizes, outs, axis_windows = _adaptive3d(input, output_size, op)
+    table = _window_table(sizes, axis_windows)
+    windows = _gather_windows(x, table, -_np.inf)
+    shape = (x.shape[0], x.shape[1]) + outs
+    y = amax(windows, 3).reshape(shape)
+    if return_indices:
+        idx = _window_indices(windows, table).reshape(shape)
+        return (y.squeeze(0), idx.squeeze(0)) if unbatched else (y, idx)
+    return y.squeeze(0) if unbatched else y
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool3d` on (N, C, D, H, W) (see :func:`max_unpool2d`)."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, D, H, W): ``(sum over the window of x^p)^(1/p)`` (PyTorch's formula)."""
+    op = "lp_pool3d"
+    p = as_float(norm_type, "norm_type", op)
+    kd, kh, kw = _ints(kernel_size, 3, "kernel_size", op)
+    out = avg_pool3d(input ** p, (kd, kh, kw), stride, 0, ceil_mode)
+    return (sign(out) * relu(abs(out)) * (kd * kh * kw)) ** (1.0 / p)
+
+
+# --- the ``*_with_indices`` forms of torch.nn.functional: always (values, indices) ----------------
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """:func:`max_pool1d` returning ``(values, indices)`` (PyTorch's form: the pair whatever ``return_indices``)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """:func:`max_pool2d` returning ``(values, indices)`` (PyTorch's form: the pair whatever ``return_indices``)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """:func:`max_pool3d` returning ``(values, indices)`` (PyTorch's form: the pair whatever ``return_indices``)."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """:func:`adaptive_max_pool1d` returning ``(values, indices)`` (PyTorch's form)."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """:func:`adaptive_max_pool2d` returning ``(values, indices)`` (PyTorch's form)."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    """:func:`adaptive_max_pool3d` returning ``(values, indices)`` (PyTorch's form)."""
+    return adaptive_max_pool3d(input, output_size, True)

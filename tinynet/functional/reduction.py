@@ -29,6 +29,7 @@ from ..autograd.grad_mode import STATE
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis, pick_axis
+from ._autocast import float32_under_autocast
 from .conversion import clone, to
 from .elementwise import exp, isnan, maximum, minimum, sqrt, where
 from .indexing import gather
@@ -481,6 +482,7 @@ class LogSumExp(Op):
         return g.reshape(kept) * self.xp.exp(self.inputs[0].array - self.out.reshape(kept))
 
 
+@float32_under_autocast("logsumexp", 1)
 def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """Numerically stable log(sum(exp(x))) over ``axis`` (PyTorch: ``torch.logsumexp``)."""
     x = input

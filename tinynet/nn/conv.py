@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d (PyTorch's arguments and init).
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d (PyTorch's arguments and init).
 
 A convolution layer slides ``out_channels`` learned filters of size
 ``in_channels/groups x kh x kw`` over its input (see :mod:`tinynet.functional.conv` for
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DeviceError, DTypeError, ShapeError
+from ..autograd.autocast_state import STATE as _AUTOCAST
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_int
@@ -25,7 +26,7 @@ from . import init
 from .module import Module
 from .parameter import empty_parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "ChannelShuffle"]
 
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -104,10 +105,11 @@ class _ConvNd(Module):
         return f"{type(self).__name__}({self.in_channels}\u2192{self.out_channels}, k={ks})"
 
     def _check_input(self, x):
+        """Check ``x`` against this layer; return the weight (read once) for the forward."""
         label = self._label()
         if not isinstance(x, Tensor):
             raise TypeError(f"{label}: expected a Tensor input, got {type(x).__name__}; wrap data with tn.tensor(...)")
-        spatial = ("H", "W") if self._n == 2 else ("L",)
+        spatial = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[self._n]
         expected = f"(N, C={self.in_channels}, {', '.join(spatial)})"
         if x.ndim not in (self._n + 1, self._n + 2):
             raise ShapeError(f"{label}: expected input of shape {expected} ({self._n + 2}-D, or {self._n + 1}-D "
@@ -116,16 +118,18 @@ class _ConvNd(Module):
         if channels != self.in_channels:
             raise ShapeError(f"{label}: expected input of shape {expected}, got shape {tuple(x.shape)} "
                              f"with {channels} channels")
-        if x.device is not self.weight.device:
-            raise RuntimeError(
-                f"{label}: input is on {x.device.type} but the layer's weights are on {self.weight.device.type}; "
-                f"move one, e.g. `x.to('{self.weight.device.type}')` or `model.to('{x.device.type}')`"
+        w = self.weight  # read once: a parametrised weight (spectral_norm, ...) is computed on each read
+        if x.device is not w.device:
+            raise DeviceError(
+                f"{label}: input is on {x.device.type} but the layer's weights are on {w.device.type}; "
+                f"move one, e.g. `x.to('{w.device.type}')` or `model.to('{x.device.type}')`"
             )
-        if x.dtype != self.weight.dtype:
-            raise TypeError(
-                f"{label}: input is {x.dtype} but the layer's weights are {self.weight.dtype}; "
-                f"{dtype_fix(x.dtype, self.weight.dtype, ids_hint=False)}"
+        if x.array.dtype != w.array.dtype and not _AUTOCAST.active:  # (autocast: the op casts both)
+            raise DTypeError(
+                f"{label}: input is {x.dtype} but the layer's weights are {w.dtype}; "
+                f"{dtype_fix(x.dtype, w.dtype, ids_hint=False)}"
             )
+        return w
 
     def _explicit_pad(self, x):
         """For padding_mode != 'zeros': pad with F.pad and convolve without padding."""
@@ -169,11 +173,11 @@ class Conv2d(_ConvNd):
     """
 
     def forward(self, x):
-        self._check_input(x)
+        w = self._check_input(x)
         padding = self.padding
         if self.padding_mode != "zeros":
             x, padding = self._explicit_pad(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
+        return F.conv2d(x, w, self.bias, self.stride, padding, self.dilation, self.groups,
                         op=self._label())
 
 
@@ -183,13 +187,13 @@ class Conv1d(_ConvNd):
     _n = 1
 
     def forward(self, x):
-        self._check_input(x)
+        w = self._check_input(x)
         padding = self.padding
         if self.padding_mode != "zeros":
             x, padding = self._explicit_pad(x)
         if not isinstance(padding, str):
             padding = padding[0] if isinstance(padding, tuple) else padding
-        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups,
+        return F.conv1d(x, w, self.bias, self.stride[0], padding, self.dilation[0], self.groups,
                         op=self._label())
 
 
@@ -229,9 +233,9 @@ class ConvTranspose2d(_ConvNd):
         return tuple(pads)
 
     def forward(self, x, output_size=None):
-        self._check_input(x)
+        w = self._check_input(x)
         output_padding = self._output_padding(x, output_size)
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+        return F.conv_transpose2d(x, w, self.bias, self.stride, self.padding, output_padding,
                                   self.groups, self.dilation, op=self._label())
 
 
@@ -245,7 +249,56 @@ class ConvTranspose1d(ConvTranspose2d):
     _n = 1
 
     def forward(self, x, output_size=None):
-        self._check_input(x)
+        w = self._check_input(x)
         output_padding = self._output_padding(x, output_size)
-        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+        return F.conv_transpose1d(x, w, self.bias, self.stride, self.padding, output_padding,
                                   self.groups, self.dilation, op=self._label())
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out), e.g. over video or volumes.
+
+    Each output size is ``(size + 2·padding − dilation·(kernel_size − 1) − 1) // stride + 1``;
+    ``padding`` may be ``"same"`` (stride 1) or ``"valid"``; ``padding_mode`` is ``"zeros"``
+    (default), ``"reflect"``, ``"replicate"`` or ``"circular"``.
+    """
+
+    _n = 3
+
+    def forward(self, x):
+        w = self._check_input(x)
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x, padding = self._explicit_pad(x)
+        return F.conv3d(x, w, self.bias, self.stride, padding, self.dilation, self.groups,
+                        op=self._label())
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """Transposed 3-D convolution (the adjoint of Conv3d): upsamples (N, C_in, D, H, W).
+
+    ``D_out = (D − 1)·stride − 2·padding + dilation·(kernel_size − 1) + output_padding + 1``
+    (likewise H, W); the weight has shape (C_in, C_out/groups, kd, kh, kw).
+    """
+
+    _n = 3
+
+    def forward(self, x, output_size=None):
+        w = self._check_input(x)
+        output_padding = self._output_padding(x, output_size)
+        return F.conv_transpose3d(x, w, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation, op=self._label())
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of (N, C, *) from ``groups`` blocks (ShuffleNet; see ``F.channel_shuffle``)."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = _positive_int(groups, "groups", "ChannelShuffle")
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -14,6 +14,7 @@ reproducible), writes into the tensor under ``no_grad`` and returns it.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as _np
 
@@ -168,8 +169,104 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     return _write(tensor, out)
 
 
+def orthogonal_(tensor, gain: float = 1.0, generator=None):
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013): the tensor viewed
+    as (rows = shape[0], cols = the rest), the Q of the QR decomposition of a standard-normal
+    matrix (of its transpose when rows < cols), signs fixed so R has a positive diagonal, which
+    makes Q uniformly (Haar) distributed. Rows (or columns) come out orthonormal, so the layer
+    preserves norms at initialisation."""
+    _check(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ShapeError(f"nn.init.orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = resolve(generator).standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = _np.linalg.qr(flat)
+    q = q * _np.sign(_np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _write(tensor, q * gain)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity (ones on the main diagonal, also for a rectangular one):
+    a Linear layer then passes its inputs through."""
+    _check(tensor, "eye_")
+    if tensor.ndim != 2:
+        raise ShapeError(f"nn.init.eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+    return _write(tensor, _np.eye(*tensor.shape))
+
+
+def dirac_(tensor, groups: int = 1):
+    """Fill a 3-, 4- or 5-D convolution weight (out, in, *kernel) with the Dirac delta: output channel
+    ``d`` of each of the ``groups`` copies the input channel ``d`` at the kernel's centre, so the
+    convolution is the identity on as many channels as possible."""
+    _check(tensor, "dirac_")
+    if tensor.ndim not in (3, 4, 5):
+        raise ShapeError(f"nn.init.dirac_: only tensors with 3, 4, or 5 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if not isinstance(groups, int) or groups < 1 or tensor.shape[0] % groups != 0:
+        raise ValueError(f"nn.init.dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+    out = _np.zeros(tensor.shape)
+    per = tensor.shape[0] // groups
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per, tensor.shape[1])):
+            out[(g * per + d, d) + centre] = 1
+    return _write(tensor, out)
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
+    """Fill a 2-D tensor from N(0, std²), then set ``ceil(sparsity · rows)`` random entries of every
+    column to zero (Martens, 2010: sparse initialisation for deep networks)."""
+    _check(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ShapeError(f"nn.init.sparse_: only tensors with 2 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if not 0.0 <= float(sparsity) <= 1.0:
+        raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
+    rows, cols = tensor.shape
+    gen = resolve(generator)
+    num_zeros = int(math.ceil(float(sparsity) * rows))
+    vals = gen.normal(0.0, std, size=(rows, cols))
+    for c in range(cols):
+        vals[gen.permutation(rows)[:num_zeros], c] = 0
+    return _write(tensor, vals)
+
+
+def _deprecated(new):
+    old = new.__name__[:-1]
+
+    def fn(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = old
+    fn.__doc__ = f"Deprecated alias of :func:`{new.__name__}` (PyTorch's, with its FutureWarning)."
+    return fn
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
+
+
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
-           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_"]
+           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_", "orthogonal_", "eye_",
+           "dirac_", "sparse_", "uniform", "normal", "constant", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
 
 
 def default_weight_and_bias_(weight, bias, fan_in: int):

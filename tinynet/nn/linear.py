@@ -9,6 +9,8 @@ from ..functional._args import as_dim, as_int
 from ..functional._util import dtype_fix
 from ..functional.linear import bilinear as _bilinear
 from ..functional.linear import Linear as _LinearOp
+from ..functional.linear import linear as _linear
+from ..autograd.autocast_state import STATE as _AUTOCAST
 from ..tensor.tensor import Tensor
 from . import init
 from .module import Module
@@ -66,11 +68,17 @@ class Linear(Module):
 
     def forward(self, x):
         params = self._parameters
-        w, b = params["weight"], params["bias"]
+        if "weight" in params:
+            w, b = params["weight"], params["bias"]
+        else:  # a reparametrised weight (nn.utils.parametrize, weight_norm): computed on access
+            w, b = self.weight, self.bias
+        if _AUTOCAST.active:  # tn.autocast: F.linear casts x, W and b to the autocast dtype
+            _check_tensor(self._label(), x)
+            return _linear(x, w, b)
         # Fast path: one check of everything that must hold, then the op itself (this layer
         # runs thousands of times per second in small models; per-call Python is the cost).
         if (isinstance(x, Tensor) and x.ndim and x.shape[-1] == self.in_features
-                and x.device is w.device and x.dtype == w.dtype):
+                and x.device is w.device and x.array.dtype == w.array.dtype):
             return _LinearOp.apply(x, w) if b is None else _LinearOp.apply(x, w, b)
         self._reject(x, w)
 

@@ -13,7 +13,7 @@ from .module import Module
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "GaussianNLLLoss",
            "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MarginRankingLoss",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "PoissonNLLLoss",
-           "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss"]
+           "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "CTCLoss", "TripletMarginWithDistanceLoss"]
 
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -285,3 +285,39 @@ class MultiLabelMarginLoss(_LegacyLoss):
 
     def forward(self, input, target):
         return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss (``F.ctc_loss``): ``forward(log_probs, targets,
+    input_lengths, target_lengths)`` with ``log_probs`` (T, N, C) from a ``log_softmax``."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction)
+        self.blank = as_int(blank, "blank", "CTCLoss", minimum=0)
+        self.zero_infinity = bool(zero_infinity)
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with any ``distance_function`` (default: Euclidean
+    ``F.pairwise_distance``); see ``F.triplet_margin_with_distance_loss``."""
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = as_float(margin, "margin", "TripletMarginWithDistanceLoss")
+        if self.margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {self.margin}")
+        if distance_function is not None and not callable(distance_function):
+            raise TypeError("TripletMarginWithDistanceLoss: distance_function must be callable, got "
+                            f"{type(distance_function).__name__}")
+        self.distance_function = distance_function
+        self.swap = bool(swap)
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                   distance_function=self.distance_function, margin=self.margin,
+                                                   swap=self.swap, reduction=self.reduction)

@@ -15,6 +15,15 @@ module's hooks when it has any (PyTorch's): ``register_forward_pre_hook``,
 not part of ``state_dict`` (they are code, not state); ``copy.deepcopy`` copies them, as
 PyTorch does.
 
+Saving and loading follow PyTorch too: ``state_dict(destination, prefix, keep_vars)`` (keys in
+PyTorch's order, ``<prefix>_extra_state`` for a module defining ``get_extra_state``), with
+``register_state_dict_pre_hook``/``register_state_dict_post_hook``, and
+``load_state_dict(strict, assign)`` with ``register_load_state_dict_pre_hook``/``_post_hook``.
+Also PyTorch's: ``get_parameter``, ``get_buffer``, ``get_submodule``/``set_submodule``,
+``to_empty``, ``type`` and ``share_memory`` (cpu). ``Module.compile`` checks its arguments as
+PyTorch does and changes nothing: tinynet runs eagerly and has no graph compiler (like
+``tn.compile``, it exists so that scripts calling it run, with no speed-up).
+
 Full backward hooks are built on two small graph nodes of this module (:class:`BackwardHookPack`
 and :class:`BackwardHookUnpack`, or :class:`BackwardHookIdentity` for one tensor): the
 module's tensor outputs pass through one node whose backward sees every output gradient
@@ -25,6 +34,8 @@ given with ``grad_output`` to the full backward hooks, which may return a replac
 from __future__ import annotations
 
 import itertools
+import mmap
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 
@@ -34,8 +45,10 @@ from .. import functional as F
 from ..autograd.grad_mode import STATE, no_grad
 from ..autograd.op import Op
 from ..backend import Device, get_device
+from ..backend.errors import DeviceError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
+from .._compile import check_compile_args
 from .parameter import Parameter
 
 __all__ = ["IncompatibleKeys", "Module", "RemovableHandle"]
@@ -265,6 +278,15 @@ class _BackwardHookCall:
             if res is not None:
                 grad_input = self._check(res, grad_input, "input", hook)
         return [grad_input[i] for i in self.input_pos]
+
+
+def _in_shared_memory(arr) -> bool:
+    """Whether ``arr``'s memory is an mmap (``Module.share_memory`` put it there)."""
+    while arr is not None:
+        if isinstance(arr, mmap.mmap):
+            return True
+        arr = getattr(arr, "base", None)
+    return False
 
 
 class Module:
@@ -698,28 +720,130 @@ class Module:
         return self.to(_dt.float16)
 
     # --- saving and loading ----------------------------------------------------------------
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
-        """An ordered ``{dotted name: Tensor}`` of every parameter and persistent buffer.
+    def _state_hook_tables(self):
+        d = self.__dict__
+        for name in ("_state_dict_pre_hooks", "_state_dict_hooks", "_load_state_dict_pre_hooks",
+                     "_load_state_dict_post_hooks"):
+            if name not in d:
+                object.__setattr__(self, name, OrderedDict())
 
-        The tensors share memory with the module (detached unless ``keep_vars``); save
-        them with ``tn.save`` or copy them to keep a snapshot.
+    def _add_state_hook(self, table, hook):
+        self._check_init()
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.{table.strip('_')}: expected a callable, got {type(hook).__name__}")
+        self._state_hook_tables()
+        handle = RemovableHandle(self, (table,))
+        getattr(self, table)[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects this module's
+        tensors (e.g. to prepare them). Returns a :class:`RemovableHandle`."""
+        return self._add_state_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after this module's (and its
+        children's) entries are in ``state_dict``; it may change ``state_dict`` in place and must
+        return None (as PyTorch). Returns a :class:`RemovableHandle`."""
+        return self._add_state_hook("_state_dict_hooks", hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` runs before ``load_state_dict`` reads this module's entries; it may rename or
+        convert entries of ``state_dict`` in place (a copy of the caller's dict). Returns a
+        :class:`RemovableHandle`."""
+        return self._add_state_hook("_load_state_dict_pre_hooks", hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after ``load_state_dict`` wrote the values; it may
+        edit ``incompatible_keys.missing_keys`` / ``unexpected_keys`` in place (what it clears is no
+        longer an error with ``strict=True``) and must return None. Returns a :class:`RemovableHandle`."""
+        return self._add_state_hook("_load_state_dict_post_hooks", hook)
+
+    def _hooks_of(self, table):
+        return list(self.__dict__.get(table, {}).values())
+
+    def get_extra_state(self):
+        """Extra (non-tensor) state to save in ``state_dict`` under ``<prefix>_extra_state``: override
+        it together with :meth:`set_extra_state` (as PyTorch); the base class has none."""
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called. Please file an issue "
+            "at https://github.com/pytorch/pytorch/issues/new?template=bug-report.yml to report this bug.")
+
+    def set_extra_state(self, state):
+        """Restore what :meth:`get_extra_state` returned (called by ``load_state_dict``)."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called. Please file an issue "
+            "at https://github.com/pytorch/pytorch/issues/new?template=bug-report.yml to report this bug.")
+
+    def _has_extra_state(self):
+        return type(self).get_extra_state is not Module.get_extra_state
+
+    def _state_entries(self, prefix: str = ""):
+        """``(key, module, table, name)`` of every state entry, in ``state_dict`` order: this module's
+        parameters, persistent buffers and extra state, then each child's (shared submodules and
+        tied tensors under every name they have, as PyTorch)."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, self, "_parameters", name
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                yield prefix + name, self, "_buffers", name
+        if self._has_extra_state():
+            yield prefix + "_extra_state", self, None, "_extra_state"
+        for name, mod in self._modules.items():
+            if mod is not None:
+                yield from mod._state_entries(prefix + name + ".")
+
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An ordered ``{dotted name: Tensor}`` of every parameter and persistent buffer (and
+        ``<prefix>_extra_state`` for a module defining :meth:`get_extra_state`), PyTorch's keys
+        and order. ``prefix`` is prepended to every key as given (pass ``"model."``); entries
+        are added to ``destination`` when given (and it is returned). The tensors share memory
+        with the module (detached unless ``keep_vars``); save them with ``tn.save`` or copy them
+        to keep a snapshot. State-dict pre/post hooks run on each module (see
+        ``register_state_dict_pre_hook``). As PyTorch, ``destination, prefix, keep_vars`` may also
+        be passed positionally.
         """
+        if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html#torch.nn.Module.state_dict"
+                          " for details.", FutureWarning, stacklevel=2)
+            if len(args) > 3:
+                raise TypeError(f"state_dict() takes at most 3 positional arguments, got {len(args)}")
+            names = ("destination", "prefix", "keep_vars")
+            given = dict(zip(names, args))
+            destination = given.get("destination", destination)
+            prefix = given.get("prefix", prefix)
+            keep_vars = given.get("keep_vars", keep_vars)
         out = OrderedDict() if destination is None else destination
-        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip(".")):
-            dot = mod_prefix + ("." if mod_prefix else "")
-            for name, p in mod._parameters.items():
-                if p is not None:
-                    out[dot + name] = p if keep_vars else p.detach()
-            for name, b in mod._buffers.items():
-                if b is not None and name not in mod._non_persistent:
-                    out[dot + name] = b if keep_vars else b.detach()
+        self._state_dict_into(out, prefix, keep_vars)
         return out
+
+    def _state_dict_into(self, out, prefix, keep_vars):
+        for hook in self._hooks_of("_state_dict_pre_hooks"):
+            hook(self, prefix, keep_vars)
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                out[prefix + name] = b if keep_vars else b.detach()
+        if self._has_extra_state():
+            out[prefix + "_extra_state"] = self.get_extra_state()
+        for name, mod in self._modules.items():
+            if mod is not None:
+                mod._state_dict_into(out, prefix + name + ".", keep_vars)
+        for hook in self._hooks_of("_state_dict_hooks"):
+            if hook(self, out, prefix, {}) is not None:
+                raise RuntimeError(f"{type(self).__name__}: a state_dict post-hook must return None (change the "
+                                   "state_dict in place)")
 
     def _state_targets(self):
         """``{dotted name: tensor}`` of what ``load_state_dict`` writes (params and persistent buffers)."""
-        return self.state_dict(keep_vars=True)
+        return {k: getattr(m, t)[n] for k, m, t, n in self._state_entries() if t is not None}
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy values from ``state_dict`` into the parameters and buffers.
 
         Everything is checked before anything is written: with ``strict=True`` missing and
@@ -729,18 +853,42 @@ class Module:
         problem and the module is unchanged. Floating values are cast to the parameter's
         dtype (a float64 checkpoint loads into a float32 model). Returns
         ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        ``assign=True`` (PyTorch's): the state dict's tensors themselves become the parameters
+        (wrapped as Parameters keeping each old one's ``requires_grad``) and buffers, keeping
+        their dtype and device, instead of being copied into the existing memory (an optimizer
+        built before then holds the old Parameters). ``_extra_state`` entries go to
+        :meth:`set_extra_state`. Load-state-dict pre-hooks run first on each module (on a copy of
+        ``state_dict``); post-hooks run after the values are written and may clear entries of
+        the returned keys. When a post-hook is registered, a strict key error is raised after
+        writing (the hooks must see the loaded module, as in PyTorch): the matching values are
+        then loaded.
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"load_state_dict: expected a dict of name -> tensor, got {type(state_dict).__name__}")
-        targets = self._state_targets()
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict.keys() if k not in targets]
+        if not isinstance(strict, bool) or not isinstance(assign, bool):
+            raise TypeError("load_state_dict: strict and assign must be bools")
+        modules = list(self.named_modules(remove_duplicate=False))
+        if any(m._hooks_of("_load_state_dict_pre_hooks") for _, m in modules):
+            state_dict = OrderedDict(state_dict)
+            for mod_prefix, mod in modules:
+                pre = mod_prefix + "." if mod_prefix else ""
+                for hook in mod._hooks_of("_load_state_dict_pre_hooks"):
+                    hook(mod, state_dict, pre, {}, strict, [], [], [])
+        entries = list(self._state_entries())
+        keys = {k for k, _, _, _ in entries}
+        missing = [k for k, _, _, _ in entries if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in keys]
         problems = []
         plan = []
-        for key, target in targets.items():
+        for key, mod, table, name in entries:
             if key not in state_dict:
                 continue
             value = state_dict[key]
+            if table is None:  # extra state: any object, given to set_extra_state
+                plan.append((mod, None, name, value, None))
+                continue
+            target = getattr(mod, table)[name]
             if isinstance(value, Tensor):
                 arr, vdev = value.array, value.device
             elif isinstance(value, (_np.ndarray, _np.generic, int, float)) and not isinstance(value, bool):
@@ -758,26 +906,171 @@ class Module:
             if not same_kind:
                 problems.append(f"  {key}: dtype mismatch: checkpoint has {arr.dtype}, model has {target.dtype}")
                 continue
-            plan.append((target, arr, vdev))
-        if strict and (missing or unexpected):
-            if missing:
-                problems.append("  missing keys: " + ", ".join(repr(k) for k in missing))
-            if unexpected:
-                problems.append("  unexpected keys: " + ", ".join(repr(k) for k in unexpected))
-        if problems:
+            plan.append((mod, table, name, value, (arr, vdev)))
+        post_hooks = any(m._hooks_of("_load_state_dict_post_hooks") for _, m in modules)
+
+        def key_problems():
+            out = []
+            if strict and (missing or unexpected):
+                if missing:
+                    out.append("  missing keys: " + ", ".join(repr(k) for k in missing))
+                if unexpected:
+                    out.append("  unexpected keys: " + ", ".join(repr(k) for k in unexpected))
+            return out
+
+        def fail(items, changed):
             raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__} (nothing was changed):\n"
-                + "\n".join(problems)
+                f"Error(s) in loading state_dict for {type(self).__name__} "
+                + ("(the matching values were loaded; the load-state-dict post-hooks left these):\n" if changed
+                   else "(nothing was changed):\n")
+                + "\n".join(items)
                 + "\nCheck that the checkpoint was saved from the same model architecture"
                 + ("; pass strict=False to ignore missing/unexpected keys." if strict and (missing or unexpected) else ".")
             )
+
+        if problems or (not post_hooks and key_problems()):
+            fail(problems + ([] if post_hooks else key_problems()), False)
         with no_grad():
-            for target, arr, vdev in plan:
+            for mod, table, name, value, src in plan:
+                if table is None:
+                    mod.set_extra_state(value)
+                    continue
+                target = getattr(mod, table)[name]
+                arr, vdev = src
+                if assign:
+                    new = value if isinstance(value, Tensor) else Tensor._make(arr, vdev)
+                    if table == "_parameters":
+                        new = Parameter(new.detach(), target.requires_grad)
+                    mod.__dict__[table][name] = new
+                    continue
                 if vdev is not target.device:
                     arr = target.device.from_host(vdev.to_host(arr))
                 target.array[...] = arr.astype(target.dtype, copy=False)
                 target._bump()
-        return IncompatibleKeys(missing, unexpected)
+        result = IncompatibleKeys(missing, unexpected)
+        if post_hooks:
+            for _, mod in reversed(modules):
+                for hook in mod._hooks_of("_load_state_dict_post_hooks"):
+                    if hook(mod, result) is not None:
+                        raise RuntimeError(f"{type(mod).__name__}: a load_state_dict post-hook must return None "
+                                           "(edit incompatible_keys in place)")
+            if key_problems():
+                fail(key_problems(), True)
+        return result
+
+    # --- more of PyTorch's Module API ------------------------------------------------------
+    def get_parameter(self, target: str):
+        """The Parameter at dotted path ``target`` (``"encoder.fc.weight"``)."""
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        param = getattr(mod, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str):
+        """The buffer at dotted path ``target`` (``"bn.running_mean"``)."""
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return mod._buffers[name]
+
+    def set_submodule(self, target: str, module, strict: bool = False):
+        """Put ``module`` at dotted path ``target`` (its parent must exist). With ``strict`` the
+        attribute must already exist; an existing attribute of that name must be a Module."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{type(parent).__name__} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module) \
+                and name not in parent._modules:
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def _tensors(self):
+        """Every parameter and buffer of the tree, once each (with its gradient)."""
+        seen = set()
+        for m in self.modules():
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    yield t
+
+    def compile(self, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
+                disable=False):
+        """PyTorch's in-place ``Module.compile``: the arguments are checked as ``torch.compile``
+        checks them; the module is left as it is (tinynet has no compiler: no speed-up)."""
+        check_compile_args(fullgraph, dynamic, backend, mode, options, disable,
+                           what=f"{type(self).__name__}.compile")
+
+    def to_empty(self, *, device=None, recurse: bool = True):
+        """Give every parameter and buffer new, uninitialised memory on ``device`` (same shape and
+        dtype; the Parameter objects are kept). PyTorch uses it to materialise a model built on
+        its meta device; here it is what ``nn.utils.skip_init`` ends with."""
+        target = get_device(device) if device is not None else None
+        mods = self.modules() if recurse else [self]
+        seen = set()
+        for m in mods:
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                dev = target or t.device
+                t.array = dev.xp.empty(t.shape, dtype=t.dtype)
+                t.device = dev
+                t.grad = None
+                t._bump()
+        return self
+
+    def type(self, dst_type):
+        """Cast every parameter and buffer to ``dst_type`` (a tinynet dtype), integer buffers
+        included, as PyTorch's ``Module.type``. A non-floating dtype is refused (TypeError,
+        nothing changed) when a parameter requires grad."""
+        dt = _dt.to_dtype(dst_type)
+        if dt is None:
+            raise TypeError(f"Module.type: expected a dtype, got {dst_type!r}")
+        if dt.kind != "f" and any(p.requires_grad for p in self.parameters()):
+            raise TypeError(f"Module.type: cannot cast {type(self).__name__} to {dt}: its parameters require grad, "
+                            "and only floating tensors can; freeze them first (requires_grad_(False))")
+        for t in self._tensors():
+            if t.dtype != dt:
+                t.array = t.array.astype(dt)
+                t._bump()
+                if t.grad is not None:
+                    t.grad.array = t.grad.array.astype(dt)
+                    t.grad._bump()
+        return self
+
+    def share_memory(self):
+        """Move every cpu parameter and buffer (and gradient) into shared memory (an anonymous
+        ``mmap(MAP_SHARED)``), as PyTorch's ``share_memory``: worker processes forked afterwards
+        (``multiprocessing`` with the ``fork`` start method, e.g. Hogwild training) see the
+        parent's writes and the parent theirs. The values and Parameter objects are kept. A
+        module with tensors on a cuda device raises a DeviceError (tinynet shares only cpu memory)."""
+        tensors = list(self._tensors())
+        for t in tensors:
+            if t.device.type != "cpu":
+                raise DeviceError(f"Module.share_memory: {type(self).__name__} has tensors on {t.device.type}; "
+                                  "tinynet shares only cpu memory: call .cpu() first")
+        for t in tensors:
+            for u in (t, t.grad):
+                if u is None or _in_shared_memory(u.array):
+                    continue
+                nbytes = max(int(u.array.nbytes), 1)
+                buf = mmap.mmap(-1, nbytes)
+                arr = _np.frombuffer(buf, dtype=u.array.dtype, count=u.array.size).reshape(u.shape)
+                arr[...] = u.array
+                u.array = arr
+        return self
 
     # --- display --------------------------------------------------------------------------
     def extra_repr(self) -> str:

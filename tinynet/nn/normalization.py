@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..backend.errors import ShapeError
 from ..backend import get_device
 from ..functional._args import as_float, as_int
-from ..functional.normalization import batch_norm, group_norm, instance_norm, local_response_norm
+from ..functional.normalization import batch_norm, group_norm, instance_norm, local_response_norm, rms_norm
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from .module import Module
@@ -20,7 +20,7 @@ from .parameter import Parameter
 
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "LocalResponseNorm"]
+           "InstanceNorm3d", "LocalResponseNorm", "RMSNorm"]
 
 
 class _BatchNorm(Module):
@@ -243,3 +243,37 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` axes (``F.rms_norm``).
+
+    ``y = x / sqrt(mean(x²) + eps) · weight``: a learned ``weight`` (ones) when
+    ``elementwise_affine``, no bias. ``eps=None`` (the default) uses the input dtype's machine
+    epsilon, as PyTorch does.
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(as_int(v, "normalized_shape", "RMSNorm", minimum=1) for v in normalized_shape)
+        self.eps = None if eps is None else as_float(eps, "eps", "RMSNorm")
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            dev = get_device(device)
+            dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+            self.weight = Parameter(Tensor._make(dev.xp.ones(self.normalized_shape, dtype=dt), dev))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            self.weight.array.fill(1)
+            self.weight._bump()
+
+    def forward(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

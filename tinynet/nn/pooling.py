@@ -13,12 +13,15 @@ from ..functional.dropout2d import dropout2d
 from ..functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,
                                   avg_pool1d, avg_pool2d, lp_pool1d, lp_pool2d, max_pool1d, max_pool2d, max_unpool1d,
                                   max_unpool2d)
+from ..functional.pooling import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, lp_pool3d, max_pool3d,
+                                  max_unpool3d)
 from ..tensor.tensor import Tensor
 from .module import Module
 
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d",
-           "AvgPool2d", "Dropout2d", "LPPool1d", "LPPool2d", "MaxPool1d", "MaxPool2d", "MaxUnpool1d", "MaxUnpool2d"]
+           "AvgPool2d", "Dropout2d", "LPPool1d", "LPPool2d", "MaxPool1d", "MaxPool2d", "MaxUnpool1d", "MaxUnpool2d",
+           "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "LPPool3d", "MaxPool3d", "MaxUnpool3d"]
 
 
 def _check_input(label, x):
@@ -284,6 +287,120 @@ class LPPool2d(Module):
     def forward(self, x):
         _check_input(f"LPPool2d(norm_type={self.norm_type}, kernel_size={self.kernel_size})", x)
         return lp_pool2d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+# --- 3-d pools over (N, C, D, H, W) ------------------------------------------------------------
+class MaxPool3d(Module):
+    """Max over ``kernel_size`` windows of (N, C, D, H, W) (see ``F.max_pool3d``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = as_int_or_ints(kernel_size, 3, "kernel_size", "MaxPool3d")
+        self.stride = as_int_or_ints(stride, 3, "stride", "MaxPool3d") if stride is not None else self.kernel_size
+        self.padding = as_int_or_ints(padding, 3, "padding", "MaxPool3d")
+        self.dilation = as_int_or_ints(dilation, 3, "dilation", "MaxPool3d")
+        self.return_indices = bool(return_indices)
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, x):
+        _check_input(f"MaxPool3d(kernel_size={self.kernel_size})", x)
+        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool3d(Module):
+    """Mean over ``kernel_size`` windows of (N, C, D, H, W) (see ``F.avg_pool3d``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__()
+        self.kernel_size = as_int_or_ints(kernel_size, 3, "kernel_size", "AvgPool3d")
+        self.stride = as_int_or_ints(stride, 3, "stride", "AvgPool3d") if stride is not None else self.kernel_size
+        self.padding = as_int_or_ints(padding, 3, "padding", "AvgPool3d")
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = (None if divisor_override is None else
+                                 as_int(divisor_override, "divisor_override", "AvgPool3d", minimum=1))
+
+    def forward(self, x):
+        _check_input(f"AvgPool3d(kernel_size={self.kernel_size})", x)
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool3d(Module):
+    """Average-pool (N, C, D, H, W) to ``output_size`` (an int or a triple; None keeps that axis)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _adaptive_size(output_size, 3, "AdaptiveAvgPool3d")
+
+    def forward(self, x):
+        _check_input(f"AdaptiveAvgPool3d(output_size={self.output_size})", x)
+        return adaptive_avg_pool3d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool3d(Module):
+    """Max-pool (N, C, D, H, W) to ``output_size`` (an int or a triple; None keeps that axis)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size = _adaptive_size(output_size, 3, "AdaptiveMaxPool3d")
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x):
+        _check_input(f"AdaptiveMaxPool3d(output_size={self.output_size})", x)
+        return adaptive_max_pool3d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class MaxUnpool3d(Module):
+    """Partial inverse of MaxPool3d: ``forward(input, indices, output_size=None)`` (see ``F.max_unpool3d``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = as_ints(kernel_size, 3, "kernel_size", "MaxUnpool3d")   # tuples, as PyTorch stores them
+        self.stride = as_ints(stride, 3, "stride", "MaxUnpool3d") if stride is not None else self.kernel_size
+        self.padding = as_ints(padding, 3, "padding", "MaxUnpool3d")
+
+    def forward(self, input, indices, output_size=None):
+        _check_input(f"MaxUnpool3d(kernel_size={self.kernel_size})", input)
+        return max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class LPPool3d(Module):
+    """Power-average pooling over (N, C, D, H, W) windows (see ``F.lp_pool3d``)."""
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = as_int_or_ints(kernel_size, 3, "kernel_size", "LPPool3d")
+        self.stride = None if stride is None else as_int_or_ints(stride, 3, "stride", "LPPool3d")
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, x):
+        _check_input(f"LPPool3d(norm_type={self.norm_type}, kernel_size={self.kernel_size})", x)
+        return lp_pool3d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self):
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "

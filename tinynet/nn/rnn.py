@@ -10,6 +10,12 @@ weights load as they are (G = 1 for RNN, 4 for LSTM [i, f, g, o], 3 for GRU [r, 
 what tinynet's own models do. Each layer and direction runs as one fused op
 (``F.lstm_layer`` etc.: one input GEMM, one small GEMM per step, hand-written backward
 through time).
+
+Each layer also takes a :class:`nn.utils.rnn.PackedSequence` (variable-length sequences,
+``nn.utils.rnn.pack_padded_sequence``) and then returns one, as PyTorch: every sequence runs
+for its own length, its final hidden state is the one after its last real step (the reverse
+direction starts there), and ``h0``/``h_n`` are in the caller's batch order. That path steps
+the cell ops (``F.lstm_cell`` & co.) over the shrinking batch, one step at a time.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from ..tensor.tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "RNNBase"]
 
@@ -119,6 +126,8 @@ class RNNBase(Module):
         return hx
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         unbatched = input.ndim == 2
         x = input.unsqueeze(0 if self.batch_first else 1) if unbatched else input
@@ -176,6 +185,93 @@ class RNNBase(Module):
             c_n = F.stack(c_n, axis=0)
             return out, (h_n, c_n.squeeze(1) if unbatched else c_n)
         return out, h_n
+
+    def _forward_packed(self, packed, hx):
+        """The layer on a :class:`PackedSequence` (``nn.utils.rnn``): each sequence runs for its own
+        length. Step ``t`` updates the first ``batch_sizes[t]`` (sorted) sequences with the cell
+        ops (``F.rnn_cell``/``lstm_cell``/``gru_cell``); the others keep their state, so a
+        sequence's final state is the one after its last real step, and the reverse direction
+        starts each sequence at its own last step from its initial state. ``hx`` and the
+        returned states are in the caller's batch order (permuted by ``sorted_indices`` as
+        PyTorch does); the output is a PackedSequence with the input's batch sizes and indices."""
+        label = self._label()
+        data = packed.data
+        if not isinstance(data, Tensor) or data.ndim != 2 or data.shape[-1] != self.input_size:
+            got = tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__
+            raise ShapeError(f"{label}: expected a PackedSequence whose data is (sum of lengths, input_size="
+                             f"{self.input_size}), got data of shape {got}")
+        if data.dtype.kind != "f":
+            raise TypeError(f"{label}: the input must be floating point, got {data.dtype}; embed token ids first "
+                            "(nn.Embedding)")
+        bs = [int(b) for b in packed.batch_sizes.tolist()]
+        n = bs[0] if bs else 0
+        offsets = [0]
+        for b in bs:
+            offsets.append(offsets[-1] + b)
+        si = packed.sorted_indices
+        is_lstm = self.mode == "LSTM"
+
+        def to_sorted(h):
+            return h if (h is None or si is None) else h[:, si.to(h.device).array]
+
+        if is_lstm:
+            if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                raise TypeError(f"{label}: the initial state of an LSTM is a tuple (h0, c0)")
+            h0 = to_sorted(self._state(hx[0] if hx is not None else None, n))
+            c0 = to_sorted(self._state(hx[1] if hx is not None else None, n, "c0"))
+        else:
+            h0 = to_sorted(self._state(hx, n))
+            c0 = None
+        xp = data.device.xp
+        zeros = Tensor._make(xp.zeros((n, self.hidden_size), dtype=data.dtype), data.device)
+        h_zeros = zeros if not self.proj_size else Tensor._make(xp.zeros((n, self.proj_size), dtype=data.dtype),
+                                                                data.device)
+        dirs = 2 if self.bidirectional else 1
+        h_n, c_n = [], []
+        layer_in = data
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                h = h_zeros if h0 is None else h0[k]
+                c = (zeros if c0 is None else c0[k]) if is_lstm else None
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_hr = getattr(self, f"weight_hr_l{layer}" + ("_reverse" if d else "")) if self.proj_size else None
+                steps = [None] * len(bs)
+                for t in (range(len(bs) - 1, -1, -1) if d else range(len(bs))):
+                    b = bs[t]
+                    x_t = layer_in[offsets[t]:offsets[t + 1]]
+                    h_b = h[:b] if b < n else h
+                    if is_lstm:
+                        c_b = c[:b] if b < n else c
+                        h_new, c_new = F.lstm_cell(x_t, h_b, c_b, w_ih, w_hh, b_ih, b_hh)
+                        if w_hr is not None:
+                            h_new = F.linear(h_new, w_hr)
+                        c = c_new if b == n else F.cat([c_new, c[b:]], axis=0)
+                    elif self.mode == "GRU":
+                        h_new = F.gru_cell(x_t, h_b, w_ih, w_hh, b_ih, b_hh)
+                    else:
+                        nl = "tanh" if self.mode == "RNN_TANH" else "relu"
+                        h_new = F.rnn_cell(x_t, h_b, w_ih, w_hh, b_ih, b_hh, nl)
+                    h = h_new if b == n else F.cat([h_new, h[b:]], axis=0)
+                    steps[t] = h_new
+                h_n.append(h)
+                if is_lstm:
+                    c_n.append(c)
+                outs.append(F.cat(steps, axis=0))
+            layer_in = outs[0] if dirs == 1 else F.cat(outs, axis=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        out = PackedSequence(layer_in, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        ui = packed.unsorted_indices
+
+        def to_caller(hs):
+            h = F.stack(hs, axis=0)
+            return h if ui is None else h[:, ui.to(h.device).array]
+
+        if is_lstm:
+            return out, (to_caller(h_n), to_caller(c_n))
+        return out, to_caller(h_n)
 
     def _projected_lstm(self, x, h, c, layer, d, w_ih, w_hh, b_ih, b_hh):
         """An LSTM direction with a projection (``proj_size``, Sak et al. 2014, PyTorch's form):

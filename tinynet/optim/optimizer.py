@@ -742,8 +742,9 @@ class Optimizer:
                 continue
             want = self._state_shape(p, k)
             if tuple(host.shape) != want:
-                problems.append(f"parameter {i}: state {k!r} has shape {tuple(host.shape)}, expected {want} "
-                                f"(the parameter's shape is {tuple(p.shape)})")
+                exp = f"parameter has {tuple(p.shape)}" if want == tuple(p.shape) else \
+                    f"expected {want} (the parameter's shape is {tuple(p.shape)})"
+                problems.append(f"parameter {i}: state {k!r} has shape {tuple(host.shape)}, {exp}")
             elif host.dtype.kind != "f":
                 problems.append(f"parameter {i}: state {k!r} has dtype {host.dtype}, expected a floating dtype "
                                 f"(the parameter's is {p.array.dtype})")

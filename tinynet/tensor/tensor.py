@@ -21,6 +21,7 @@ import weakref
 import numpy as _np
 
 from ..backend.errors import DeviceError, ShapeError
+from ..autograd import backward as _autograd_backward
 from ..autograd.engine import run_backward
 from ..autograd.grad_mode import STATE
 from ..autograd.hooks import add_hook
@@ -367,8 +368,10 @@ class Tensor:
         return add_hook(owner._hooks, hook)
 
     # --- autograd -----------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) * gradient into every leaf's ``.grad``.
+
+        ``inputs`` (PyTorch's): accumulate only into these tensors' ``.grad`` (leaves or not).
 
         ``gradient`` may be omitted only for a one-element tensor (it is then 1). The
         graph is freed afterwards unless ``retain_graph`` (which defaults to
@@ -401,7 +404,11 @@ class Tensor:
                 raise DeviceError(f"backward(): gradient is on {gradient.device.type} but the tensor is on {self.device.type}")
         if retain_graph is None:
             retain_graph = create_graph
-        run_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        if inputs is not None:
+            _autograd_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
+                               inputs=inputs)
+        else:
+            run_backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     # --- in-place updates (no autograd) ---------------------------------------------
     # (the arithmetic in-place ops, add_/sub_/mul_/div_/clamp_/... and the augmented
