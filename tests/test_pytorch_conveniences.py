@@ -499,3 +499,28 @@ def test_reductions_to_0d_are_tensors_that_can_change_in_place():
     n = tn.ones(4).norm()
     n.add_(1)
     assert n.item() == 3.0
+
+
+def test_argument_errors_are_value_and_runtime_errors():
+    """PyTorch raises RuntimeError for bad argument values of ops: tinynet's are both."""
+    F = tn.nn.functional
+    for bad in (lambda: tn.ones(2).clip(None, None), lambda: tn.ones(2).div(tn.ones(2), rounding_mode="typo"),
+                lambda: tn.arange(8.0).unfold(0, 1, -1), lambda: F.conv2d(tn.ones(1, 1, 4, 4), tn.ones(1, 1, 2, 2),
+                                                                          padding=(1, 1, 1)),
+                lambda: tn.einsum("ij,jk->kk->", tn.ones(2, 2), tn.ones(2, 2)),
+                lambda: F.scaled_dot_product_attention(tn.ones(1, 2, 2), tn.ones(1, 2, 2), tn.ones(1, 2, 2),
+                                                       attn_mask=tn.zeros(2, 2), is_causal=True)):
+        with pytest.raises(RuntimeError) as info:
+            bad()
+        assert isinstance(info.value, ValueError), info.value
+
+
+def test_integer_numpy_arrays_keep_their_dtype_and_int_max_pool():
+    arr = np.arange(16, dtype=np.int32).reshape(1, 1, 4, 4)
+    assert tn.tensor(arr).dtype == tn.int32 and torch.tensor(arr).dtype == torch.int32
+    assert tn.tensor([1, 2]).dtype == tn.int64  # Python ints: int64, as torch
+    got = tn.nn.functional.max_pool2d(tn.tensor(arr), 2)
+    want = torch.nn.functional.max_pool2d(torch.tensor(arr), 2)
+    assert got.dtype == tn.int32 and got.tolist() == want.tolist()
+    with pytest.raises(RuntimeError, match="bool"):
+        tn.linspace(0, 1, 3, dtype=tn.bool)

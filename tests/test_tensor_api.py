@@ -14,7 +14,7 @@ def test_tensor_from_python_data_infers_default_dtypes(device):
     assert tn.tensor([True, False], device=device).dtype == tn.bool
     assert tn.tensor(3.5, device=device).shape == ()
     assert tn.tensor(np.zeros(2, dtype=np.float64), device=device).dtype == tn.float64  # arrays keep floats
-    assert tn.tensor(np.zeros(2, dtype=np.int32), device=device).dtype == tn.int64
+    assert tn.tensor(np.zeros(2, dtype=np.int32), device=device).dtype == tn.int32  # NumPy dtypes kept, as torch
     assert tn.tensor([1, 2], dtype=tn.float64, device=device).dtype == tn.float64
 
 

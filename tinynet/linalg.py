@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 
-from .backend.errors import ShapeError
+from .backend.errors import ArgumentError, ShapeError
 from .functional import layout as _layout
 from .functional import linalg as _linalg
 from .functional.linalg import (cholesky, det, eigh, eigvalsh, inverse, matmul, matrix_exp, matrix_norm, matrix_power,
@@ -52,7 +52,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, out=None, dtype=None):
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
     if A.ndim == 1:
         if isinstance(ord, str):
-            raise ValueError(f"linalg.norm: ord={ord!r} is a matrix norm, but the input is 1-D")
+            raise ArgumentError(f"linalg.norm: ord={ord!r} is a matrix norm, but the input is 1-D")
         return vector_norm(A, ord, None, keepdim, dtype=dtype)
     if A.ndim == 2:
         return matrix_norm(A, ord, (0, 1), keepdim, dtype=dtype)
@@ -67,9 +67,9 @@ def multi_dot(tensors):
     last 1-D (a column), as ``torch.linalg.multi_dot``."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("multi_dot: expected at least one tensor")
+        raise ArgumentError("multi_dot: expected at least one tensor")
     if len(tensors) == 1:
-        raise ValueError("multi_dot: expected at least two tensors")
+        raise ArgumentError("multi_dot: expected at least two tensors")
     for i, t in enumerate(tensors):
         ok = t.ndim == 2 or (t.ndim == 1 and i in (0, len(tensors) - 1))
         if not ok:

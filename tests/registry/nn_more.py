@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+import tinynet as tn
 import tinynet.functional as F
 import tinynet.nn as nn
 
@@ -171,7 +172,9 @@ ENTRIES = [
             lambda r: [_n(r, 2, 3, 4), _n(r, 2, 5, 4), _n(r, 2, 5, 3), _n(r, 3, 5)],
             lambda q, k, v, m: _ref_sdpa(q, k, v, m), kernel_families=("softmax",)),
     OpEntry("sdpa_mask_grad_only",
-            lambda m, q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=True),
+            # (PyTorch refuses attn_mask together with is_causal: the causal part is folded into the mask)
+            lambda m, q, k, v: F.scaled_dot_product_attention(
+                q, k, v, attn_mask=m + tn.triu(tn.full_like(m, float("-inf")), 1)),
             lambda r: [_n(r, 2, 1, 4, 4), _n(r, 2, 2, 4, 3), _n(r, 2, 2, 4, 3), _n(r, 2, 2, 4, 2)],
             lambda m, q, k, v: _ref_sdpa(q, k, v, m + np.triu(np.full((4, 4), -np.inf), 1)),
             no_grad=(1, 2, 3), kernel_families=("softmax",)),

@@ -16,11 +16,11 @@ from . import allocator, threads
 threads.quiet_idle_threads()
 
 from .device import Device, KernelTable  # noqa: E402
-from .errors import DeviceError, DTypeError, ShapeError  # noqa: E402
+from .errors import ArgumentError, DeviceError, DTypeError, ShapeError  # noqa: E402
 from .registry import (available_devices, cuda_available, cuda_device_count, cuda_unavailable_reason,
                        get_default_device, get_device, parse_device, set_default_device, simulated_cuda)
 
 allocator.tune_glibc_malloc()  # reuse freed host memory across training steps (see allocator.py)
 
-__all__ = ["Device", "DeviceError", "DTypeError", "ShapeError", "KernelTable", "get_device", "get_default_device", "set_default_device", "parse_device", "available_devices",
+__all__ = ["ArgumentError", "Device", "DeviceError", "DTypeError", "ShapeError", "KernelTable", "get_device", "get_default_device", "set_default_device", "parse_device", "available_devices",
            "cuda_available", "cuda_device_count", "cuda_unavailable_reason", "simulated_cuda"]

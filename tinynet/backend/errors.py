@@ -23,3 +23,10 @@ class DTypeError(TypeError, RuntimeError):
     float tensor as an index, mixed dtypes where they must match). PyTorch raises
     ``RuntimeError`` for these ("not implemented for 'Long'", "expected scalar type Float"),
     Python code expects ``TypeError``: this is both."""
+
+
+class ArgumentError(ValueError, TypeError, RuntimeError):
+    """An argument an op can't take (an unknown mode, a step of 0, a padding tuple of the
+    wrong length, min and max both None). PyTorch's ops raise ``RuntimeError`` for these;
+    Python code expects ``ValueError`` (or ``TypeError`` for a tuple of the wrong length):
+    this is all three, so code written for either library catches it."""

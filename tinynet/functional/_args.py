@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from ..backend.errors import ArgumentError
 
 __all__ = ["as_int", "as_ints", "as_int_or_ints", "as_float", "as_dim", "as_shape"]
 
@@ -38,7 +39,7 @@ def as_int(value, arg: str, owner: str, minimum: int | None = None) -> int:
             raise TypeError(f"{owner}: {arg} must be an int, got {_describe(value)}{hint}") from None
     if minimum is not None and v < minimum:
         kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
-        raise ValueError(f"{owner}: {arg} must be {kind}, got {v}")
+        raise ArgumentError(f"{owner}: {arg} must be {kind}, got {v}")
     return v
 
 
@@ -51,11 +52,15 @@ def as_ints(value, n: int, arg: str, owner: str) -> tuple:
     (PyTorch's ``_pair``); ``TypeError`` otherwise."""
     if _is_int_like(value) and type(value).__name__ not in ("bool", "bool_"):
         return (as_int(value, arg, owner),) * n
-    if isinstance(value, (tuple, list)) and len(value) == n:
-        try:
-            return tuple(as_int(v, arg, owner) for v in value)
-        except TypeError:
-            pass
+    if isinstance(value, (tuple, list)):
+        if len(value) == n:
+            try:
+                return tuple(as_int(v, arg, owner) for v in value)
+            except TypeError:
+                pass
+        elif all(_is_int_like(v) for v in value):  # the right kind, the wrong length: a value error
+            raise ArgumentError(f"{owner}: {arg} must be an int or a tuple of {n} ints, got {len(value)} "
+                                f"values {tuple(value)!r}")
     raise TypeError(f"{owner}: {arg} must be an int or a tuple of {n} ints, got {value!r}")
 
 

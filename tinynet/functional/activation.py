@@ -42,7 +42,7 @@ import math
 
 from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
-from ..backend.errors import DTypeError, DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
 from ._util import float_input, normalize_axis, pick_axis
@@ -430,7 +430,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     returns it."""
     _check_float(input, "hardtanh")
     if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+        raise ArgumentError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     bounds = dict(min_val=float(min_val), max_val=float(max_val))
     if inplace:
         return assign(input, lambda x: Hardtanh.apply(x, **bounds), "hardtanh(inplace=True)", reads_input=False)
@@ -446,7 +446,7 @@ def erf(input):
 def gelu(input, approximate: str = "none"):
     """Gaussian error linear unit x * Phi(x); ``approximate="tanh"`` for the tanh formula."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     _check_float(input, "gelu")
     return GELU.apply(input, approximate=approximate, save_grad=input._requires_grad and STATE.enabled)
 
@@ -575,7 +575,7 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     _check_float(input, "celu")
     alpha = float(alpha)
     if alpha == 0:
-        raise ValueError("celu: alpha must not be 0 (the formula divides by alpha); use relu for that limit")
+        raise ArgumentError("celu: alpha must not be 0 (the formula divides by alpha); use relu for that limit")
     return _maybe_inplace(input, inplace, "celu", lambda x: ELU.apply(x * (1.0 / alpha), alpha=1.0) * alpha)
 
 
@@ -686,7 +686,7 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
     _check_float(input, "rrelu")
     lower, upper = float(lower), float(upper)
     if lower > upper:
-        raise ValueError(f"rrelu: lower bound ({lower}) must not exceed the upper bound ({upper})")
+        raise ArgumentError(f"rrelu: lower bound ({lower}) must not exceed the upper bound ({upper})")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace=inplace)
     shape = tuple(input.shape)
@@ -717,7 +717,7 @@ def softshrink(input, lambd: float = 0.5):
     _check_float(input, "softshrink")
     lambd = float(lambd)
     if lambd < 0:
-        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+        raise ArgumentError(f"softshrink: lambd must be non-negative, got {lambd}")
     a = input.array
     shift = _const(((a > lambd) * -lambd + (a < -lambd) * lambd).astype(a.dtype), input)
     keep = _const((input.device.xp.abs(a) > lambd).astype(a.dtype), input)

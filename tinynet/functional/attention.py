@@ -46,7 +46,7 @@ import math
 
 import numpy as _np  # host-side shape arithmetic and randomness only
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..autograd.op import Op
 from ..autograd.grad_mode import STATE
 from ..tensor import random as _random
@@ -82,7 +82,7 @@ def _additive_mask(attn_mask, scores_shape, xp, dtype, op="scaled_dot_product_at
     if m.dtype.kind == "b":
         return xp.where(m, dtype.type(0), dtype.type(-math.inf)).astype(dtype, copy=False)
     if m.dtype.kind != "f":
-        raise TypeError(
+        raise DTypeError(
             f"{op}: attn_mask must be bool (True = attend) or float (added to the scores), got {m.dtype}"
         )
     return m.astype(dtype, copy=False)
@@ -302,7 +302,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             "positions (axis -2)"
         )
     if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
+        raise ArgumentError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
     if enable_gqa:
         if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
             raise ShapeError(
@@ -327,6 +327,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             f"{op}: the batch axes of query {tuple(query.shape)}, key {tuple(key.shape)} and value "
             f"{tuple(value.shape)} cannot be broadcast together{hint}"
         ) from None
+    if is_causal and attn_mask is not None:
+        raise ArgumentError(f"{op}: an explicit attn_mask can't be set together with is_causal=True (as in "
+                            "PyTorch); fold the causal mask into attn_mask, or drop attn_mask")
     scores_shape = tuple(batch) + (query.shape[-2], key.shape[-2])
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     grad_mask = None  # a float mask Tensor that requires grad: an input of the op

@@ -30,7 +30,7 @@ Groups split channels into independent blocks: the GEMMs become batched over gro
 """
 from __future__ import annotations
 
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
@@ -61,24 +61,24 @@ def conv_geometry(in_hw, kernel_hw, stride, padding, dilation, op: str):
     sh, sw = _ints(stride, 2, "stride", op)
     dh, dw = _ints(dilation, 2, "dilation", op)
     if sh <= 0 or sw <= 0:
-        raise ValueError(f"{op}: stride must be positive, got {(sh, sw)}")
+        raise ArgumentError(f"{op}: stride must be positive, got {(sh, sw)}")
     if dh <= 0 or dw <= 0:
-        raise ValueError(f"{op}: dilation must be positive, got {(dh, dw)}")
+        raise ArgumentError(f"{op}: dilation must be positive, got {(dh, dw)}")
     if isinstance(padding, str):
         if padding == "valid":
             pads = ((0, 0), (0, 0))
         elif padding == "same":
             if (sh, sw) != (1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1 (got stride {(sh, sw)}); "
-                                 "give the padding as numbers for strided convolutions")
+                raise ArgumentError(f"{op}: padding='same' needs stride 1 (got stride {(sh, sw)}); "
+                                    "give the padding as numbers for strided convolutions")
             th, tw = dh * (kh - 1), dw * (kw - 1)
             pads = ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
         else:
-            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+            raise ArgumentError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
     else:
         ph, pw = _ints(padding, 2, "padding", op)
         if ph < 0 or pw < 0:
-            raise ValueError(f"{op}: padding must be non-negative, got {(ph, pw)}")
+            raise ArgumentError(f"{op}: padding must be non-negative, got {(ph, pw)}")
         pads = ((ph, ph), (pw, pw))
     h, w = in_hw
     eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
@@ -282,13 +282,13 @@ def _check_tensor(t, what: str, op: str):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: {what} must be a Tensor, got {type(t).__name__}")
     if t.dtype.kind != "f":
-        raise TypeError(f"{op}: {what} must be a floating tensor, got {t.dtype}; convert with `.float()`")
+        raise DTypeError(f"{op}: {what} must be a floating tensor, got {t.dtype}; convert with `.float()`")
 
 
 def _check_same(a, b, what_a, what_b, op):
     if a.dtype != b.dtype:
-        raise TypeError(f"{op}: {what_a} is {a.dtype} but {what_b} is {b.dtype}; convert one "
-                        f"(e.g. `{what_a}.to({what_b}.dtype)`)")
+        raise DTypeError(f"{op}: {what_a} is {a.dtype} but {what_b} is {b.dtype}; convert one "
+                         f"(e.g. `{what_a}.to({what_b}.dtype)`)")
     if a.device is not b.device:
         raise DeviceError(f"{op}: {what_a} is on {a.device.type} but {what_b} is on {b.device.type}; "
                            f"move it with `.to('{b.device.type}')`")
@@ -378,16 +378,16 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     dh, dw = _ints(dilation, 2, "dilation", op)
     oph, opw = _ints(output_padding, 2, "output_padding", op)
     if min(sh, sw, dh, dw) <= 0:
-        raise ValueError(f"{op}: stride and dilation must be positive, got stride {(sh, sw)}, dilation {(dh, dw)}")
+        raise ArgumentError(f"{op}: stride and dilation must be positive, got stride {(sh, sw)}, dilation {(dh, dw)}")
     if min(ph, pw, oph, opw) < 0:
-        raise ValueError(f"{op}: padding and output_padding must be non-negative")
+        raise ArgumentError(f"{op}: padding and output_padding must be non-negative")
     if oph >= max(sh, dh) or opw >= max(sw, dw):
-        raise ValueError(f"{op}: output_padding {(oph, opw)} must be smaller than stride or dilation")
+        raise ArgumentError(f"{op}: output_padding {(oph, opw)} must be smaller than stride or dilation")
     h, w = x.shape[2], x.shape[3]
     out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
     out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
     if out_h <= 0 or out_w <= 0:
-        raise ValueError(f"{op}: the output would be {out_h}x{out_w}; reduce the padding")
+        raise ArgumentError(f"{op}: the output would be {out_h}x{out_w}; reduce the padding")
     c_out = cog * groups
     y = Conv2dInputGrad.apply(x, weight, stride=(sh, sw), pad=(ph, pw), dilation=(dh, dw), groups=int(groups),
                               out_hw=(h, w), in_shape=(x.shape[0], c_out, out_h, out_w))
@@ -515,24 +515,24 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     sd, sh, sw = _ints(stride, 3, "stride", op)
     dd, dh, dw = _ints(dilation, 3, "dilation", op)
     if min(sd, sh, sw) <= 0:
-        raise ValueError(f"{op}: stride must be positive, got {(sd, sh, sw)}")
+        raise ArgumentError(f"{op}: stride must be positive, got {(sd, sh, sw)}")
     if min(dd, dh, dw) <= 0:
-        raise ValueError(f"{op}: dilation must be positive, got {(dd, dh, dw)}")
+        raise ArgumentError(f"{op}: dilation must be positive, got {(dd, dh, dw)}")
     if isinstance(padding, str):
         if padding == "valid":
             dpad, hw_pad = (0, 0), 0
         elif padding == "same":
             if (sd, sh, sw) != (1, 1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1 (got stride {(sd, sh, sw)}); "
-                                 "give the padding as numbers for strided convolutions")
+                raise ArgumentError(f"{op}: padding='same' needs stride 1 (got stride {(sd, sh, sw)}); "
+                                    "give the padding as numbers for strided convolutions")
             t = dd * (kd - 1)
             dpad, hw_pad = (t // 2, t - t // 2), "same"
         else:
-            raise ValueError(f"{op}: padding must be an int, a triple, 'same' or 'valid', got {padding!r}")
+            raise ArgumentError(f"{op}: padding must be an int, a triple, 'same' or 'valid', got {padding!r}")
     else:
         pd, ph, pw = _ints(padding, 3, "padding", op)
         if min(pd, ph, pw) < 0:
-            raise ValueError(f"{op}: padding must be non-negative, got {(pd, ph, pw)}")
+            raise ArgumentError(f"{op}: padding must be non-negative, got {(pd, ph, pw)}")
         dpad, hw_pad = (pd, pd), (ph, pw)
     if x.shape[0] == 0:
         raise ShapeError(f"{op}: the input batch is empty (shape {tuple(input.shape)})")
@@ -584,17 +584,17 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     dd, dh, dw = _ints(dilation, 3, "dilation", op)
     opd, oph, opw = _ints(output_padding, 3, "output_padding", op)
     if min(sd, sh, sw, dd, dh, dw) <= 0:
-        raise ValueError(f"{op}: stride and dilation must be positive, got stride {(sd, sh, sw)}, "
-                         f"dilation {(dd, dh, dw)}")
+        raise ArgumentError(f"{op}: stride and dilation must be positive, got stride {(sd, sh, sw)}, "
+                            f"dilation {(dd, dh, dw)}")
     if min(pd, ph, pw, opd, oph, opw) < 0:
-        raise ValueError(f"{op}: padding and output_padding must be non-negative")
+        raise ArgumentError(f"{op}: padding and output_padding must be non-negative")
     if opd >= max(sd, dd) or oph >= max(sh, dh) or opw >= max(sw, dw):
-        raise ValueError(f"{op}: output_padding {(opd, oph, opw)} must be smaller than stride or dilation")
+        raise ArgumentError(f"{op}: output_padding {(opd, oph, opw)} must be smaller than stride or dilation")
     n, d = x.shape[0], x.shape[2]
     full = (d - 1) * sd + dd * (kd - 1) + opd + 1
     out_d = full - 2 * pd
     if out_d <= 0:
-        raise ValueError(f"{op}: the output depth would be {out_d}; reduce the padding")
+        raise ArgumentError(f"{op}: the output depth would be {out_d}; reduce the padding")
     c_out = cog * groups
     xf = x.permute(0, 2, 1, 3, 4).reshape(n * d, cin, x.shape[3], x.shape[4])
     span = (d - 1) * sd + 1

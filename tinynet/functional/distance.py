@@ -23,7 +23,7 @@ import math
 import numpy as _np  # host-side only: the index pairs of pdist
 
 from ..autograd.op import Op
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DeviceError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis
@@ -108,7 +108,7 @@ def _ord(p, op):
     except (TypeError, ValueError):
         raise TypeError(f"{op}: p must be a number (or math.inf), got {p!r}") from None
     if p < 0 or math.isnan(p):
-        raise ValueError(f"{op}: p must be non-negative (a p-norm), got {p}")
+        raise ArgumentError(f"{op}: p must be non-negative (a p-norm), got {p}")
     return p
 
 

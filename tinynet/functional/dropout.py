@@ -28,6 +28,7 @@ from ..tensor.tensor import Tensor
 from .activation import softmax
 from .elementwise import log
 from .inplace import assign
+from ..backend.errors import ArgumentError, DTypeError
 
 __all__ = [  # the public ops: tinynet.functional and tn.<name> export these
     "dropout", "alpha_dropout", "gumbel_softmax",
@@ -38,7 +39,7 @@ def _check_p(p, op):
     """``p`` as a plain float in [0, 1] (NumPy floats too); a bool or a string is refused
     with the same ValueError as an out-of-range number."""
     if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got p={p!r}")
+        raise ArgumentError(f"{op}: dropout probability has to be between 0 and 1, but got p={p!r}")
     return float(p)
 
 
@@ -55,7 +56,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     if not training or p == 0.0:
         return input
     if input.dtype.kind != "f":
-        raise TypeError(f"dropout: needs a floating tensor, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"dropout: needs a floating tensor, got {input.dtype}; convert with .float()")
     dev = input.device
     keep = generator().random(input.shape) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
@@ -117,7 +118,7 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     if not training or p == 0.0:
         return input
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating tensor, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"{op}: needs a floating tensor, got {input.dtype}; convert with .float()")
     keep = generator().random(input.shape) >= p
     return apply_alpha(input, keep, p, inplace, op)
 
@@ -136,10 +137,10 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
     if not isinstance(logits, Tensor):
         raise TypeError(f"{op}: logits must be a Tensor, got {type(logits).__name__}")
     if logits.dtype.kind != "f":
-        raise TypeError(f"{op}: logits must be a floating tensor, got {logits.dtype}; convert with .float()")
+        raise DTypeError(f"{op}: logits must be a floating tensor, got {logits.dtype}; convert with .float()")
     tau = float(tau)
     if not tau > 0:
-        raise ValueError(f"{op}: tau must be positive, got {tau}")
+        raise ArgumentError(f"{op}: tau must be positive, got {tau}")
     dev = logits.device
     noise = generator().exponential(size=logits.shape).astype(logits.dtype)
     if dev.xp.__name__ != "numpy":

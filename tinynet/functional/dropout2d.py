@@ -15,7 +15,7 @@ its gradient is the same mask times the incoming gradient. ``dropout1d`` (N, C, 
 """
 from __future__ import annotations
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..tensor.random import generator
 from ..tensor.tensor import Tensor
 from .dropout import _check_p, apply_alpha, scale_by_mask
@@ -41,7 +41,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     if not training or p == 0.0:
         return input
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating tensor, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"{op}: needs a floating tensor, got {input.dtype}; convert with .float()")
     lead = input.shape[:-2]
     keep = generator().random(lead) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
@@ -65,7 +65,7 @@ def _channel_keep(input, p, nsp, op, shape_text):
 
 def _draw(input, p, nsp, op):
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating tensor, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"{op}: needs a floating tensor, got {input.dtype}; convert with .float()")
     lead = input.shape[:input.ndim - nsp]
     return (generator().random(lead) >= p).reshape(lead + (1,) * nsp)
 

@@ -5,7 +5,7 @@ differentiated again; ``unbroadcast`` sums gradients back to each input's shape.
 """
 from __future__ import annotations
 
-from ..backend.errors import DTypeError, DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ..tensor import dtypes as _dt
@@ -428,7 +428,7 @@ def div(input, other, *, rounding_mode=None):
             a, b = cast(a, dt), cast(b, dt)
         return Div.apply(a, b)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        raise ArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     if a.array.dtype.kind == "b":
         a, b = cast(a, _dt.int64), cast(b, _dt.int64)
     _check_int_divisor(a, b, "div")
@@ -530,7 +530,7 @@ def clamp(input, min=None, max=None):
     if not isinstance(input, Tensor):
         raise TypeError(f"clamp: expected a Tensor input, got {type(input).__name__}")
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given (not None)")
+        raise ArgumentError("clamp: at least one of min and max must be given (not None)")
     dt = result_type(input, min, max)  # PyTorch promotes the bounds with the input
     x = cast(input, dt)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -711,7 +711,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         raise DTypeError(f"isclose: both tensors must have the same dtype, got {input.dtype} and {other.dtype}; "
                          f"convert one first (`other.to({input.dtype})`)")
     if rtol < 0 or atol < 0:
-        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+        raise ArgumentError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
     if input.device is not other.device:
         raise DeviceError(f"isclose: tensors on {input.device.type} and {other.device.type}; move one with .to()")
     a, b = input.array, other.array

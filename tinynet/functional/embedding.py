@@ -10,7 +10,7 @@ scatters) and each is the other's backward, so gradients of gradients work.
 """
 from __future__ import annotations
 
-from ..backend.errors import DTypeError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 import numpy as _np  # host-side bag bookkeeping only (offsets, counts)
 
 from ..autograd.op import Op
@@ -140,8 +140,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
     ``sparse=True`` (sparse gradients) is not supported: tinynet has no sparse tensors.
     """
     if sparse:
-        raise ValueError(f"{op}: sparse=True (sparse gradients) is not supported: tinynet has no sparse tensors; "
-                         "pass sparse=False (the gradient is then dense, the same values)")
+        raise ArgumentError(f"{op}: sparse=True (sparse gradients) is not supported: tinynet has no sparse tensors; "
+                            "pass sparse=False (the gradient is then dense, the same values)")
     if not isinstance(input, Tensor):
         input = Tensor(input, device=weight.device)
     if weight.ndim != 2:
@@ -155,7 +155,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
     _check_ids(input, num_rows, op)
     if padding_idx is not None:
         if not -num_rows <= padding_idx < num_rows:
-            raise ValueError(f"{op}: padding_idx {padding_idx} is out of range for {num_rows} embeddings")
+            raise ArgumentError(f"{op}: padding_idx {padding_idx} is out of range for {num_rows} embeddings")
         padding_idx %= num_rows
     if max_norm is None and not scale_grad_by_freq:
         return Embedding.apply(weight, ids=input.array, padding_idx=padding_idx)
@@ -174,13 +174,13 @@ def _bag_bounds(input, offsets, include_last_offset, op):
     ids = input.array
     if input.ndim == 2:
         if offsets is not None:
-            raise ValueError(f"{op}: offsets must be None when input is 2-D (each row is a bag), got offsets")
+            raise ArgumentError(f"{op}: offsets must be None when input is 2-D (each row is a bag), got offsets")
         b, L = ids.shape
         return ids.reshape(-1), [(i * L, (i + 1) * L) for i in range(b)]
     if input.ndim != 1:
         raise ShapeError(f"{op}: input must be 1-D (with offsets) or 2-D (B, L), got shape {tuple(input.shape)}")
     if offsets is None:
-        raise ValueError(f"{op}: a 1-D input needs offsets (the start of each bag in input)")
+        raise ArgumentError(f"{op}: a 1-D input needs offsets (the start of each bag in input)")
     if not isinstance(offsets, Tensor):
         offsets = Tensor(offsets, device=input.device)
     if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
@@ -188,13 +188,13 @@ def _bag_bounds(input, offsets, include_last_offset, op):
     off = [int(o) for o in offsets.device.to_host(offsets.array)]
     n = int(ids.shape[0])
     if off and off[0] != 0:
-        raise ValueError(f"{op}: offsets[0] must be 0 (the first bag starts at the first id), got {off[0]}")
+        raise ArgumentError(f"{op}: offsets[0] must be 0 (the first bag starts at the first id), got {off[0]}")
     if any(b < a for a, b in zip(off, off[1:])) or (off and off[-1] > n):
-        raise ValueError(f"{op}: offsets must be non-decreasing and at most len(input)={n}, got {off}")
+        raise ArgumentError(f"{op}: offsets must be non-decreasing and at most len(input)={n}, got {off}")
     if include_last_offset:
         if not off or off[-1] != n:
-            raise ValueError(f"{op}: with include_last_offset=True the last offset is the end of the last bag and "
-                             f"must equal len(input)={n}, got offsets {off}")
+            raise ArgumentError(f"{op}: with include_last_offset=True the last offset is the end of the last bag and "
+                                f"must equal len(input)={n}, got offsets {off}")
         ends = off[1:]
         starts = off[:-1]
     else:
@@ -229,23 +229,23 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
     if not isinstance(input, Tensor):
         input = Tensor(input, device=weight.device)
     if mode not in _BAG_MODES:
-        raise ValueError(f"{op}: mode must be one of {_BAG_MODES}, got {mode!r}")
+        raise ArgumentError(f"{op}: mode must be one of {_BAG_MODES}, got {mode!r}")
     if sparse:
-        raise ValueError(f"{op}: sparse=True (sparse gradients) is not supported: tinynet has no sparse tensors; "
-                         "pass sparse=False (the gradient is then dense, the same values)")
+        raise ArgumentError(f"{op}: sparse=True (sparse gradients) is not supported: tinynet has no sparse tensors; "
+                            "pass sparse=False (the gradient is then dense, the same values)")
     if per_sample_weights is not None:
         if mode != "sum":
-            raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum', got mode={mode!r}")
+            raise ArgumentError(f"{op}: per_sample_weights is only supported for mode='sum', got mode={mode!r}")
         if not isinstance(per_sample_weights, Tensor) or tuple(per_sample_weights.shape) != tuple(input.shape):
             got = tuple(per_sample_weights.shape) if isinstance(per_sample_weights, Tensor) else type(per_sample_weights).__name__
             raise ShapeError(f"{op}: per_sample_weights must be a Tensor of the input's shape {tuple(input.shape)}, got {got}")
     if scale_grad_by_freq and mode == "max":
-        raise ValueError(f"{op}: scale_grad_by_freq is not supported with mode='max' (as in PyTorch)")
+        raise ArgumentError(f"{op}: scale_grad_by_freq is not supported with mode='max' (as in PyTorch)")
     num_rows, dim = weight.shape
     _check_ids(input, num_rows, op)
     if padding_idx is not None:
         if not -num_rows <= padding_idx < num_rows:
-            raise ValueError(f"{op}: padding_idx {padding_idx} is out of range for {num_rows} embeddings")
+            raise ArgumentError(f"{op}: padding_idx {padding_idx} is out of range for {num_rows} embeddings")
         padding_idx %= num_rows
     ids, bounds = _bag_bounds(input, offsets, include_last_offset, op)
     xp = weight.device.xp

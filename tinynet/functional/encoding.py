@@ -6,7 +6,7 @@ gradient (labels are integers); multiply by a float or call ``.float()`` to use 
 """
 from __future__ import annotations
 
-from ..backend.errors import DTypeError
+from ..backend.errors import ArgumentError, DTypeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._args import as_int
@@ -38,7 +38,7 @@ def one_hot(labels, num_classes=-1):
     data = labels.array
     n = as_int(num_classes, "num_classes", "one_hot")
     if n < -1:
-        raise ValueError(f"one_hot: num_classes must be a non-negative int or -1 (infer), got {n}")
+        raise ArgumentError(f"one_hot: num_classes must be a non-negative int or -1 (infer), got {n}")
     if data.size:
         lo, hi = int(data.min()), int(data.max())
         if lo < 0:
@@ -52,6 +52,6 @@ def one_hot(labels, num_classes=-1):
                 "pass a larger num_classes, or -1 to infer it"
             )
     elif n < 0:
-        raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        raise ArgumentError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
     out = (data[..., None] == xp.arange(n, dtype=_dt.int64)).astype(_dt.int64)
     return Tensor._make(out, labels.device)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as _np  # host-side only: the one-hot kernel and the window index table
 
-from ..backend.errors import DTypeError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 from ._args import as_int, as_ints
 from ._util import normalize_axis
@@ -59,7 +59,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     x = input.unsqueeze(0) if input.ndim == 3 else input
     kh, kw = as_ints(kernel_size, 2, "kernel_size", op)
     if kh <= 0 or kw <= 0:
-        raise ValueError(f"{op}: kernel_size must be positive, got {kernel_size!r}")
+        raise ArgumentError(f"{op}: kernel_size must be positive, got {kernel_size!r}")
     n, c = x.shape[0], x.shape[1]
     cols = conv2d(x, _one_hot_kernel(x, c, kh, kw), None, stride, padding, dilation, groups=c, op=op)
     out = cols.reshape(n, c * kh * kw, -1)
@@ -83,13 +83,13 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     h, w = as_ints(output_size, 2, "output_size", op)
     kh, kw = as_ints(kernel_size, 2, "kernel_size", op)
     if min(kh, kw) <= 0:
-        raise ValueError(f"{op}: kernel_size must be positive, got {kernel_size!r}")
+        raise ArgumentError(f"{op}: kernel_size must be positive, got {kernel_size!r}")
     n, ck, length = x.shape
     if ck % (kh * kw):
         raise ShapeError(f"{op}: expected the size of input dimension 1 ({ck}) to be divisible by the product of "
                          f"kernel_size {kh}*{kw} = {kh * kw} (input shape {tuple(input.shape)})")
     if h <= 0 or w <= 0:
-        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+        raise ArgumentError(f"{op}: output_size must be positive, got {output_size!r}")
     c = ck // (kh * kw)
     (sh, sw), (ph, pw), (dh, dw), (oh, ow) = conv_geometry((h, w), (kh, kw), stride, padding, dilation, op)
     if isinstance(padding, str):

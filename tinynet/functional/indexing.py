@@ -44,7 +44,7 @@ import numbers
 import warnings
 
 from ..autograd.grad_mode import STATE
-from ..backend.errors import DTypeError, DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..autograd.op import Op
 from ..backend import get_device
 from ..tensor import dtypes as _dt
@@ -100,7 +100,7 @@ def _part(p, device, op):
         if p.step is not None:
             step = int(p.step.item()) if isinstance(p.step, Tensor) else p.step.__index__()
             if step == 0:
-                raise ValueError(f"{op}: slice step cannot be zero")
+                raise ArgumentError(f"{op}: slice step cannot be zero")
         fix = [int(v.item()) if isinstance(v, Tensor) else v for v in (p.start, p.stop, p.step)]
         return slice(*fix)
     if isinstance(p, Tensor):
@@ -655,7 +655,7 @@ def _broadcast_shapes(a, b):
     out = []
     for p, q in zip(a, b):
         if p != q and 1 not in (p, q):
-            raise ValueError(f"shapes {a} and {b} don't broadcast")
+            raise ArgumentError(f"shapes {a} and {b} don't broadcast")
         out.append(q if p == 1 else p)
     return tuple(out)
 
@@ -829,10 +829,10 @@ def triu(input, diagonal=0):
 
 def _tri_indices(op, row, col, offset, dtype, device, layout, lower):
     if layout is not None and str(layout) not in ("strided", "torch.strided"):
-        raise ValueError(f"{op}: only the strided (dense) layout exists in tinynet, got layout={layout!r}")
+        raise ArgumentError(f"{op}: only the strided (dense) layout exists in tinynet, got layout={layout!r}")
     for name, v in (("row", row), ("col", col)):
         if not isinstance(v, numbers.Integral) or v < 0:
-            raise ValueError(f"{op}: {name} must be a non-negative int, got {v!r}")
+            raise ArgumentError(f"{op}: {name} must be a non-negative int, got {v!r}")
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     if dt.kind not in "iu":
         raise DTypeError(f"{op}: dtype must be an integer type, got {dt}")

@@ -19,7 +19,7 @@ import itertools
 import numbers
 
 from ..backend import get_device
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from . import _util
@@ -40,7 +40,7 @@ __all__ = [
 # --- dtypes ---------------------------------------------------------------------------------------
 def _np_dtype(dtype, op):
     if isinstance(dtype, Tensor):
-        raise TypeError(f"{op}: expected a dtype (e.g. tn.float32), got a Tensor; pass `x.dtype`")
+        raise DTypeError(f"{op}: expected a dtype (e.g. tn.float32), got a Tensor; pass `x.dtype`")
     return _dt.to_dtype(dtype)
 
 
@@ -91,8 +91,8 @@ class finfo:
     def __init__(self, type=None):
         dt = _dt.to_dtype(type) if type is not None else _dt.get_default_dtype().dtype
         if dt.kind != "f":
-            raise TypeError(f"finfo: expected a floating dtype (tn.float16, tn.float32, tn.float64), got "
-                            f"tinynet.{dt.name}; use tn.iinfo for integer dtypes")
+            raise DTypeError(f"finfo: expected a floating dtype (tn.float16, tn.float32, tn.float64), got "
+                             f"tinynet.{dt.name}; use tn.iinfo for integer dtypes")
         info = _host_xp().finfo(dt)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
@@ -119,8 +119,8 @@ class iinfo:
             info = _host_xp().iinfo(dt)
             self.bits, self.min, self.max = int(info.bits), int(info.min), int(info.max)
         else:
-            raise TypeError(f"iinfo: expected an integer dtype (tn.int64, tn.uint8, ...), got tinynet.{dt.name}; "
-                            "use tn.finfo for floating dtypes")
+            raise DTypeError(f"iinfo: expected an integer dtype (tn.int64, tn.uint8, ...), got tinynet.{dt.name}; "
+                             "use tn.finfo for floating dtypes")
         self.dtype = dt.name
 
     def __repr__(self):
@@ -237,8 +237,8 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
         if same and not copy:
             out = src
         elif copy is False:
-            raise ValueError(f"asarray: copy=False but turning a {src.dtype} tensor on {src.device.type} into "
-                             f"{want or src.array.dtype} on {(dev or src.device).type} needs a copy")
+            raise ArgumentError(f"asarray: copy=False but turning a {src.dtype} tensor on {src.device.type} into "
+                                f"{want or src.array.dtype} on {(dev or src.device).type} needs a copy")
         else:
             out = Tensor(src.detach(), dtype=want, device=dev or src.device)
         if requires_grad:
@@ -254,9 +254,9 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
             out = Tensor._make(arr, target)
             return out.requires_grad_(True) if requires_grad else out
     if copy is False:
-        raise ValueError(f"asarray: copy=False but a {type(obj).__name__} can't be shared as a tensor of "
-                         f"{want or 'its dtype'} on {target.type} (Python numbers and lists always need a copy); "
-                         "allow a copy (copy=None)")
+        raise ArgumentError(f"asarray: copy=False but a {type(obj).__name__} can't be shared as a tensor of "
+                            f"{want or 'its dtype'} on {target.type} (Python numbers and lists always need a copy); "
+                            "allow a copy (copy=None)")
     return Tensor(obj, dtype=want, device=target, requires_grad=requires_grad)
 
 
@@ -289,10 +289,10 @@ def unravel_index(indices, shape):
     else:
         idx = Tensor(indices, dtype=_dt.int64)
     if idx.array.dtype.kind not in "iu":
-        raise TypeError(f"unravel_index: expected integer indices, got {idx.dtype}")
+        raise DTypeError(f"unravel_index: expected integer indices, got {idx.dtype}")
     shape = _shape_of(shape, "unravel_index")
     if any(n < 0 for n in shape):
-        raise ValueError(f"unravel_index: shape {shape} has a negative size")
+        raise ArgumentError(f"unravel_index: shape {shape} has a negative size")
     total = 1
     for n in shape:
         total *= n
@@ -316,7 +316,7 @@ def combinations(input, r=2, with_replacement=False):
     if input.ndim != 1:
         raise ShapeError(f"combinations: expected a 1-D tensor, got shape {tuple(input.shape)}; flatten it first")
     if not isinstance(r, numbers.Integral) or r < 0:
-        raise ValueError(f"combinations: r must be a non-negative int, got {r!r}")
+        raise ArgumentError(f"combinations: r must be a non-negative int, got {r!r}")
     n = input.shape[0]
     if r == 0:
         return input[:0]

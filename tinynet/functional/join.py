@@ -9,7 +9,7 @@ advanced indexes (repeated rows), whose gradient adds up the copies.
 """
 from __future__ import annotations
 
-from ..backend.errors import DTypeError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -25,7 +25,7 @@ def _tensors(tensors, op):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if not tensors:
-        raise ValueError(f"{op}: expected a non-empty list of tensors")
+        raise ArgumentError(f"{op}: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: element {i} is a {type(t).__name__}, not a Tensor")
@@ -137,7 +137,7 @@ def chunk(x, chunks, axis=0, *, dim=None):
     if dim is not None:
         axis = dim
     if int(chunks) <= 0:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
+        raise ArgumentError(f"chunk: chunks must be a positive int, got {chunks}")
     ax = normalize_axis(axis, x.ndim, "chunk")
     n = x.shape[ax]
     if n == 0:  # PyTorch: ``chunks`` empty pieces
@@ -235,7 +235,7 @@ def tensor_split(x, indices_or_sections, axis=0, *, dim=None):
         return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
     sections = int(spec)
     if sections <= 0:
-        raise ValueError(f"tensor_split: the number of sections must be a positive int, got {spec}")
+        raise ArgumentError(f"tensor_split: the number of sections must be a positive int, got {spec}")
     size, extra = divmod(n, sections)
     pieces, start = [], 0
     for i in range(sections):
@@ -305,7 +305,7 @@ def _pad_widths(pad, ndim):
     if pad and all(isinstance(p, (tuple, list)) for p in pad):  # NumPy pad_width
         pairs = [tuple(int(v) for v in p) for p in pad]
         if any(len(p) != 2 for p in pairs):
-            raise ValueError(f"pad: each pair of pad_width must be (before, after), got {pad}")
+            raise ArgumentError(f"pad: each pair of pad_width must be (before, after), got {pad}")
         if len(pairs) == 1:
             pairs = pairs * ndim
         if len(pairs) != ndim:
@@ -344,13 +344,13 @@ def pad(x, pad, mode="constant", value=0.0):
     """
     widths = _pad_widths(pad, x.ndim)
     if any(lo < 0 or hi < 0 for lo, hi in widths):
-        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported; crop with slicing instead")
+        raise ArgumentError(f"pad: negative padding {tuple(pad)} is not supported; crop with slicing instead")
     if mode == "constant":
         if all(lo == 0 and hi == 0 for lo, hi in widths):
             return x
         return Pad.apply(x, widths=tuple(widths), value=value)
     if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', 'replicate' or 'circular'")
+        raise ArgumentError(f"pad: unknown mode {mode!r}; expected 'constant', 'reflect', 'replicate' or 'circular'")
     out = x
     for ax, (lo, hi) in enumerate(widths):
         if lo == 0 and hi == 0:

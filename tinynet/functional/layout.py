@@ -21,7 +21,7 @@ import numbers
 
 from ..backend import get_device
 from ..autograd.op import Op
-from ..backend.errors import DTypeError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..tensor import creation as _creation
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -78,7 +78,7 @@ def repeat(input, *sizes):
             f"dimensions of the tensor ({input.ndim}, shape {tuple(input.shape)}); use tile for fewer"
         )
     if any(r < 0 for r in sizes):
-        raise ValueError(f"repeat: repeats must be non-negative, got {sizes}")
+        raise ArgumentError(f"repeat: repeats must be non-negative, got {sizes}")
     shape = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
     paired = tuple(v for n in shape for v in (1, n))
     target = tuple(v for r, n in zip(sizes, shape) for v in (r, n))
@@ -134,14 +134,14 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                 f"(shape {tuple(input.shape)}) has {n}; give one count per slice, or a single count"
             )
         if counts.size and int(counts.min()) < 0:
-            raise ValueError("repeat_interleave: repeats must be non-negative")
+            raise ArgumentError("repeat_interleave: repeats must be non-negative")
         total = int(counts.sum())
     else:
         if not isinstance(repeats, numbers.Integral):
             raise TypeError(f"repeat_interleave: repeats must be an int or an integer tensor, got {type(repeats).__name__}")
         r = int(repeats)
         if r < 0:
-            raise ValueError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
+            raise ArgumentError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
         counts = None
         total = n * r
     if output_size is not None and int(output_size) != total:
@@ -393,7 +393,7 @@ def block_diag(*tensors):
     and zeros elsewhere (PyTorch's ``block_diag``); each block is padded and the rows joined."""
     tensors = _tensor_list(tensors, "block_diag")
     if not tensors:
-        raise ValueError("block_diag: expected at least one tensor")
+        raise ArgumentError("block_diag: expected at least one tensor")
     blocks = []
     for i, t in enumerate(tensors):
         if t.ndim > 2:
@@ -430,7 +430,7 @@ def meshgrid(*tensors, indexing="ij"):
     """
     tensors = _tensor_list(tensors, "meshgrid")
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     if not tensors:
         return ()
     for i, t in enumerate(tensors):
@@ -461,7 +461,7 @@ def cartesian_prod(*tensors):
     (``itertools.product`` order); one tensor comes back as itself."""
     tensors = _tensor_list(tensors, "cartesian_prod")
     if not tensors:
-        raise ValueError("cartesian_prod: expected at least one tensor")
+        raise ArgumentError("cartesian_prod: expected at least one tensor")
     for i, t in enumerate(tensors):
         if t.ndim != 1:
             raise ShapeError(f"cartesian_prod: expected 1-D tensors, but tensor {i} has shape {tuple(t.shape)}")
@@ -516,7 +516,7 @@ def clone(input, *, memory_format=preserve_format):
     if memory_format is None:
         memory_format = preserve_format
     if memory_format not in _FORMATS:
-        raise ValueError(f"clone: unknown memory_format {memory_format!r}; expected one of {_FORMATS}")
+        raise ArgumentError(f"clone: unknown memory_format {memory_format!r}; expected one of {_FORMATS}")
     out = conversion.clone(input)
     if memory_format == channels_last:
         if input.ndim != 4:

@@ -26,7 +26,7 @@ import math
 import numbers
 import string
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..autograd.autocast_state import STATE as _AUTOCAST
 from ..autograd.op import Op
 from ..tensor import creation as _creation
@@ -140,7 +140,7 @@ def _need(t, ndim, op, what):
 def _same_dtype(op, *ts):
     if len({t.dtype for t in ts}) > 1:
         desc = " and ".join(str(t.dtype) for t in ts)
-        raise TypeError(f"{op}: expected operands of one dtype, got {desc}; convert one with .to(other.dtype)")
+        raise DTypeError(f"{op}: expected operands of one dtype, got {desc}; convert one with .to(other.dtype)")
 
 
 def dot(input, tensor):
@@ -318,17 +318,17 @@ def _parse_einsum(equation, shapes):
     """Explicit subscripts (``...`` replaced by letters) per operand and for the output."""
     eq = equation.replace(" ", "")
     if eq.count("->") > 1:
-        raise ValueError(f"einsum: equation {equation!r} has more than one '->'")
+        raise ArgumentError(f"einsum: equation {equation!r} has more than one '->'")
     lhs, rhs = eq.split("->") if "->" in eq else (eq, None)
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(
+        raise ArgumentError(
             f"einsum: equation {equation!r} has {len(terms)} operand subscripts but {len(shapes)} operands were given"
         )
     for part in terms + ([rhs] if rhs is not None else []):
         rest = part.replace("...", "", 1)
         if any(not (c in string.ascii_letters) for c in rest):
-            raise ValueError(f"einsum: invalid subscript {part!r} in {equation!r}: use letters a-z, A-Z and one '...'")
+            raise ArgumentError(f"einsum: invalid subscript {part!r} in {equation!r}: use letters a-z, A-Z and one '...'")
     used = set(c for c in eq if c in string.ascii_letters)
     free = [c for c in string.ascii_letters if c not in used]
     counts = []
@@ -349,10 +349,10 @@ def _parse_einsum(equation, shapes):
     else:
         rhs = rhs.replace("...", ell)
         if len(set(rhs)) != len(rhs):
-            raise ValueError(f"einsum: output subscripts {rhs!r} repeat a letter in {equation!r}")
+            raise ArgumentError(f"einsum: output subscripts {rhs!r} repeat a letter in {equation!r}")
         missing = [c for c in rhs if c not in "".join(terms)]
         if missing:
-            raise ValueError(f"einsum: output letter {missing[0]!r} does not appear in any operand of {equation!r}")
+            raise ArgumentError(f"einsum: output letter {missing[0]!r} does not appear in any operand of {equation!r}")
     sizes = {}
     for term, shape in zip(terms, shapes):
         for c, n in zip(term, shape):
@@ -376,7 +376,7 @@ def _sublist_equation(args):
             elif isinstance(v, numbers.Integral) and 0 <= int(v) < 52:
                 out.append(string.ascii_letters[int(v)])
             else:
-                raise ValueError(f"einsum: sublist labels must be ints in [0, 52) or Ellipsis, got {v!r}")
+                raise ArgumentError(f"einsum: sublist labels must be ints in [0, 52) or Ellipsis, got {v!r}")
         return "".join(out)
 
     args = list(args)
@@ -406,7 +406,7 @@ def einsum(equation, *operands):
     if not isinstance(equation, str):
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if not operands:
-        raise ValueError("einsum: expected at least one operand")
+        raise ArgumentError("einsum: expected at least one operand")
     for k, t in enumerate(operands):
         if not isinstance(t, Tensor):
             raise TypeError(f"einsum: operand {k} is a {type(t).__name__}, not a Tensor")
@@ -548,7 +548,7 @@ def _check_float(x, op, dtype=None):
     if dtype is not None:
         x = x.to(dtype)
     if x.dtype.kind != "f":
-        raise TypeError(
+        raise DTypeError(
             f"{op}: expected a floating-point tensor, got {x.dtype}; convert it first (x.float() or dtype=tn.float32)"
         )
     return x
@@ -611,7 +611,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         s = _abs(A).sum(axis=summed, keepdims=True)
         out = (amax if ord > 0 else amin)(s, axis=over, keepdims=True)
         return out if keepdim else out.squeeze((d0, d1))
-    raise ValueError(f"matrix_norm: unsupported ord {ord!r}; expected 'fro', 'nuc', inf, -inf, 1, -1, 2 or -2")
+    raise ArgumentError(f"matrix_norm: unsupported ord {ord!r}; expected 'fro', 'nuc', inf, -inf, 1, -1, 2 or -2")
 
 
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
@@ -634,7 +634,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
             dim = (0, 1)
         return matrix_norm(input, "nuc", dim, keepdim, dtype=dtype)
     if isinstance(p, str):
-        raise ValueError(f"norm: unknown p {p!r}; expected a number, inf, -inf, 'fro' or 'nuc'")
+        raise ArgumentError(f"norm: unknown p {p!r}; expected a number, inf, -inf, 'fro' or 'nuc'")
     return vector_norm(input, 2 if p is None else p, dim, keepdim, dtype=dtype)
 
 
@@ -689,7 +689,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """
     x1, x2 = autocast_float32("cdist", x1, x2)  # on PyTorch's float32 autocast list
     if compute_mode not in _CDIST_MODES:
-        raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}; expected one of {_CDIST_MODES}")
+        raise ArgumentError(f"cdist: unknown compute_mode {compute_mode!r}; expected one of {_CDIST_MODES}")
     for name, t in (("x1", x1), ("x2", x2)):
         if not isinstance(t, Tensor):
             raise TypeError(f"cdist: {name} must be a Tensor, got {type(t).__name__}")
@@ -700,7 +700,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             f"cdist: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have the same number of features (last dim)"
         )
     if p < 0:
-        raise ValueError(f"cdist: p must be non-negative, got {p}")
+        raise ArgumentError(f"cdist: p must be non-negative, got {p}")
     _same_dtype("cdist", x1, x2)
     use_mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
         compute_mode == "use_mm_for_euclid_dist_if_necessary" and (x1.shape[-2] > 25 or x2.shape[-2] > 25)))
@@ -716,7 +716,7 @@ def _square(A, op):
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ShapeError(f"{op}: expected a (batch of) square matrices (..., n, n), got shape {tuple(A.shape)}")
     if A.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point tensor, got {A.dtype}; convert it with .float()")
+        raise DTypeError(f"{op}: expected a floating-point tensor, got {A.dtype}; convert it with .float()")
 
 
 def _linalg_error(op, A, exc):
@@ -785,7 +785,7 @@ class Cholesky(Op):
         try:
             return self.xp.linalg.cholesky(a)
         except Exception as exc:
-            raise ValueError(
+            raise ArgumentError(
                 f"cholesky: the matrix of shape {tuple(a.shape)} is not positive-definite ({exc}); "
                 "check that it is symmetric with positive eigenvalues"
             ) from None
@@ -839,7 +839,7 @@ def svdvals(A):
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise ShapeError(f"svdvals: expected a (batch of) matrices, got {getattr(A, 'shape', type(A).__name__)}")
     if A.dtype.kind != "f":
-        raise TypeError(f"svdvals: expected a floating-point tensor, got {A.dtype}")
+        raise DTypeError(f"svdvals: expected a floating-point tensor, got {A.dtype}")
     return SvdVals.apply(A)
 
 
@@ -953,7 +953,7 @@ def eigh(A, UPLO="L"):
     Gradients assume distinct eigenvalues (eigenvectors of repeated ones are not unique)."""
     _square(A, "eigh")
     if UPLO not in ("L", "U"):
-        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise ArgumentError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     packed = Eigh.apply(A, uplo=UPLO)
     return packed[..., 0, :], packed[..., 1:, :]
 
@@ -1021,7 +1021,7 @@ def svd(A, full_matrices=True):
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise ShapeError(f"svd: expected a (batch of) matrices, got {getattr(A, 'shape', type(A).__name__)}")
     if A.dtype.kind != "f":
-        raise TypeError(f"svd: expected a floating-point tensor, got {A.dtype}")
+        raise DTypeError(f"svd: expected a floating-point tensor, got {A.dtype}")
     m, n = A.shape[-2:]
     packed = Svd.apply(A, full=bool(full_matrices), m=m, n=n)
     return _svd_unpack(packed, m, n, bool(full_matrices))
@@ -1094,9 +1094,9 @@ def qr(A, mode="reduced"):
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise ShapeError(f"qr: expected a (batch of) matrices, got {getattr(A, 'shape', type(A).__name__)}")
     if A.dtype.kind != "f":
-        raise TypeError(f"qr: expected a floating-point tensor, got {A.dtype}")
+        raise DTypeError(f"qr: expected a floating-point tensor, got {A.dtype}")
     if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+        raise ArgumentError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
     m, n = A.shape[-2:]
     if mode == "r":
         r = Qr.apply(A, mode="reduced", m=m, n=n)
@@ -1157,7 +1157,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise ShapeError(f"matrix_rank: expected a (batch of) matrices, got {getattr(A, 'shape', type(A).__name__)}")
     if A.dtype.kind != "f":
-        raise TypeError(f"matrix_rank: expected a floating-point tensor, got {A.dtype}")
+        raise DTypeError(f"matrix_rank: expected a floating-point tensor, got {A.dtype}")
     xp = A.device.xp
     a = A.array
     if hermitian:
@@ -1178,7 +1178,7 @@ def vander(x, N=None):
         raise ShapeError(f"vander: expected a tensor with at least 1 dimension, got {getattr(x, 'shape', type(x).__name__)}")
     n = x.shape[-1] if N is None else int(N)
     if n <= 0:
-        raise ValueError(f"vander: N must be positive, got {N}")
+        raise ArgumentError(f"vander: N must be positive, got {N}")
     columns = [_creation.ones(tuple(x.shape), dtype=x.dtype, device=x.device)]
     for _ in range(1, n):
         columns.append(columns[-1] * x)
@@ -1213,7 +1213,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise ShapeError(f"pinv: expected a (batch of) matrices, got {getattr(A, 'shape', type(A).__name__)}")
     if A.dtype.kind != "f":
-        raise TypeError(f"pinv: expected a floating-point tensor, got {A.dtype}")
+        raise DTypeError(f"pinv: expected a floating-point tensor, got {A.dtype}")
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else float(A.device.xp.finfo(A.dtype).eps) * max(A.shape[-2:])
     atol = 0.0 if atol is None else float(atol)

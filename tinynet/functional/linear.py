@@ -10,7 +10,7 @@ The backward is written with tinynet ops, so gradients of gradients work.
 """
 from __future__ import annotations
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._autocast import autocast_lower
@@ -79,8 +79,8 @@ def linear(input, weight, bias=None):
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     if input.dtype != weight.dtype:
-        raise TypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}; "
-                        f"{dtype_fix(input.dtype, weight.dtype)}")
+        raise DTypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}; "
+                         f"{dtype_fix(input.dtype, weight.dtype)}")
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)
@@ -113,7 +113,7 @@ def bilinear(input1, input2, weight, bias=None):
         raise ShapeError(f"{op}: bias must have shape ({out_f},), got {tuple(bias.shape)}")
     for name, t in (("input2", input2), ("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input1.dtype:
-            raise TypeError(f"{op}: input1 is {input1.dtype} but {name} is {t.dtype}; {dtype_fix(t.dtype, input1.dtype)}")
+            raise DTypeError(f"{op}: input1 is {input1.dtype} but {name} is {t.dtype}; {dtype_fix(t.dtype, input1.dtype)}")
     lead = tuple(input1.shape[:-1])
     w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
     t = MatMul.apply(input1, w).reshape(*lead, out_f, in2)

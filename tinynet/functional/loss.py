@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._autocast import float32_under_autocast
@@ -54,7 +54,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 # --- argument checks ----------------------------------------------------------------------------
 def _check_reduction(reduction, op):
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        raise ArgumentError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _desc(t):
@@ -77,7 +77,7 @@ def _check_float_input(input, op):
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got {_desc(input)}; convert with `input.float()`")
+        raise DTypeError(f"{op}: input must be floating point, got {_desc(input)}; convert with `input.float()`")
 
 
 def _same_shape(input, target, op):
@@ -199,7 +199,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     target = _float_target(input, target, op)
     host = input.device.to_host(input.array)
     if host.size and ((host < 0).any() or (host > 1).any()):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: input must hold probabilities in [0, 1] (found values from {float(host.min()):g} "
             f"to {float(host.max()):g}); for raw scores (logits) use binary_cross_entropy_with_logits"
         )
@@ -254,7 +254,7 @@ def _check_class_targets(input, target, ignore_index, op):
         if kind == "f" and tuple(target.shape) == want:
             extra = (" or class probabilities with the input's shape "
                      f"{tuple(input.shape)}" if op == "cross_entropy" else "")
-            raise TypeError(
+            raise DTypeError(
                 f"{op}: target holds class indices (shape {tuple(target.shape)}) but has dtype "
                 f"{target.dtype}; class indices must be integers. Convert with `target.long()`{extra}."
             )
@@ -264,7 +264,7 @@ def _check_class_targets(input, target, ignore_index, op):
                 f"probabilities need the input's shape {tuple(input.shape)}, class indices need an integer "
                 f"target of shape {want}"
             )
-        raise TypeError(f"{op}: target must be an integer tensor of class indices, got {_desc(target)}")
+        raise DTypeError(f"{op}: target must be an integer tensor of class indices, got {_desc(target)}")
     if tuple(target.shape) != want:
         raise ShapeError(
             f"{op}: input of shape {tuple(input.shape)} needs a target of shape {want} "
@@ -482,7 +482,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     _check_reduction(reduction, op)
     _check_float_input(input, op)
     if not 0.0 <= float(label_smoothing) <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     eps = float(label_smoothing)
     target = _as_tensor(target, input, op)
     C = _class_count(input, op)
@@ -547,7 +547,7 @@ def _legacy_reduction(size_average, reduce, reduction, op, allowed=_REDUCTIONS):
         return "sum" if size_average is not None and not size_average else "mean"
     if reduction not in allowed:
         names = ", ".join(repr(r) for r in allowed)
-        raise ValueError(f"{op}: reduction must be one of {names}; got {reduction!r}")
+        raise ArgumentError(f"{op}: reduction must be one of {names}; got {reduction!r}")
     return reduction
 
 
@@ -572,7 +572,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     reduction = _legacy_reduction(size_average, reduce, reduction, op)
     beta = float(beta)
     if beta < 0:
-        raise ValueError(f"{op}: beta must be non-negative, got {beta}")
+        raise ArgumentError(f"{op}: beta must be non-negative, got {beta}")
     target = _float_target(input, target, op)
     d = input - target
     ad = _abs(d)
@@ -591,7 +591,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     _check_reduction(reduction, op)
     delta = float(delta)
     if delta <= 0:
-        raise ValueError(f"{op}: delta must be positive, got {delta}")
+        raise ArgumentError(f"{op}: delta must be positive, got {delta}")
     target = _float_target(input, target, op)
     d = input - target
     ad = _abs(d)
@@ -671,7 +671,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     target = _float_target(input, target, op)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         if var < 0:
-            raise ValueError(f"{op}: var has negative entry/entries ({var})")
+            raise ArgumentError(f"{op}: var has negative entry/entries ({var})")
         var = Tensor._make(input.device.xp.full(tuple(input.shape), float(var), dtype=input.array.dtype), input.device)
     var = _float_tensor(var, input, op, "var")
     vs, xs = tuple(var.shape), tuple(input.shape)
@@ -686,7 +686,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
             )
     host = _host(var)
     if host.size and bool((host < 0).any()):
-        raise ValueError(f"{op}: var has negative entry/entries (min {float(host.min()):g}); variances must be >= 0")
+        raise ArgumentError(f"{op}: var has negative entry/entries (min {float(host.min()):g}); variances must be >= 0")
     shift = var.device.xp.maximum(var.array, float(eps)) - var.array
     var = var + Tensor._make(shift.astype(var.array.dtype, copy=False), var.device)
     d = input - target
@@ -763,7 +763,7 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
             f"{tuple(negative.shape)} must all be (N, D) or all (D,)"
         )
     if float(margin) <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+        raise ArgumentError(f"{op}: margin must be greater than 0, got {margin}")
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -831,7 +831,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     op = "multi_margin_loss"
     reduction = _legacy_reduction(size_average, reduce, reduction, op)
     if p not in (1, 2) or isinstance(p, bool):
-        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
+        raise ArgumentError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
     target = _margin_targets(input, target, op)
     single = input.ndim == 1
     x = input.unsqueeze(0) if single else input
@@ -908,7 +908,7 @@ def _host_ints(x, op, what):
     """Lengths/targets given as a Tensor, a sequence or an int -> a host int64 NumPy array."""
     if isinstance(x, Tensor):
         if x.dtype.kind not in "iu":
-            raise TypeError(f"{op}: {what} must be an integer tensor, got {x.dtype}")
+            raise DTypeError(f"{op}: {what} must be an integer tensor, got {x.dtype}")
         return _np.asarray(x.device.to_host(x.array)).astype(_np.int64)
     arr = _np.asarray(x)
     if arr.dtype.kind not in "iu":
@@ -960,7 +960,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
     t_max, n, c = lp.shape
     blank = int(blank)
     if not 0 <= blank < c:
-        raise ValueError(f"{op}: blank must be a class index in [0, {c}), got {blank}")
+        raise ArgumentError(f"{op}: blank must be a class index in [0, {c}), got {blank}")
     tgt = _host_ints(targets, op, "targets")
     in_len = _host_ints(input_lengths, op, "input_lengths").reshape(-1)
     tg_len = _host_ints(target_lengths, op, "target_lengths").reshape(-1)
@@ -970,9 +970,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
         raise ShapeError(f"{op}: input_lengths and target_lengths must have one entry per batch element ({n}), "
                          f"got {in_len.size} and {tg_len.size}")
     if (in_len < 0).any() or (in_len > t_max).any():
-        raise ValueError(f"{op}: input_lengths must lie in [0, T={t_max}], got {in_len.tolist()}")
+        raise ArgumentError(f"{op}: input_lengths must lie in [0, T={t_max}], got {in_len.tolist()}")
     if (tg_len < 0).any():
-        raise ValueError(f"{op}: target_lengths must be non-negative, got {tg_len.tolist()}")
+        raise ArgumentError(f"{op}: target_lengths must be non-negative, got {tg_len.tolist()}")
     if tgt.ndim == 1:                 # concatenated targets
         if tgt.size != tg_len.sum():
             raise ShapeError(f"{op}: 1-D targets must hold sum(target_lengths) = {int(tg_len.sum())} labels, "
@@ -987,8 +987,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
         raise ShapeError(f"{op}: targets must be (N={n}, S) padded or 1-D concatenated, got shape {tgt.shape}")
     for r in rows:
         if r.size and ((r < 0).any() or (r >= c).any() or (r == blank).any()):
-            raise ValueError(f"{op}: target labels must lie in [0, {c}) and differ from blank={blank}, got "
-                             f"{r.tolist()}")
+            raise ArgumentError(f"{op}: target labels must lie in [0, {c}) and differ from blank={blank}, got "
+                                f"{r.tolist()}")
     lmax = int(tg_len.max()) if n else 0
     s_ext = 2 * lmax + 1
     ext = _np.full((n, s_ext), blank, dtype=_np.int64)
@@ -1047,7 +1047,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         raise ShapeError(f"{op}: anchor {tuple(anchor.shape)}, positive {tuple(positive.shape)} and negative "
                          f"{tuple(negative.shape)} must have the same number of dimensions")
     if float(margin) <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+        raise ArgumentError(f"{op}: margin must be greater than 0, got {margin}")
     dist = pairwise_distance if distance_function is None else distance_function
     if not callable(dist):
         raise TypeError(f"{op}: distance_function must be callable, got {type(dist).__name__}")

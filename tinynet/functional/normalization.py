@@ -28,7 +28,7 @@ import numbers
 
 import numpy as _np  # host-side only: the dtype's machine epsilon
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..autograd.op import Op
 from ..autograd.grad_mode import no_grad
 from ..tensor.tensor import Tensor
@@ -139,14 +139,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ShapeError(f"{op}: expected a 2-D to 5-D input (N, C[, L] or N, C, H, W or N, C, D, H, W), "
                          f"got shape {tuple(input.shape)}")
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_stat(name, t, c, op)
     if (weight is None) != (bias is None):
-        raise ValueError(f"{op}: give both weight and bias, or neither")
+        raise ArgumentError(f"{op}: give both weight and bias, or neither")
     if momentum is not None and (not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0):
-        raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum!r}")
+        raise ArgumentError(f"{op}: momentum must be in [0, 1] or None, got {momentum!r}")
     axes = _axes(input.ndim)
     bshape = _bshape(input.ndim, c)
     if training:
@@ -183,7 +183,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 running_var._bump()
         return out
     if running_mean is None or running_var is None:
-        raise ValueError(f"{op}: evaluation mode (training=False) needs running_mean and running_var")
+        raise ArgumentError(f"{op}: evaluation mode (training=False) needs running_mean and running_var")
     xp = input.device.xp
     scale_arr = 1.0 / xp.sqrt(running_var.array.astype(input.dtype) + eps)
     shift_arr = -running_mean.array.astype(input.dtype) * scale_arr
@@ -202,7 +202,7 @@ def _check_input(input, op, min_ndim=2):
     if input.ndim < min_ndim:
         raise ShapeError(f"{op}: expected an input of at least {min_ndim} axes (N, C, ...), got shape {tuple(input.shape)}")
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
+        raise DTypeError(f"{op}: needs a floating input, got {input.dtype}; convert with .float()")
 
 
 def _affine(out, weight, bias, c, op):
@@ -229,7 +229,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     op = "group_norm"
     _check_input(input, op)
     if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1:
-        raise ValueError(f"{op}: num_groups must be a positive int, got {num_groups!r}")
+        raise ArgumentError(f"{op}: num_groups must be a positive int, got {num_groups!r}")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
         raise ShapeError(f"{op}: the {c} channels of input {tuple(input.shape)} cannot be split into "
@@ -260,7 +260,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         _check_stat(name, t, c, op)
     if not use_input_stats:
         if running_mean is None or running_var is None:
-            raise ValueError(f"{op}: use_input_stats=False needs running_mean and running_var")
+            raise ArgumentError(f"{op}: use_input_stats=False needs running_mean and running_var")
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     m = input.numel() // max(n * c, 1)
     if m <= 1:
@@ -295,7 +295,7 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     op = "local_response_norm"
     _check_input(input, op, 3)
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise ValueError(f"{op}: size must be a positive int, got {size!r}")
+        raise ArgumentError(f"{op}: size must be a positive int, got {size!r}")
     c = input.shape[1]
     sq = input * input
     before, after = size // 2, (size - 1) // 2

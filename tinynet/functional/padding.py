@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as _np  # host-side only: small integer index tables
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, ShapeError
 from ..tensor.tensor import Tensor
 from ._args import as_float, as_int
 from .join import Pad
@@ -50,7 +50,7 @@ def _flat_widths(pad, ndim, op):
         # NumPy's pad_width form (a pair per axis, first axis first), kept from tinynet's older pad
         pairs = [tuple(as_int(v, "pad", op) for v in p) for p in pad]
         if any(len(p) != 2 for p in pairs):
-            raise ValueError(f"{op}: each pair of pad_width must be (before, after), got {pad}")
+            raise ArgumentError(f"{op}: each pair of pad_width must be (before, after), got {pad}")
         if len(pairs) == 1:
             pairs = pairs * ndim
         if len(pairs) != ndim:
@@ -113,8 +113,8 @@ def pad(input, pad, mode="constant", value=None):
     if mode not in _MODES:
         raise _ModeError(f"{op}: unknown mode {mode!r}; expected one of {_MODES}")
     if mode != "constant" and value is not None and value != 0:
-        raise ValueError(f"{op}: padding mode {mode!r} doesn't take a value argument (got value={value!r}); "
-                         "use mode='constant' to fill with a value")
+        raise ArgumentError(f"{op}: padding mode {mode!r} doesn't take a value argument (got value={value!r}); "
+                            "use mode='constant' to fill with a value")
     pairs = _flat_widths(pad, input.ndim, op)
     if mode == "constant":
         x = _crop(input, pairs, op)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from ..backend.errors import DTypeError
 from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -457,7 +458,7 @@ def _rounding(cls, input, name, **params):
         raise TypeError(f"{name}: expected a Tensor, got {type(input).__name__}")
     if input.array.dtype.kind != "f":
         if input.array.dtype.kind == "b" and name != "round":
-            raise TypeError(f"{name}: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
+            raise DTypeError(f"{name}: not implemented for bool tensors (as in PyTorch); convert first (`x.long()`)")
         return Tensor._make(input.array.copy(), input.device)  # integers are already whole
     return cls.apply(input, **params)
 
@@ -486,7 +487,7 @@ def round(input, *, decimals=0):
     if not isinstance(decimals, int) or isinstance(decimals, bool):
         raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
     if decimals != 0 and isinstance(input, Tensor) and input.array.dtype.kind != "f":
-        raise TypeError(f"round: decimals={decimals} needs a floating-point tensor, got {input.dtype}")
+        raise DTypeError(f"round: decimals={decimals} needs a floating-point tensor, got {input.dtype}")
     return _rounding(Round, input, "round", decimals=decimals)
 
 
@@ -495,7 +496,7 @@ def frac(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"frac: expected a Tensor, got {type(input).__name__}")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"frac: expected a floating-point tensor, got {input.dtype} (as in PyTorch)")
+        raise DTypeError(f"frac: expected a floating-point tensor, got {input.dtype} (as in PyTorch)")
     return input - trunc(input)
 
 
@@ -614,7 +615,7 @@ def hypot(input, other):
     """sqrt(input^2 + other^2), elementwise, without overflow."""
     a, b = pair(input, other, "hypot")
     if a.array.dtype.kind != "f":
-        raise TypeError(f"hypot: expected floating-point tensors, got {a.dtype} (as in PyTorch); convert first")
+        raise DTypeError(f"hypot: expected floating-point tensors, got {a.dtype} (as in PyTorch); convert first")
     return Hypot.apply(a, b)
 
 
@@ -641,11 +642,11 @@ def lerp(input, end, weight):
     if not isinstance(input, Tensor) or not isinstance(end, Tensor):
         raise TypeError(f"lerp: input and end must be Tensors, got {type(input).__name__} and {type(end).__name__}")
     if input.array.dtype != end.array.dtype:
-        raise TypeError(f"lerp: expected input and end of one dtype, got {input.dtype} and {end.dtype}")
+        raise DTypeError(f"lerp: expected input and end of one dtype, got {input.dtype} and {end.dtype}")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"lerp: expected floating-point tensors, got {input.dtype}")
+        raise DTypeError(f"lerp: expected floating-point tensors, got {input.dtype}")
     if isinstance(weight, Tensor) and weight.array.dtype != input.array.dtype:
-        raise TypeError(f"lerp: expected weight of the input's dtype {input.dtype}, got {weight.dtype}")
+        raise DTypeError(f"lerp: expected weight of the input's dtype {input.dtype}, got {weight.dtype}")
     return input + weight * (end - input)
 
 
@@ -659,7 +660,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     refused, as in PyTorch (its old integer division is gone): convert them to floats."""
     for t in (tensor1, tensor2):
         if isinstance(t, Tensor) and t.array.dtype.kind != "f":
-            raise TypeError(
+            raise DTypeError(
                 f"addcdiv: integer division with addcdiv is not supported (got {tensor1.dtype} / {tensor2.dtype}); "
                 "use `input + value * tensor1 / tensor2` with floating-point tensors"
             )
@@ -698,7 +699,7 @@ def positive(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"positive: expected a Tensor, got {type(input).__name__}")
     if input.array.dtype.kind == "b":
-        raise TypeError("positive: not supported for bool tensors (as in PyTorch)")
+        raise DTypeError("positive: not supported for bool tensors (as in PyTorch)")
     return input
 
 
@@ -715,8 +716,8 @@ def float_power(input, exponent):
 def _float_power_inplace(self, exponent):
     """``x.float_power_(e)``: only for float64 tensors (the result's dtype), as in PyTorch."""
     if self.array.dtype != _dt.float64:
-        raise TypeError(f"float_power_: the base has dtype {self.dtype} but the result is float64; "
-                        "in-place float_power_ needs a float64 tensor (`x = x.double()` first)")
+        raise DTypeError(f"float_power_: the base has dtype {self.dtype} but the result is float64; "
+                         "in-place float_power_ needs a float64 tensor (`x = x.double()` first)")
     return _float_power_(self, exponent)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as _np  # host-side only: building small constant averaging matrices
 
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._args import as_float, as_int
@@ -72,11 +72,11 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op):
     if kh <= 0 or kw <= 0:
         raise ShapeError(f"{op}: kernel_size must be positive, got {(kh, kw)}")
     if sh <= 0 or sw <= 0:
-        raise ValueError(f"{op}: stride must be positive, got {(sh, sw)}")
+        raise ArgumentError(f"{op}: stride must be positive, got {(sh, sw)}")
     if dh <= 0 or dw <= 0:
-        raise ValueError(f"{op}: dilation must be positive, got {(dh, dw)}")
+        raise ArgumentError(f"{op}: dilation must be positive, got {(dh, dw)}")
     if ph < 0 or pw < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got {(ph, pw)}")
+        raise ArgumentError(f"{op}: padding must be non-negative, got {(ph, pw)}")
     if 2 * ph > kh or 2 * pw > kw:
         raise ShapeError(f"{op}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
     h, w = x.shape[2], x.shape[3]
@@ -175,6 +175,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     size up. With ``return_indices=True`` also returns the int64 flat index ``h*W + w``
     of each maximum inside its plane (what ``max_unpool2d`` would need).
     """
+    if isinstance(input, Tensor) and input.array.dtype.kind in "iu":
+        # PyTorch pools integer tensors too (they have no gradient): pooled in float64, which is
+        # exact below 2**53, and returned in the input's dtype
+        res = max_pool2d(input.to(dtype="float64"), kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                         op=op)
+        return (res[0].to(dtype=input.dtype), res[1]) if return_indices else res.to(dtype=input.dtype)
     x, unbatched = _prepare(input, op)
     geometry = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op)
     sink = [] if return_indices else None
@@ -451,7 +457,7 @@ def _max_unpool(input, indices, kernel, stride, padding, output_size, nsp, op):
         raise TypeError(f"{op}: indices must be an int64 Tensor (from a max pool with return_indices=True), "
                         f"got {type(indices).__name__}")
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be an integer tensor, got {indices.dtype}")
+        raise DTypeError(f"{op}: indices must be an integer tensor, got {indices.dtype}")
     if tuple(indices.shape) != tuple(input.shape):
         raise ShapeError(f"{op}: indices must have the input's shape {tuple(input.shape)}, got "
                          f"{tuple(indices.shape)}")
@@ -467,8 +473,8 @@ def _max_unpool(input, indices, kernel, stride, padding, output_size, nsp, op):
     ss = ks if stride is None else _ints(stride, nsp, "stride", op)
     ps = _ints(padding, nsp, "padding", op)
     if min(ks) <= 0 or min(ss) <= 0 or min(ps) < 0:
-        raise ValueError(f"{op}: kernel_size and stride must be positive and padding non-negative, got "
-                         f"kernel_size={kernel!r}, stride={stride!r}, padding={padding!r}")
+        raise ArgumentError(f"{op}: kernel_size and stride must be positive and padding non-negative, got "
+                            f"kernel_size={kernel!r}, stride={stride!r}, padding={padding!r}")
     in_sp = x.shape[2:]
     default = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip(in_sp, ss, ps, ks))
     if output_size is None:
@@ -478,12 +484,12 @@ def _max_unpool(input, indices, kernel, stride, padding, output_size, nsp, op):
         if len(out_sp) == nsp + 2:
             out_sp = out_sp[2:]
         if len(out_sp) != nsp:
-            raise ValueError(f"{op}: output_size must have {nsp} (or {nsp + 2}) elements, got {tuple(output_size)}")
+            raise ArgumentError(f"{op}: output_size must have {nsp} (or {nsp + 2}) elements, got {tuple(output_size)}")
         for o, d, s in zip(out_sp, default, ss):
             if not d - s < o < d + s:
-                raise ValueError(f"{op}: invalid output_size {tuple(output_size)}: each size must lie strictly "
-                                 f"between {tuple(v - s for v, s in zip(default, ss))} and "
-                                 f"{tuple(v + s for v, s in zip(default, ss))} (the default is {default})")
+                raise ArgumentError(f"{op}: invalid output_size {tuple(output_size)}: each size must lie strictly "
+                                    f"between {tuple(v - s for v, s in zip(default, ss))} and "
+                                    f"{tuple(v + s for v, s in zip(default, ss))} (the default is {default})")
     size = int(_np.prod(out_sp))
     n, c = x.shape[0], x.shape[1]
     flat_idx = idx.array.reshape(n, c, -1)
@@ -602,11 +608,11 @@ def _pool3d_args(x, kernel_size, stride, padding, dilation, ceil_mode, op):
     if min(ks) <= 0:
         raise ShapeError(f"{op}: kernel_size must be positive, got {ks}")
     if min(ss) <= 0:
-        raise ValueError(f"{op}: stride must be positive, got {ss}")
+        raise ArgumentError(f"{op}: stride must be positive, got {ss}")
     if min(ds) <= 0:
-        raise ValueError(f"{op}: dilation must be positive, got {ds}")
+        raise ArgumentError(f"{op}: dilation must be positive, got {ds}")
     if min(ps) < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got {ps}")
+        raise ArgumentError(f"{op}: padding must be non-negative, got {ps}")
     if any(2 * p > k for p, k in zip(ps, ks)):
         raise ShapeError(f"{op}: padding {ps} must be at most half the kernel size {ks}")
     sizes = tuple(x.shape[2:])

@@ -31,7 +31,7 @@ import math
 
 import numpy as _np  # host-side only: index and weight tables
 
-from ..backend.errors import DTypeError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 from ._args import as_float, as_int
 from .indexing import index_select
@@ -172,8 +172,8 @@ def _resize_axis(x, axis, taps):
 def _seq(value, n, what, convert, op):
     if isinstance(value, (tuple, list)):
         if len(value) != n:
-            raise ValueError(f"{op}: {what} {tuple(value)} must have {n} element(s), one per spatial axis "
-                             f"of the {n + 2}-D input")
+            raise ArgumentError(f"{op}: {what} {tuple(value)} must have {n} element(s), one per spatial axis "
+                                f"of the {n + 2}-D input")
         return [convert(v, what, op) for v in value]
     return [convert(value, what, op)] * n
 
@@ -209,22 +209,22 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError(f"{op}: mode 'area' supports 3-D and 4-D inputs, got shape {tuple(input.shape)}")
     if align_corners is not None:
         if mode not in _DIMS:
-            raise ValueError(f"{op}: align_corners can only be set with the interpolating modes linear, "
-                             f"bilinear, bicubic and trilinear, not mode {mode!r}")
+            raise ArgumentError(f"{op}: align_corners can only be set with the interpolating modes linear, "
+                                f"bilinear, bicubic and trilinear, not mode {mode!r}")
         if not isinstance(align_corners, bool):
             raise TypeError(f"{op}: align_corners must be a bool or None, got {align_corners!r}")
     align = bool(align_corners)
     antialias = bool(antialias)
     if antialias and mode not in ("bilinear", "bicubic"):
-        raise ValueError(f"{op}: antialias is restricted to the bilinear and bicubic modes with a 4-D input, "
-                         f"got mode {mode!r}")
+        raise ArgumentError(f"{op}: antialias is restricted to the bilinear and bicubic modes with a 4-D input, "
+                            f"got mode {mode!r}")
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor (got size={size!r}, "
-                         f"scale_factor={scale_factor!r})")
+        raise ArgumentError(f"{op}: give exactly one of size and scale_factor (got size={size!r}, "
+                            f"scale_factor={scale_factor!r})")
     in_sizes = list(input.shape[2:])
     if size is not None:
         if recompute_scale_factor:
-            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
+            raise ArgumentError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
         out_sizes = _seq(size, nsp, "size", as_int, op)
         scales = [None] * nsp
     else:

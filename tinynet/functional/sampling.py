@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_device
-from ..backend.errors import DTypeError, DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.random import resolve as _resolve_generator
 from ..tensor.tensor import Tensor
@@ -73,14 +73,14 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     _float_only(input, "multinomial")
     w = _host(input).astype("float64").reshape(1 if input.ndim == 1 else input.shape[0], input.shape[-1])
     if not bool((w >= 0).all()) or not bool(abs(w).max(initial=0.0) < math.inf):
-        raise ValueError("multinomial: the weights must be finite and non-negative (got a negative, inf or nan)")
+        raise ArgumentError("multinomial: the weights must be finite and non-negative (got a negative, inf or nan)")
     total = w.sum(axis=1, keepdims=True)
     if w.shape[1] == 0 or not bool((total > 0).all()):
-        raise ValueError("multinomial: every row of weights must have a positive sum")
+        raise ArgumentError("multinomial: every row of weights must have a positive sum")
     positive = (w > 0).sum(axis=1)
     if not replacement and n > int(positive.min()):
-        raise ValueError(f"multinomial: cannot draw {n} samples without replacement from a row with only "
-                         f"{int(positive.min())} categories of positive weight; use replacement=True or fewer samples")
+        raise ArgumentError(f"multinomial: cannot draw {n} samples without replacement from a row with only "
+                            f"{int(positive.min())} categories of positive weight; use replacement=True or fewer samples")
     gen = _gen(generator, "multinomial")
     if replacement:
         cdf = (w / total).cumsum(axis=1)
@@ -106,7 +106,7 @@ def _check_probability(p, op):
     """``p`` (a host array or a float) must lie in [0, 1]."""
     ok = (0.0 <= p <= 1.0) if isinstance(p, float) else bool(((p >= 0) & (p <= 1)).all())
     if not ok:
-        raise ValueError(f"{op}: probabilities must be in [0, 1], got values outside it (or nan)")
+        raise ArgumentError(f"{op}: probabilities must be in [0, 1], got values outside it (or nan)")
 
 
 def bernoulli(input, p=None, *, generator=None):
@@ -166,7 +166,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
             as_int(n, "size", "normal", minimum=0) for n in size)
     low = sd if isinstance(sd, float) else (sd.min() if sd.size else 0.0)
     if not low >= 0:
-        raise ValueError(f"normal: std must be non-negative, got {float(low)}")
+        raise ArgumentError(f"normal: std must be non-negative, got {float(low)}")
     draws = _gen(generator, "normal").standard_normal(shape) * sd + m
     out = _put(draws, dev, dt)
     return out.requires_grad_() if requires_grad else out
@@ -179,7 +179,7 @@ def poisson(input, generator=None):
     _float_only(input, "poisson")
     rate = _host(input).astype("float64")
     if not bool((rate >= 0).all()):
-        raise ValueError("poisson: rates must be non-negative (got a negative value or nan)")
+        raise ArgumentError("poisson: rates must be non-negative (got a negative value or nan)")
     return _put(_gen(generator, "poisson").poisson(rate), input.device, input.array.dtype)
 
 
@@ -211,7 +211,7 @@ def uniform_fill(x, a=0.0, b=1.0, *, generator=None, **kw):
     _float_only(x, "uniform_")
     a, b = as_float(a, "from", "uniform_"), as_float(b, "to", "uniform_")
     if a > b:
-        raise ValueError(f"uniform_: expects from <= to, got from={a} and to={b}")
+        raise ArgumentError(f"uniform_: expects from <= to, got from={a} and to={b}")
     return _fill(x, _gen(generator, "uniform_").uniform(a, b, size=tuple(x.shape)))
 
 
@@ -220,7 +220,7 @@ def normal_fill(x, mean=0.0, std=1.0, *, generator=None):
     _float_only(x, "normal_")
     mean, std = as_float(mean, "mean", "normal_"), as_float(std, "std", "normal_")
     if std < 0:
-        raise ValueError(f"normal_: std must be non-negative, got {std}")
+        raise ArgumentError(f"normal_: std must be non-negative, got {std}")
     return _fill(x, _gen(generator, "normal_").normal(mean, std, size=tuple(x.shape)))
 
 
@@ -251,7 +251,7 @@ def random_fill(x, from_=None, to=None, *, generator=None, **kw):
         lo = 0 if from_ is None else as_int(from_, "from", "random_")
         hi = as_int(to, "to", "random_")
     if lo >= hi:
-        raise ValueError(f"random_: expects from < to, got from={lo} and to={hi}")
+        raise ArgumentError(f"random_: expects from < to, got from={lo} and to={hi}")
     return _fill(x, _gen(generator, "random_").integers(lo, hi, size=tuple(x.shape)))
 
 
@@ -260,7 +260,7 @@ def exponential_fill(x, lambd=1.0, *, generator=None):
     _float_only(x, "exponential_")
     lambd = as_float(lambd, "lambd", "exponential_")
     if not lambd > 0:
-        raise ValueError(f"exponential_: lambd must be positive, got {lambd}")
+        raise ArgumentError(f"exponential_: lambd must be positive, got {lambd}")
     return _fill(x, _gen(generator, "exponential_").exponential(1.0 / lambd, size=tuple(x.shape)))
 
 
@@ -268,7 +268,7 @@ def geometric_fill(x, p, *, generator=None):
     """``x.geometric_(p)``: the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
     p = as_float(p, "p", "geometric_")
     if not 0 < p <= 1:
-        raise ValueError(f"geometric_: p must be in (0, 1], got {p}")
+        raise ArgumentError(f"geometric_: p must be in (0, 1], got {p}")
     return _fill(x, _gen(generator, "geometric_").geometric(p, size=tuple(x.shape)))
 
 
@@ -277,7 +277,7 @@ def log_normal_fill(x, mean=1.0, std=2.0, *, generator=None):
     _float_only(x, "log_normal_")
     mean, std = as_float(mean, "mean", "log_normal_"), as_float(std, "std", "log_normal_")
     if not std > 0:
-        raise ValueError(f"log_normal_: std must be positive, got {std}")
+        raise ArgumentError(f"log_normal_: std must be positive, got {std}")
     return _fill(x, _gen(generator, "log_normal_").lognormal(mean, std, size=tuple(x.shape)))
 
 
@@ -286,7 +286,7 @@ def cauchy_fill(x, median=0.0, sigma=1.0, *, generator=None):
     _float_only(x, "cauchy_")
     median, sigma = as_float(median, "median", "cauchy_"), as_float(sigma, "sigma", "cauchy_")
     if not sigma > 0:
-        raise ValueError(f"cauchy_: sigma must be positive, got {sigma}")
+        raise ArgumentError(f"cauchy_: sigma must be positive, got {sigma}")
     return _fill(x, median + sigma * _gen(generator, "cauchy_").standard_cauchy(size=tuple(x.shape)))
 
 

@@ -28,7 +28,7 @@ spatial transformer network trains through), and higher orders, come from autogr
 """
 from __future__ import annotations
 
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..tensor.tensor import Tensor
 from .elementwise import abs as _abs, clip, where
 from .indexing import gather
@@ -41,7 +41,7 @@ def _check_float(t, what, op):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: {what} must be a Tensor, got {type(t).__name__}")
     if t.dtype.kind != "f":
-        raise TypeError(f"{op}: {what} must be a floating tensor, got {t.dtype}; convert with `.float()`")
+        raise DTypeError(f"{op}: {what} must be a floating tensor, got {t.dtype}; convert with `.float()`")
 
 
 def _base_coords(xp, n, align_corners, dtype):
@@ -119,9 +119,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     _check_float(input, "input", op)
     _check_float(grid, "grid", op)
     if mode not in ("bilinear", "nearest", "bicubic"):
-        raise ValueError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
+        raise ArgumentError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
-        raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
+        raise ArgumentError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
     if align_corners is None:
         align_corners = False
     if input.ndim not in (4, 5):
@@ -140,8 +140,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise DeviceError(f"{op}: input is on {input.device.type} but grid is on {grid.device.type}; move one, "
                           f"e.g. `grid.to('{input.device.type}')`")
     if input.dtype != grid.dtype:
-        raise TypeError(f"{op}: input is {input.dtype} but grid is {grid.dtype}; convert one, e.g. "
-                        f"`grid.to(input.dtype)`")
+        raise DTypeError(f"{op}: input is {input.dtype} but grid is {grid.dtype}; convert one, e.g. "
+                         f"`grid.to(input.dtype)`")
     if min(input.shape[2:], default=1) <= 0:
         raise ShapeError(f"{op}: input has an empty spatial axis (shape {tuple(input.shape)})")
     dev, xp = input.device, input.device.xp

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.op import Op
-from ..backend.errors import DTypeError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import normalize_axis
@@ -161,8 +161,8 @@ def _reduce_put(op, input, key, values, reduce, include_self):
     if reduce in ("amax", "amin"):
         return ScatterExtreme.apply(input, values, flat=_flat(xp, key, input.shape), take_max=reduce == "amax",
                                     include_self=bool(include_self))
-    raise ValueError(f"{op}: reduce argument must be one of {', '.join(repr(r) for r in _SCATTER_REDUCES)}, "
-                     f"got {reduce!r}")
+    raise ArgumentError(f"{op}: reduce argument must be one of {', '.join(repr(r) for r in _SCATTER_REDUCES)}, "
+                        f"got {reduce!r}")
 
 
 def _flat(xp, key, shape):
@@ -253,7 +253,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if (src is None) == (value is None):
         raise TypeError("scatter: give exactly one of src (a Tensor) or value (a number)")
     if reduce not in (None, "add", "multiply"):
-        raise ValueError(f"scatter: reduce argument must be either 'add' or 'multiply', got {reduce!r}")
+        raise ArgumentError(f"scatter: reduce argument must be either 'add' or 'multiply', got {reduce!r}")
     if src is not None:
         _check_src("scatter", input, src)
     key, _, index = _scatter_key("scatter", input, dim, index, None if src is None else tuple(src.shape))
@@ -297,8 +297,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     the product rule; amax/amin split evenly among the values equal to the result.
     """
     if reduce not in _SCATTER_REDUCES:
-        raise ValueError(f"scatter_reduce: reduce argument must be one of "
-                         f"{', '.join(repr(r) for r in _SCATTER_REDUCES)}, got {reduce!r}")
+        raise ArgumentError(f"scatter_reduce: reduce argument must be one of "
+                            f"{', '.join(repr(r) for r in _SCATTER_REDUCES)}, got {reduce!r}")
     _check_src("scatter_reduce", input, src)
     key, _, index = _scatter_key("scatter_reduce", input, dim, index, tuple(src.shape))
     x = input if input.ndim else input.reshape(1)
@@ -345,8 +345,8 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     ``index`` by ``reduce`` (``'prod'``, ``'mean'``, ``'amax'``, ``'amin'``), as PyTorch's
     ``index_reduce``; ``include_self=False`` leaves ``input``'s values out where slices land."""
     if reduce not in ("prod", "mean", "amax", "amin"):
-        raise ValueError(f"index_reduce: reduce argument must be one of 'prod', 'mean', 'amax', 'amin', "
-                         f"got {reduce!r}")
+        raise ArgumentError(f"index_reduce: reduce argument must be one of 'prod', 'mean', 'amax', 'amin', "
+                            f"got {reduce!r}")
     key, expect = _index_key("index_reduce", input, dim, index, source)
     if source.dtype != input.dtype:
         raise DTypeError(f"index_reduce: self ({input.dtype}) and source ({source.dtype}) must have the same dtype; "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, ShapeError
 from ..autograd.op import Op
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
@@ -226,7 +226,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     s = normalize_axis(start_dim, x.ndim, "flatten")
     e = normalize_axis(end_dim, x.ndim, "flatten")
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
 
 

@@ -18,7 +18,7 @@ Results with a ``dim`` are named tuples ``(values, indices)`` (``tn.return_types
 from __future__ import annotations
 
 from ..autograd.op import Op
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._args import as_int
@@ -301,13 +301,13 @@ def searchsorted(sorted_sequence, values, right=False, *, out_int32=False, side=
     scalar = not isinstance(values, Tensor)
     vals = Tensor(values, device=seq.device) if scalar else values
     if vals.device is not seq.device:
-        raise ValueError(f"searchsorted: sorted_sequence is on {seq.device.type} but values on {vals.device.type}; "
-                         "move one with .to(...)")
+        raise ArgumentError(f"searchsorted: sorted_sequence is on {seq.device.type} but values on {vals.device.type}; "
+                            "move one with .to(...)")
     if side is not None:
         if side not in ("left", "right"):
-            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+            raise ArgumentError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
         if right and side == "left":
-            raise ValueError("searchsorted: side='left' contradicts right=True; give one of them")
+            raise ArgumentError("searchsorted: side='left' contradicts right=True; give one of them")
         right = side == "right"
     s = seq.array
     if s.ndim == 0:

@@ -26,7 +26,7 @@ import numbers
 from collections import namedtuple
 
 from ..autograd.op import Op
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 from ._util import float_input, operand, pair, quiet
 from .activation import sigmoid
@@ -292,7 +292,7 @@ def digamma(input):
 def polygamma(n, input):
     """The n-th derivative of digamma (``torch.polygamma(n, input)``; n = 0 is digamma)."""
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"polygamma: n must be a non-negative int, got {n!r}")
+        raise ArgumentError(f"polygamma: n must be a non-negative int, got {n!r}")
     if n == 0:
         return digamma(input)
     return _float_unary(Polygamma, input, "polygamma", n=int(n))
@@ -306,11 +306,11 @@ def mvlgamma(input, p):
     """The log of the multivariate gamma function of dimension ``p`` (``torch.mvlgamma``):
     p(p-1)/4 log(pi) + sum_{i<p} lgamma(x - i/2). Every element must exceed (p - 1)/2."""
     if not isinstance(p, numbers.Integral) or p < 1:
-        raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
+        raise ArgumentError(f"mvlgamma: p must be an int >= 1, got {p!r}")
     x = float_input(input)
     if x.numel() and not bool((x.array > (p - 1) / 2).all()):
-        raise ValueError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2} for p = {p}; "
-                         f"the smallest is {float(x.array.min())}")
+        raise ArgumentError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2} for p = {p}; "
+                            f"the smallest is {float(x.array.min())}")
     out = lgamma(x)
     for i in range(1, p):
         out = out + lgamma(x - i / 2)
@@ -377,7 +377,7 @@ def xlog1py(input, other):
     """input * log1p(other), 0 where input == 0 (unless other is NaN), as
     ``torch.special.xlog1py``; d/dinput = log1p(other), d/dother = input / (1 + other)."""
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError("xlog1py: input or other must be a Tensor")
+        raise DTypeError("xlog1py: input or other must be a Tensor")
     x, y = pair(input, other, "xlog1py")
     if x.array.dtype.kind != "f":
         x, y = float_input(x), float_input(y)
@@ -413,10 +413,10 @@ def heaviside(input, values):
     """The Heaviside step: 0 where input < 0, 1 where input > 0, ``values`` where input == 0
     (``torch.heaviside``; not differentiable). ``input`` and ``values`` have one dtype."""
     if not isinstance(input, Tensor) or not isinstance(values, Tensor):
-        raise TypeError("heaviside: input and values must be Tensors")
+        raise DTypeError("heaviside: input and values must be Tensors")
     if input.array.dtype != values.array.dtype:
-        raise TypeError(f"heaviside: input ({input.dtype}) and values ({values.dtype}) must have the same dtype; "
-                        f"convert one, e.g. `values.to({input.dtype})`")
+        raise DTypeError(f"heaviside: input ({input.dtype}) and values ({values.dtype}) must have the same dtype; "
+                         f"convert one, e.g. `values.to({input.dtype})`")
     a, v = pair(input, values, "heaviside")
     xp = a.device.xp
     try:
@@ -456,8 +456,8 @@ def fmin(input, other):
 def _int_pair(input, other, name):
     a, b = _pair_arrays(input, other, name)
     if a.array.dtype.kind not in "iu" or b.array.dtype.kind not in "iu":
-        raise TypeError(f"{name}: expected integer tensors, got {a.dtype} and {b.dtype}; "
-                        f"{name} is defined for integers only")
+        raise DTypeError(f"{name}: expected integer tensors, got {a.dtype} and {b.dtype}; "
+                         f"{name} is defined for integers only")
     return a, b
 
 
@@ -484,7 +484,7 @@ def ldexp(input, other):
     x = input if isinstance(input, Tensor) else None
     o = other if isinstance(other, Tensor) else None
     if x is None and o is None:
-        raise TypeError("ldexp: input or other must be a Tensor")
+        raise DTypeError("ldexp: input or other must be a Tensor")
     if x is not None and x.array.dtype.kind != "f":
         x = float_input(x)
     if o is not None and o.array.dtype.kind != "f":
@@ -503,7 +503,7 @@ def frexp(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"frexp: expected a Tensor, got {type(input).__name__}")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"frexp: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
+        raise DTypeError(f"frexp: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
     m, e = input.device.xp.frexp(input.array)
     return frexp_result(Tensor._make(m, input.device), Tensor._make(e.astype("int32"), input.device))
 
@@ -512,7 +512,7 @@ def nextafter(input, other):
     """The next float after ``input`` towards ``other`` (``torch.nextafter``; floats only)."""
     a, b = _pair_arrays(input, other, "nextafter")
     if a.array.dtype.kind != "f":
-        raise TypeError(f"nextafter: expected floating tensors, got {a.dtype}")
+        raise DTypeError(f"nextafter: expected floating tensors, got {a.dtype}")
     try:
         return Tensor._make(a.device.xp.nextafter(a.array, b.array), a.device)
     except ValueError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numbers
 from collections import namedtuple
 
-from ..backend.errors import DeviceError, ShapeError
+from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from ._util import float_input, normalize_axis, operand
@@ -50,10 +50,10 @@ def bincount(input, weights=None, minlength=0):
     if input.ndim != 1 or input.array.dtype.kind not in "iub":
         raise ShapeError(f"bincount: expected a 1-D integer tensor, got shape {tuple(input.shape)} {input.dtype}")
     if not isinstance(minlength, numbers.Integral) or minlength < 0:
-        raise ValueError(f"bincount: minlength must be a non-negative int, got {minlength!r}")
+        raise ArgumentError(f"bincount: minlength must be a non-negative int, got {minlength!r}")
     arr = input.array.astype("int64")
     if arr.size and int(arr.min()) < 0:
-        raise ValueError(f"bincount: input must be non-negative, its smallest value is {int(arr.min())}")
+        raise ArgumentError(f"bincount: input must be non-negative, its smallest value is {int(arr.min())}")
     xp = input.device.xp
     if weights is None:
         return Tensor._make(xp.bincount(arr, minlength=minlength).astype("int64"), input.device)
@@ -75,12 +75,12 @@ def histc(input, bins=100, min=0, max=0):
     the input's float dtype. Not differentiable."""
     _tensor(input, "histc")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"histc: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
+        raise DTypeError(f"histc: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
     if not isinstance(bins, numbers.Integral) or bins <= 0:
-        raise ValueError(f"histc: bins must be a positive int, got {bins!r}")
+        raise ArgumentError(f"histc: bins must be a positive int, got {bins!r}")
     lo, hi = float(min), float(max)
     if lo > hi:
-        raise ValueError(f"histc: max ({hi}) must be larger than or equal to min ({lo})")
+        raise ArgumentError(f"histc: max ({hi}) must be larger than or equal to min ({lo})")
     arr = input.array.reshape(-1)
     xp = input.device.xp
     if lo == hi and arr.size:
@@ -102,7 +102,7 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     named tuple ``(hist, bin_edges)`` in the input's float dtype. Not differentiable."""
     _tensor(input, "histogram")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"histogram: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
+        raise DTypeError(f"histogram: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
     xp = input.device.xp
     arr = input.array.reshape(-1).astype("float64")
     w = None
@@ -118,15 +118,15 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
                              f"{tuple(bins.shape)}")
         edges = bins.array.astype("float64")
         if bool((edges[1:] < edges[:-1]).any()):
-            raise ValueError("histogram: bin edges must increase monotonically")
+            raise ArgumentError("histogram: bin edges must increase monotonically")
         counts, edges = xp.histogram(arr, bins=edges, weights=w, density=density)
     else:
         if not isinstance(bins, numbers.Integral) or bins <= 0:
-            raise ValueError(f"histogram: bins must be a positive int or a 1-D tensor of edges, got {bins!r}")
+            raise ArgumentError(f"histogram: bins must be a positive int or a 1-D tensor of edges, got {bins!r}")
         if range is not None:
             lo, hi = float(range[0]), float(range[1])
             if lo > hi:
-                raise ValueError(f"histogram: range {tuple(range)} must have min <= max")
+                raise ArgumentError(f"histogram: range {tuple(range)} must have min <= max")
         elif arr.size:
             lo, hi = float(arr.min()), float(arr.max())
         else:
@@ -148,7 +148,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if input.ndim == 0:
         raise ShapeError("diff: expected a tensor of at least 1 dimension, got a 0-d tensor")
     if not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"diff: n must be a non-negative int, got {n!r}")
+        raise ArgumentError(f"diff: n must be a non-negative int, got {n!r}")
     d = normalize_axis(dim, input.ndim, "diff")
     parts = []
     for extra, name in ((prepend, "prepend"), (append, "append")):
@@ -244,9 +244,9 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, op):
     _tensor(input, op)
     if input.array.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
+        raise DTypeError(f"{op}: expected a floating tensor, got {input.dtype}; convert it, e.g. `x.float()`")
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"{op}: interpolation must be one of {', '.join(_INTERPOLATIONS)}, got {interpolation!r}")
+        raise ArgumentError(f"{op}: interpolation must be one of {', '.join(_INTERPOLATIONS)}, got {interpolation!r}")
     xp = input.device.xp
     scalar_q = not isinstance(q, Tensor)
     if scalar_q:
@@ -260,11 +260,11 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, op):
             raise DeviceError(f"{op}: input is on {input.device.type} but q on {q.device.type}; move q, "
                               f"e.g. `q.to('{input.device.type}')`")
         if q.array.dtype != input.array.dtype:
-            raise TypeError(f"{op}: q ({q.dtype}) must have the input's dtype ({input.dtype})")
+            raise DTypeError(f"{op}: q ({q.dtype}) must have the input's dtype ({input.dtype})")
         scalar_q = q.ndim == 0
         qs = q.array.reshape(-1).astype("float64")
     if qs.size and (bool((qs < 0).any()) or bool((qs > 1).any())):
-        raise ValueError(f"{op}: q values must be in the range [0, 1], got {qs.tolist()}")
+        raise ArgumentError(f"{op}: q values must be in the range [0, 1], got {qs.tolist()}")
     if dim is None:
         x = input.reshape(-1)
         d = 0
@@ -272,7 +272,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, op):
         d = normalize_axis(dim, input.ndim, op)
         x = movedim(input, d, -1) if input.ndim else input.reshape(1)
     if x.shape[-1] == 0:
-        raise ValueError(f"{op}: input tensor is empty along the reduced dimension (shape {tuple(input.shape)})")
+        raise ArgumentError(f"{op}: input tensor is empty along the reduced dimension (shape {tuple(input.shape)})")
     s = sort(x, dim=-1).values  # NaN sorts last
     n = s.shape[-1]
     nan_rows = xp.isnan(x.array).any(axis=-1, keepdims=True)
@@ -352,9 +352,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             raise ShapeError(f"cov: fweights must be 1-D with one weight per observation ({n_obs}), got shape "
                              f"{tuple(fweights.shape)}")
         if fweights.array.dtype.kind not in "iu":
-            raise TypeError(f"cov: fweights must be an integer tensor, got {fweights.dtype}")
+            raise DTypeError(f"cov: fweights must be an integer tensor, got {fweights.dtype}")
         if fweights.numel() and bool((fweights.array < 0).any()):
-            raise ValueError("cov: fweights cannot be negative")
+            raise ArgumentError("cov: fweights cannot be negative")
         w = fweights.reshape(-1).to(x2.dtype)
     if aweights is not None:
         _tensor(aweights, "cov")
@@ -362,9 +362,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             raise ShapeError(f"cov: aweights must be 1-D with one weight per observation ({n_obs}), got shape "
                              f"{tuple(aweights.shape)}")
         if aweights.array.dtype.kind != "f":
-            raise TypeError(f"cov: aweights must be a floating tensor, got {aweights.dtype}")
+            raise DTypeError(f"cov: aweights must be a floating tensor, got {aweights.dtype}")
         if aweights.numel() and bool((aweights.array < 0).any()):
-            raise ValueError("cov: aweights cannot be negative")
+            raise ArgumentError("cov: aweights cannot be negative")
         aw = aweights.reshape(-1).to(x2.dtype)
         w = aw if w is None else w * aw
     if w is None:
@@ -404,13 +404,13 @@ def renorm(input, p, dim, maxnorm):
     Differentiable."""
     _tensor(input, "renorm")
     if input.array.dtype.kind != "f":
-        raise TypeError(f"renorm: expected a floating tensor, got {input.dtype}")
+        raise DTypeError(f"renorm: expected a floating tensor, got {input.dtype}")
     if input.ndim < 2:
         raise ShapeError(f"renorm: expected a tensor of at least 2 dimensions, got shape {tuple(input.shape)}")
     if not isinstance(p, numbers.Real) or p <= 0:
-        raise ValueError(f"renorm: p must be a positive number, got {p!r}")
+        raise ArgumentError(f"renorm: p must be a positive number, got {p!r}")
     if not isinstance(maxnorm, numbers.Real) or maxnorm < 0:
-        raise ValueError(f"renorm: maxnorm must be a non-negative number, got {maxnorm!r}")
+        raise ArgumentError(f"renorm: maxnorm must be a non-negative number, got {maxnorm!r}")
     d = normalize_axis(dim, input.ndim, "renorm")
     others = tuple(i for i in range(input.ndim) if i != d)
     norms = vector_norm(input, p, dim=others, keepdim=True)

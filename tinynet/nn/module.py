@@ -45,7 +45,7 @@ from .. import functional as F
 from ..autograd.grad_mode import STATE, no_grad
 from ..autograd.op import Op
 from ..backend import Device, get_device
-from ..backend.errors import DeviceError
+from ..backend.errors import DTypeError, DeviceError
 from ..tensor import dtypes as _dt
 from ..tensor.tensor import Tensor
 from .._compile import check_compile_args
@@ -170,7 +170,7 @@ def _route_through(tensors, on_grads, label):
     first = tensors[0]
     for t in tensors:
         if t.dtype != first.dtype or t.device is not first.device:
-            raise TypeError(
+            raise DTypeError(
                 f"{label}: full backward hooks need the module's tensors that require grad to share one dtype "
                 f"and device, got {', '.join(f'{t.dtype} on {t.device.type}' for t in tensors)}"
             )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend.errors import ShapeError
+from ..backend.errors import DTypeError, ShapeError
 from .. import functional as F
 from ..backend import get_device
 from ..functional._args import as_float, as_int
@@ -111,7 +111,7 @@ class RNNBase(Module):
             layout = "(batch, time, input_size)" if self.batch_first else "(time, batch, input_size)"
             raise ShapeError(f"{label}: expected input {layout} with input_size={self.input_size}, got {got}")
         if x.dtype.kind != "f":
-            raise TypeError(f"{label}: the input must be floating point, got {x.dtype}; embed token ids first (nn.Embedding)")
+            raise DTypeError(f"{label}: the input must be floating point, got {x.dtype}; embed token ids first (nn.Embedding)")
 
     def _state(self, hx, n, what="h0"):
         dirs = 2 if self.bidirectional else 1
@@ -201,8 +201,8 @@ class RNNBase(Module):
             raise ShapeError(f"{label}: expected a PackedSequence whose data is (sum of lengths, input_size="
                              f"{self.input_size}), got data of shape {got}")
         if data.dtype.kind != "f":
-            raise TypeError(f"{label}: the input must be floating point, got {data.dtype}; embed token ids first "
-                            "(nn.Embedding)")
+            raise DTypeError(f"{label}: the input must be floating point, got {data.dtype}; embed token ids first "
+                             "(nn.Embedding)")
         bs = [int(b) for b in packed.batch_sizes.tolist()]
         n = bs[0] if bs else 0
         offsets = [0]

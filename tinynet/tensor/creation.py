@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from ..backend.errors import ShapeError
+from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..backend import get_device
 from . import dtypes as _dt
 from .random import resolve
@@ -115,9 +115,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dt.kind in "iub":
         start, end, step = int(start), int(end), int(step)
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise ArgumentError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise ValueError(f"arange: the bounds and the step's sign disagree (start={start}, end={end}, "
+        raise ArgumentError(f"arange: the bounds and the step's sign disagree (start={start}, end={end}, "
                          f"step={step}): no value lies between them")
     if dt.kind in "iub":
         host = _np.arange(start, end, step, dtype=_np.int64)
@@ -132,9 +132,11 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
     converted: an integer ``dtype`` truncates toward zero, as PyTorch)."""
     start, end = _number(start), _number(end)
     if not isinstance(steps, (int, _np.integer)) or steps < 0:
-        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+        raise ArgumentError(f"linspace: steps must be a non-negative int, got {steps!r}")
     dev = get_device(device)
     dt = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+    if dt.kind == "b":
+        raise DTypeError("linspace: dtype bool is not supported (as in PyTorch); use a number dtype")
     return _host_to(_np.linspace(start, end, steps, dtype=_np.float64).astype(dt), dev, requires_grad)
 
 

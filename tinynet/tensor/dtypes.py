@@ -140,12 +140,13 @@ def is_floating(dtype) -> bool:
 
 
 def infer_dtype(array_dtype, from_python: bool):
-    """The dtype a new tensor gets from data: Python floats -> default float, ints -> int64."""
+    """The dtype a new tensor gets from data, as PyTorch's ``torch.tensor``: Python floats ->
+    the default float, Python ints -> int64; NumPy arrays and scalars keep their dtype."""
     kind = array_dtype.kind
     if kind == "f":
         return get_default_dtype() if from_python else array_dtype
     if kind in "iu":
-        return int64 if (from_python or kind == "i" and array_dtype.itemsize != 8) and array_dtype != uint8 else array_dtype
+        return int64 if from_python else array_dtype
     if kind == "b":
         return bool_
     if kind == "c":
