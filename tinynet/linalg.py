@@ -6,9 +6,9 @@ does (``tn.norm`` keeps ``torch.norm``'s ``p=``).
 """
 from __future__ import annotations
 
-import numbers
+import numbers as _numbers
 
-from .backend.errors import ArgumentError, ShapeError
+from .backend.errors import ArgumentError as _ArgumentError, ShapeError as _ShapeError
 from .functional import layout as _layout
 from .functional import linalg as _linalg
 from .functional.linalg import (cholesky, det, eigh, eigvalsh, inverse, matmul, matrix_exp, matrix_norm, matrix_power,
@@ -42,21 +42,21 @@ def norm(A, ord=None, dim=None, keepdim=False, *, out=None, dtype=None):
     if out is not None:
         raise TypeError("linalg.norm: out= is not supported by tinynet; assign the result")
     if dim is not None:
-        dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+        dims = (dim,) if isinstance(dim, _numbers.Integral) else tuple(dim)
         if len(dims) == 1:
             return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
         if len(dims) == 2:
             return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
-        raise ShapeError(f"linalg.norm: dim must be an int or a pair of ints, got {dim!r}")
+        raise _ShapeError(f"linalg.norm: dim must be an int or a pair of ints, got {dim!r}")
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
     if A.ndim == 1:
         if isinstance(ord, str):
-            raise ArgumentError(f"linalg.norm: ord={ord!r} is a matrix norm, but the input is 1-D")
+            raise _ArgumentError(f"linalg.norm: ord={ord!r} is a matrix norm, but the input is 1-D")
         return vector_norm(A, ord, None, keepdim, dtype=dtype)
     if A.ndim == 2:
         return matrix_norm(A, ord, (0, 1), keepdim, dtype=dtype)
-    raise ShapeError(
+    raise _ShapeError(
         f"linalg.norm: with ord={ord!r} and dim=None the input must be 1-D or 2-D, got shape {tuple(A.shape)}; "
         "give dim"
     )
@@ -67,13 +67,13 @@ def multi_dot(tensors):
     last 1-D (a column), as ``torch.linalg.multi_dot``."""
     tensors = list(tensors)
     if not tensors:
-        raise ArgumentError("multi_dot: expected at least one tensor")
+        raise _ArgumentError("multi_dot: expected at least one tensor")
     if len(tensors) == 1:
-        raise ArgumentError("multi_dot: expected at least two tensors")
+        raise _ArgumentError("multi_dot: expected at least two tensors")
     for i, t in enumerate(tensors):
         ok = t.ndim == 2 or (t.ndim == 1 and i in (0, len(tensors) - 1))
         if not ok:
-            raise ShapeError(
+            raise _ShapeError(
                 f"multi_dot: tensor {i} has shape {tuple(t.shape)}; the first and last may be 1-D or 2-D, the others 2-D"
             )
     out = tensors[0]

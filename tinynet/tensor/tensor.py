@@ -21,7 +21,7 @@ import weakref
 import numpy as _np
 
 from ..backend.errors import DeviceError, ShapeError
-from ..autograd import backward as _autograd_backward
+from ..autograd.engine import backward as _autograd_backward
 from ..autograd.engine import run_backward
 from ..autograd.grad_mode import STATE
 from ..autograd.hooks import add_hook
