@@ -524,3 +524,11 @@ def test_integer_numpy_arrays_keep_their_dtype_and_int_max_pool():
     assert got.dtype == tn.int32 and got.tolist() == want.tolist()
     with pytest.raises(RuntimeError, match="bool"):
         tn.linspace(0, 1, 3, dtype=tn.bool)
+
+
+def test_integer_max_pool3d_like_torch():
+    arr = np.arange(64, dtype=np.int32).reshape(1, 1, 4, 4, 4)
+    got = tn.nn.functional.max_pool3d(tn.tensor(arr), 2)
+    assert got.dtype == tn.int32 and got.tolist() == torch.nn.functional.max_pool3d(torch.tensor(arr), 2).tolist()
+    with pytest.raises(TypeError):  # as torch, which refuses integer 1-d max pooling
+        tn.nn.functional.max_pool1d(tn.tensor(arr[0, 0, 0, 0]).reshape(1, 1, 4), 2)

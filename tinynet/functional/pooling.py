@@ -26,6 +26,8 @@ The hot loops are ``kernels/{cpu,cuda}/pooling.py``.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as _np  # host-side only: building small constant averaging matrices
 
 from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
@@ -97,6 +99,22 @@ def _prepare(input, op):
 
 
 # --- max pooling ------------------------------------------------------------------------
+def _integers_via_float64(pool):
+    """Decorator for ``max_pool2d``/``max_pool3d``, which PyTorch also runs on integer tensors
+    (they have no gradient; its 1-D and adaptive max pools refuse integers, and so do tinynet's).
+    An integer input is pooled in float64, which is exact below 2**53, and the values come
+    back in the input's dtype (indices, when returned, stay int64)."""
+    @functools.wraps(pool)
+    def wrapper(input, *args, **kwargs):
+        if not (isinstance(input, Tensor) and input.array.dtype.kind in "iu"):
+            return pool(input, *args, **kwargs)
+        res = pool(input.to(dtype="float64"), *args, **kwargs)
+        if isinstance(res, tuple):
+            return (res[0].to(dtype=input.dtype),) + tuple(res[1:])
+        return res.to(dtype=input.dtype)
+    return wrapper
+
+
 class MaxPool2d(Op):
     """y = window max; keeps ``idx`` (flat h*W + w of each max) for the backward."""
 
@@ -166,6 +184,7 @@ def _gather(xp, v, idx):
     return picked.reshape(idx.shape).astype(v.dtype, copy=False)
 
 
+@_integers_via_float64
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
                *, op: str = "max_pool2d"):
     """Max over ``kernel_size`` windows of (N, C, H, W) (or unbatched (C, H, W)).
@@ -175,12 +194,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     size up. With ``return_indices=True`` also returns the int64 flat index ``h*W + w``
     of each maximum inside its plane (what ``max_unpool2d`` would need).
     """
-    if isinstance(input, Tensor) and input.array.dtype.kind in "iu":
-        # PyTorch pools integer tensors too (they have no gradient): pooled in float64, which is
-        # exact below 2**53, and returned in the input's dtype
-        res = max_pool2d(input.to(dtype="float64"), kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                         op=op)
-        return (res[0].to(dtype=input.dtype), res[1]) if return_indices else res.to(dtype=input.dtype)
     x, unbatched = _prepare(input, op)
     geometry = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op)
     sink = [] if return_indices else None
@@ -623,6 +636,7 @@ def _pool3d_args(x, kernel_size, stride, padding, dilation, ceil_mode, op):
     return ks, ss, ps, ds, sizes, outs
 
 
+@_integers_via_float64
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over ``kernel_size`` windows of (N, C, D, H, W) (or unbatched (C, D, H, W)).
 
