@@ -274,3 +274,13 @@ def test_checker_finds_a_circle_and_an_upward_edge(tmp_path):
     finally:
         REPO = saved
     assert any("tinynet.functional.c (functional) imports tinynet.nn (nn)" in b for b in bad), bad
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists packages explicitly: a new subpackage left out of the list would be
+    missing from a regular (non-editable) install. Every folder with an ``__init__.py`` counts."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {name for name, (_, is_package) in discover().items() if is_package}
+    assert found - listed == set(), f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"
