@@ -37,7 +37,7 @@ RANKS = {
     "cuda": 4,  # tn.cuda: a face of the backend that seeds the generator and names tn.cuda.amp (amp: 4)
     "autograd": 2,
     "tensor": 3,
-    "functional": 4, "linalg": 4, "special": 4,  # tinynet/linalg.py: tn.linalg, a face of functional.linalg
+    "functional": 4, "distributed": 4, "linalg": 4, "special": 4,  # tinynet/linalg.py: tn.linalg, a face of functional.linalg
     "amp": 4,  # tn.amp: autocast (its state is autograd/autocast_state.py) and GradScaler
     "_compile": 4,  # tn.compile's argument checks (stdlib only), usable by nn.Module.compile
     "nn": 5, "optim": 5, "func": 5,  # tinynet/func.py: tn.func, a face of nn.utils.stateless

@@ -36,6 +36,7 @@ from .amp import autocast, get_autocast_dtype, is_autocast_enabled, set_autocast
 from ._compile import compile  # tn.compile: PyTorch's signature; tinynet runs eagerly (returns the model)
 from . import data, metrics  # tn.data, tn.metrics
 from . import utils  # tn.utils.data: torch.utils.data's names
+from . import distributed  # tn.distributed: process groups and collectives over MPI
 from . import models  # tn.models: MLP, ... and the model registry
 from .serialization import load, save  # tn.save / tn.load: safetensors or .npz, never pickle
 
