@@ -301,13 +301,7 @@ def test_float_ops_on_integer_tensors_give_the_default_float(name, dtype):
     t = tn.tensor(x, dtype=dtype)
     p = torch.tensor(x, dtype=getattr(torch, dtype))
     ref = getattr(torch, name)(p)
-    if name in ("tanh", "sigmoid"):  # activation.py's ops: checked only when they accept integers
-        try:
-            out = getattr(tn, name)(t)
-        except TypeError:
-            pytest.skip(f"{name} on integer tensors is activation.py's (reported)")
-    else:
-        out = getattr(tn, name)(t)
+    out = getattr(tn, name)(t)
     assert out.dtype == tn.float32 == tn.get_default_dtype()
     np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6, atol=1e-6)
 

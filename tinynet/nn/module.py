@@ -33,7 +33,6 @@ given with ``grad_output`` to the full backward hooks, which may return a replac
 """
 from __future__ import annotations
 
-import itertools
 import mmap
 import warnings
 import weakref
@@ -43,6 +42,7 @@ import numpy as _np
 
 from .. import functional as F
 from ..autograd.grad_mode import STATE, no_grad
+from ..autograd.hooks import RemovableHandle as _HookHandle
 from ..autograd.op import Op
 from ..backend import Device, get_device
 from ..backend.errors import DTypeError, DeviceError
@@ -74,15 +74,15 @@ def _fmt_count(n: int) -> str:
 
 
 _HOOK_TABLES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
-_hook_ids = itertools.count()
 
 
-class RemovableHandle:
+class RemovableHandle(_HookHandle):
     """What a ``register_*_hook`` returns: ``handle.remove()`` unregisters the hook (also usable
-    as a context manager, removing it on exit). Removing twice is harmless."""
+    as a context manager, removing it on exit; :class:`tinynet.autograd.hooks.RemovableHandle`
+    with the module's tables). Removing twice is harmless."""
 
     def __init__(self, module, tables):
-        self.id = next(_hook_ids)
+        super().__init__({})
         self._module = weakref.ref(module)
         self._tables = tables
 
@@ -96,12 +96,6 @@ class RemovableHandle:
         m._forward_pre_hooks_with_kwargs.discard(self.id)
         m._forward_hooks_always_called.discard(self.id)
         m._refresh_hooks()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 # --- full backward hooks: graph nodes whose backward calls the module's hooks ------------------
