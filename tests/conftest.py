@@ -71,3 +71,28 @@ def function_classes():
             seen.add(cls)
             stack.extend(cls.__subclasses__())
     return sorted((c for c in seen if c.__module__.startswith("tinynet.")), key=lambda c: c.__qualname__)
+
+
+def _run_mpi(n, script, *args, timeout=180):
+    """Run ``tests/distributed/<script> ARGS`` under ``mpiexec -n n`` (one thread per rank);
+    returns the finished ``subprocess.CompletedProcess`` (stdout/stderr as text)."""
+    import pathlib
+    import shutil
+    import subprocess
+    import sys
+
+    here = pathlib.Path(__file__).resolve().parent
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.fail("mpiexec not found: install the distributed extra (pip install \"tinynet[distributed]\")")
+    env = dict(os.environ, PYTHONPATH=str(here.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    return subprocess.run([mpiexec, "-n", str(n), sys.executable, str(here / "distributed" / script), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def mpirun():
+    """``mpirun(n, "script.py", *args, timeout=180)``: a real MPI job of ``n`` processes
+    running ``tests/distributed/script.py``; returns the CompletedProcess."""
+    return _run_mpi

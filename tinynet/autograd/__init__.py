@@ -11,7 +11,7 @@ differentiates whole functions (jacobian, hessian, vjp, jvp, hvp, vhp), and
 """
 from . import functional
 from .anomaly_mode import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
-from .engine import (backward, grad, register_post_accumulate_grad_hook, run_backward,
+from .engine import (backward, grad, queue_callback, register_post_accumulate_grad_hook, run_backward,
                      topological_order)
 from .op import Op, GraphFreedError
 from .function import Function, FunctionCtx, once_differentiable
@@ -23,5 +23,5 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable", "Op", "GraphFreedEr
            "run_backward", "topological_order", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "functional",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
-           "register_post_accumulate_grad_hook"]
+           "register_post_accumulate_grad_hook", "queue_callback"]
 

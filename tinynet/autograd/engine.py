@@ -14,8 +14,9 @@ RNN unroll) needs no recursion.
 
 Two optional extras cost one flag test when unused: in anomaly mode
 (``autograd.detect_anomaly``) each node's gradients are checked for NaN, and a leaf's
-``register_post_accumulate_grad_hook`` hooks run once per backward, after its ``.grad``
-received the gradient summed over all its uses.
+``register_post_accumulate_grad_hook`` hooks run once per backward, as soon as its ``.grad``
+has received the gradient summed over all its uses (during the walk, once the last node
+feeding it has run). ``queue_callback`` runs a function when the backward has finished.
 """
 from __future__ import annotations
 
@@ -147,9 +148,33 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     it, every gradient is a Tensor made by the nodes' differentiable ``backward`` formulas
     (:func:`_run_backward_tensors`).
     """
-    if create_graph:
-        return _run_backward_tensors(roots, root_grads, retain_graph, capture)
-    return _run_backward_arrays(roots, root_grads, retain_graph, capture)
+    _CALLBACKS.append([])
+    try:
+        if create_graph:
+            results = _run_backward_tensors(roots, root_grads, retain_graph, capture)
+        else:
+            results = _run_backward_arrays(roots, root_grads, retain_graph, capture)
+        queued = _CALLBACKS[-1]
+        while queued:  # a callback may queue another
+            queued.pop(0)()
+    finally:
+        _CALLBACKS.pop()
+    return results
+
+
+#: One list per backward in progress (a hook may start a nested one): the callbacks
+#: :func:`queue_callback` put there, run when that backward has finished.
+_CALLBACKS: list = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward now in progress has finished (every ``.grad``
+    written, every hook run). Only callable from inside a backward, e.g. from a gradient
+    hook: this is how DistributedDataParallel waits for its last all-reduce before
+    ``backward()`` returns (PyTorch's ``Variable._execution_engine.queue_callback``)."""
+    if not _CALLBACKS:
+        raise RuntimeError("queue_callback: no backward is running; call it from a hook during backward()")
+    _CALLBACKS[-1].append(callback)
 
 
 def _run_backward_tensors(roots, root_grads, retain_graph, capture):
@@ -227,6 +252,23 @@ def _run_backward_tensors(roots, root_grads, retain_graph, capture):
     return results
 
 
+def _last_uses(order):
+    """``{node: [leaves]}``: for each leaf with a post-accumulate hook (and no gradient hook,
+    whose sum is only hooked at the end), the last node in ``order`` that feeds it a
+    gradient. Once that node has run, the leaf's ``.grad`` is final for this backward, so its
+    hook can fire during the walk -- DDP starts a bucket's all-reduce there, overlapping the
+    communication with the rest of the backward."""
+    last = {}
+    for fn in order:
+        for inp in fn.inputs:
+            if inp.grad_fn is None and inp._requires_grad and not inp._hooks and id(inp) in POST_ACCUMULATE_HOOKS:
+                last[id(inp)] = (fn, inp)
+    final = {}
+    for fn, leaf in last.values():
+        final.setdefault(fn, []).append(leaf)
+    return final
+
+
 def _store_leaf_grad(leaf, g, stored, touched=None):
     """Accumulate the gradient array ``g`` into ``leaf.grad`` (array fast path).
 
@@ -269,7 +311,7 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
         results, to_leaf = [], None
     stored = set()
     pending = {}  # leaves with hooks: their gradient is summed first, then hooked once
-    touched = {}  # leaves with post-accumulate hooks whose .grad changed: called once, at the end
+    touched = {}  # leaves with post-accumulate hooks whose .grad changed: called once, when final
 
     def give_leaf(leaf, g):
         if leaf._hooks:
@@ -291,11 +333,21 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
         grads[fn] = grads[fn] + g if fn in grads else g
         roots_fn.append(fn)
 
+    order = topological_order(roots_fn)
+    final = _last_uses(order) if POST_ACCUMULATE_HOOKS and to_leaf is None else None
+
+    def fire(fn):
+        for leaf in final.pop(fn, ()):
+            if touched.pop(id(leaf), None) is not None:
+                _post_accumulate(leaf)
+
     prev, STATE.enabled = STATE.enabled, False  # (a bare save/restore: cheaper than the context manager)
     try:
-        for fn in topological_order(roots_fn):
+        for fn in order:
             g = grads.pop(fn, None)
             if g is None:
+                if final:
+                    fire(fn)
                 continue
             inputs = fn.inputs
             if fn._hooks:
@@ -341,6 +393,8 @@ def _run_backward_arrays(roots, root_grads, retain_graph, capture):
                     grads[nxt] = gi
             if not retain_graph:
                 fn.release()
+            if final:
+                fire(fn)
         for leaf, g in pending.values():
             g = _run_hooks_array(leaf._hooks, g, leaf, "a leaf tensor")
             if to_leaf is None:

@@ -143,10 +143,20 @@ def _bump(*tensors):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Combine ``tensor`` across ranks in place (sum, average, product, max or min)."""
+    return all_reduce_unchecked(tensor, op, async_op, check=True)
+
+
+def all_reduce_unchecked(tensor, op=ReduceOp.SUM, async_op=False, check=False):
+    """``all_reduce`` without the cross-rank shape/dtype exchange (``check=False``).
+
+    For callers that proved once that every rank passes the same buffers (DDP checks its
+    bucket layout at construction): the exchange is a blocking round trip per call, which
+    would make the ranks wait for each other at every gradient bucket."""
     _check_tensor(tensor, "all_reduce", "tensor")
     mpi_op = _op(op)
     buf, write_back = _host(tensor)
-    _agree(buf, "all_reduce")
+    if check:
+        _agree(buf, "all_reduce")
     if op is ReduceOp.AVG and buf.dtype.kind != "f":
         raise DTypeError(f"tinynet.distributed.all_reduce: ReduceOp.AVG needs a floating tensor, got {tensor.dtype}")
     req = comm().Iallreduce(_mpi().IN_PLACE, buf, mpi_op)

@@ -7,7 +7,7 @@
 ``nn.functional`` is ``tinynet.functional``; ``nn.init`` initialises weights; ``nn.utils``
 clips gradients.
 """
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import *  # noqa: F401,F403
 from .containers import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
@@ -29,3 +29,4 @@ from .fold import *  # noqa: F401,F403
 from .pixelshuffle import *  # noqa: F401,F403
 from .parameter import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
+from .parallel.sync_batchnorm import SyncBatchNorm  # noqa: F401

@@ -1,0 +1,30 @@
+"""DistributedDataParallel over real MPI processes (``mpiexec -n 2`` and ``-n 3``).
+
+The checks run inside the MPI job (tests/distributed/ddp_check.py), in float64: 20 SGD and
+Adam steps of DDP over 2 and 3 ranks (even and uneven shares, one bucket and many) equal one
+process training on the concatenated batch to 1e-10; buckets start during the backward
+pass; ``no_sync`` accumulation equals the large batch; ``find_unused_parameters``;
+``broadcast_buffers``; ``state_dict`` keys; different models across ranks are refused.
+"""
+from __future__ import annotations
+
+import pytest
+
+import tinynet as tn
+import tinynet.distributed as dist
+from tinynet.nn.parallel import DistributedDataParallel
+
+pytestmark = pytest.mark.skipif(not dist.is_available(), reason="needs the distributed extra")
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_ddp_equals_one_process_on_the_whole_batch(mpirun, n):
+    proc = mpirun(n, "ddp_check.py")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("all DDP checks passed") == n
+    assert proc.stdout.count("adam batch 12 buckets 5 ok") == n
+
+
+def test_ddp_needs_a_process_group_and_a_module():
+    with pytest.raises(RuntimeError, match="not initialized"):
+        DistributedDataParallel(tn.nn.Linear(2, 2))

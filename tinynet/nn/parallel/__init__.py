@@ -1,0 +1,15 @@
+"""``tinynet.nn.parallel``: training one model with several processes (PyTorch's and Megatron-LM's names).
+
+- :class:`DistributedDataParallel` -- data parallelism: every rank holds the whole model,
+  sees its share of the batch, and the gradients are averaged across ranks (bucketed
+  all-reduces overlapped with the backward pass).
+- :class:`SyncBatchNorm` -- batch normalization whose statistics span every rank's batch.
+- :class:`ColumnParallelLinear`, :class:`RowParallelLinear` and the tensor-parallel
+  attention/MLP blocks -- tensor (model) parallelism: one layer's weight split across ranks.
+- :class:`Pipeline` -- pipeline parallelism: consecutive layers on consecutive ranks,
+  micro-batches flowing through them on the GPipe schedule.
+
+Every part runs on :mod:`tinynet.distributed` (MPI for cpu tensors, NCCL for cuda tensors).
+"""
+from .distributed import DistributedDataParallel  # noqa: E402,F401
+from .sync_batchnorm import SyncBatchNorm
