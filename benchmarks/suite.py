@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from . import machine, micro, workloads as W
+from . import bench_distributed, machine, micro, workloads as W
 from ._timing import alternate, fmt_time
 from .frameworks import tinynet_lib, torch_lib
 
@@ -142,6 +142,12 @@ def run(quick=False, only=None, device="all", log=print, clock="wall"):
             out = _group(builders, rounds, block_s, timer)
             res["micro"].append({"op": op, "size": size, "size_label": size_label, "results": out,
                                  "ratios": {dev: _ratio(out, f"tinynet/{dev}", f"torch/{dev}") for dev in ("cpu", "cuda")}})
+    if wanted("DDP") and device != "cuda" and clock == "wall":
+        log(f"[{time.perf_counter() - t_start:6.1f}s] DDP: 2 processes x 1 thread vs 1 process x 2 threads")
+        try:
+            res["distributed"] = bench_distributed.run(quick=quick, log=log)
+        except RuntimeError as exc:  # no mpiexec (the distributed extra is not installed)
+            res["not_timed"]["DDP"] = str(exc).splitlines()[0]
     res["elapsed_s"] = time.perf_counter() - t_start
     return res
 
@@ -215,6 +221,8 @@ def markdown(res) -> str:
                          f"{_fmt_ratio(e['ratios']['cpu'])} | {_cell(r, 'tinynet/cuda', absent)} | "
                          f"{_cell(r, 'torch/cuda', absent)} | {_fmt_ratio(e['ratios']['cuda'])} |")
         lines += ["", "Sizes: " + "; ".join(f"{op}: {spec[1]}" for op, spec in micro.MICRO.items()) + "."]
+    if res.get("distributed"):
+        lines += ["", bench_distributed.markdown(res["distributed"])]
     if absent:
         lines += ["", "Not timed: " + "; ".join(f"{k}: {v}" for k, v in absent.items()) + "."]
     return "\n".join(lines) + "\n"
@@ -290,4 +298,5 @@ def write(res, out_dir) -> list:
     js = os.path.join(out_dir, "results.json")
     with open(js, "w") as fh:
         json.dump(res, fh, indent=1, default=str)
-    return [md, js] + plots(res, out_dir)
+    extra = bench_distributed.plot(res["distributed"], out_dir) if res.get("distributed") else []
+    return [md, js] + plots(res, out_dir) + extra

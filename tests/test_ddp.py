@@ -28,3 +28,19 @@ def test_ddp_equals_one_process_on_the_whole_batch(mpirun, n):
 def test_ddp_needs_a_process_group_and_a_module():
     with pytest.raises(RuntimeError, match="not initialized"):
         DistributedDataParallel(tn.nn.Linear(2, 2))
+
+
+def test_the_scaling_benchmark_runs_end_to_end():
+    """benchmarks/bench_distributed.py: one tiny measurement through mpiexec (figures live in
+    the benchmark's report, never in asserts) and the ring all-reduce model's formula."""
+    from benchmarks import bench_distributed as bd
+
+    out = bd._launch("W1", 2, 1, steps=1, caps=[0.05, 25], log=lambda m: None)
+    assert out["nproc"] == 2 and out["local_batch"] == 64 and out["buckets"] >= 1
+    assert set(out["median_s"]) == {"ddp_0.05", "ddp_25", "local", "comm"}
+    assert out["gradient_bytes"] == 4 * (784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10)
+    row = next(r for r in bd.ring_model() if r["gpus"] == 8 and r["hidden"] == 0.0 and r["link"].startswith("NVLink")
+               and r["model"].startswith("GPT-2"))
+    bandwidth, latency = bd.LINKS[row["link"]]
+    assert abs(row["t_comm_s"] - (2 * 7 / 8 * 4 * 124e6 / bandwidth + 14 * latency)) < 1e-12
+    assert abs(row["efficiency"] - 0.25 / (0.25 + row["t_comm_s"])) < 1e-12

@@ -11,14 +11,14 @@ from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Sub
 from .datasets import (load_digits, make_blobs, make_moons, make_regression, make_separable,
                        make_spirals)
 from .loader import DataLoader, default_collate, default_convert
-from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
-                      WeightedRandomSampler)
+from .sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
 from .worker import WorkerInfo, get_worker_info
 from .mnist import load_mnist, load_mnist_csv, load_mnist_idx, read_idx
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
            "random_split", "DataLoader", "default_collate", "default_convert", "Sampler", "SequentialSampler",
-           "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "get_worker_info",
-           "WorkerInfo", "transforms", "datasets", "load_digits", "make_moons", "make_spirals",
+           "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DistributedSampler",
+           "get_worker_info", "WorkerInfo", "transforms", "datasets", "load_digits", "make_moons", "make_spirals",
            "make_regression", "make_blobs", "make_separable", "load_mnist", "load_mnist_idx",
            "load_mnist_csv", "read_idx"]

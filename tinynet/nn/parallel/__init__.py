@@ -13,3 +13,4 @@ Every part runs on :mod:`tinynet.distributed` (MPI for cpu tensors, NCCL for cud
 """
 from .distributed import DistributedDataParallel  # noqa: E402,F401
 from .sync_batchnorm import SyncBatchNorm
+from .pipeline import Pipeline  # noqa: F401

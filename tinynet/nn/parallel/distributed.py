@@ -42,7 +42,7 @@ import numpy as _np
 from ...autograd.engine import queue_callback, topological_order
 from ...autograd.grad_mode import STATE as _GRAD_STATE, no_grad
 from ...backend.errors import ArgumentError, DeviceError, ShapeError
-from ...distributed import collectives as _coll
+from ...distributed import collectives as _coll, progress as _progress
 from ...distributed.process_group import ReduceOp, get_rank, get_world_size, is_initialized
 from ...tensor.tensor import Tensor
 from ..module import Module
@@ -162,7 +162,9 @@ class DistributedDataParallel(Module):
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
                 self._where[id(p)] = (b, i)
-        self._armed = False        # a forward with sync on happened: the next backward reduces
+        self._holding = False      # the MPI progress thread is probing for this backward's buckets
+        self.progress_thread = True
+        self._armed = False        # a forward with sync on happened: its backward reduces
         self._started = False      # this backward's finishing callback is queued
         self._next_launch = 0
         self._used = _np.zeros(len(params), dtype=_np.int32)
@@ -244,6 +246,9 @@ class DistributedDataParallel(Module):
                 self._mark_ready(p, None)
 
     def _reset(self):
+        if self._holding:
+            _progress.release()
+            self._holding = False
         self._started = False
         self._next_launch = 0
         self._used[:] = 0
@@ -292,6 +297,8 @@ class DistributedDataParallel(Module):
             bucket = self._buckets[self._next_launch]
             if bucket.ready < len(bucket.params):
                 return
+            if not self._holding and self.progress_thread:
+                self._holding = _progress.hold()
             flat = Tensor._make(bucket.flat, bucket.params[0].device)
             bucket.work = _coll.all_reduce_unchecked(flat, ReduceOp.AVG, async_op=True)
             self._next_launch += 1
@@ -327,6 +334,7 @@ class DistributedDataParallel(Module):
                     p.grad.array[...] = avg
                     p.grad._version[0] += 1
         self._reset()
+        self._armed = False  # one reduction per forward: later backwards (another wrapper's) are not ours
 
     # --- the plain module's view --------------------------------------------------------------
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
