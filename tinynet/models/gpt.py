@@ -7,12 +7,18 @@
 Trained with cross-entropy on every next-token prediction at once (the causal mask
 stops a position from seeing the token it must predict). :meth:`GPTMini.generate`
 samples one token at a time, feeding each back in.
+
+Tensor-parallel (Megatron-LM style) on several processes: ``model.parallelize_tensor()``
+splits every block's attention heads and MLP hidden units across the ranks of the default
+process group (embeddings, final norm and head stay replicated); see
+:mod:`tinynet.nn.parallel.tensor_parallel_blocks`.
 """
 from __future__ import annotations
 
 import numpy as _np
 
 from ..autograd.grad_mode import no_grad
+from ..backend.errors import ShapeError
 from ..nn import init
 from ..nn.containers import ModuleList
 from ..nn.dropout import Dropout
@@ -20,6 +26,8 @@ from ..nn.embedding import Embedding
 from ..nn.layer_norm import LayerNorm
 from ..nn.linear import Linear
 from ..nn.module import Module
+from ..nn.parallel.tensor_parallel import tensor_parallel_world
+from ..nn.parallel.tensor_parallel_blocks import parallelize_tensor as _parallelize_tensor
 from ..nn.transformer import TransformerDecoderBlock
 from ..tensor.tensor import Tensor
 
@@ -94,6 +102,39 @@ class GPTMini(Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x))
+
+    def parallelize_tensor(self):
+        """Run this model tensor-parallel (Megatron-LM style) over the default process group; in place.
+
+        Every ``TransformerDecoderBlock`` becomes a ``nn.parallel.TensorParallelDecoderBlock``:
+        rank ``r`` of ``P`` keeps attention heads ``r*H/P .. (r+1)*H/P`` and MLP hidden units
+        ``r*4d/P .. (r+1)*4d/P``, and each block costs two all-reduces in forward and two in
+        backward. Token/position embeddings, ``ln_f`` and ``head`` stay replicated (every
+        rank computes them alike and gets their full gradient), so the logits, the loss and
+        every gradient equal the unsplit model's; ``forward``, ``generate`` and training
+        code are unchanged. Every rank gets rank 0's values. Call it on every rank, after
+        ``init_process_group`` and before creating the optimizer; returns ``self``::
+
+            dist.init_process_group("mpi")
+            model = GPTMini(vocab, n_heads=4, d_model=128).parallelize_tensor()
+            opt = optim.AdamW(model.parameters(), lr=3e-4)
+
+        ``n_heads`` and ``4 * d_model`` must divide by the world size. Afterwards
+        ``state_dict()`` holds this rank's shards (keys ``blocks.i.attn.qkv.weight``, ...);
+        ``block.to_block()`` gathers a block back into an unsplit ``TransformerDecoderBlock``.
+        """
+        world, _ = tensor_parallel_world("GPTMini.parallelize_tensor")
+        d, h = self.config["d_model"], self.config["n_heads"]
+        if h % world or (4 * d) % world:
+            raise ShapeError(
+                f"GPTMini.parallelize_tensor: n_heads={h} and the MLP width 4 * d_model={4 * d} must both divide "
+                f"by the world size {world} (each rank keeps n_heads / {world} heads and 4 * d_model / {world} "
+                f"hidden units); run on a world size dividing both, or build the model with other sizes"
+            )
+        if not any(isinstance(b, TransformerDecoderBlock) for b in self.blocks):
+            raise RuntimeError("GPTMini.parallelize_tensor: the model is already tensor-parallel")
+        _parallelize_tensor(self)
+        return self
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None, seed=None):
         """Extend ``idx`` (N, T) by ``max_new_tokens`` sampled tokens; returns (N, T + new).

@@ -13,4 +13,5 @@ Every part runs on :mod:`tinynet.distributed` (MPI for cpu tensors, NCCL for cud
 """
 from .distributed import DistributedDataParallel  # noqa: E402,F401
 from .sync_batchnorm import SyncBatchNorm
+from .tensor_parallel_blocks import (ColumnParallelLinear, CopyToTensorParallelRegion, GatherFromTensorParallelRegion, ReduceFromTensorParallelRegion, RowParallelLinear, ScatterToTensorParallelRegion, TensorParallelDecoderBlock, TensorParallelMLP, TensorParallelSelfAttention, copy_to_tensor_parallel_region, gather_from_tensor_parallel_region, parallelize_tensor, reduce_from_tensor_parallel_region, scatter_to_tensor_parallel_region)  # noqa: F401,E501
 from .pipeline import Pipeline  # noqa: F401
