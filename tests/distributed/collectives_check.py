@@ -74,18 +74,74 @@ def main():
     elif rank == n - 1:
         dist.send(tn.tensor([7, rank]), dst=0)
 
-    # a mismatch across ranks is an error naming both ranks' tensors
+    # a mismatch across ranks is an error naming both ranks' tensors (shape, then dtype)
     shape = (2, 2) if rank == 0 else (3, 2)
+    other = 1 if rank == 0 else 0
     try:
         dist.all_reduce(tn.zeros(*shape, dtype=tn.float64))
     except ValueError as exc:
-        assert "rank" in str(exc) and "(2, 2)" in str(exc) and "(3, 2)" in str(exc), exc
+        assert isinstance(exc, RuntimeError), type(exc)
+        assert f"rank {rank} has" in str(exc) and "(2, 2)" in str(exc) and "(3, 2)" in str(exc), exc
     else:
         raise AssertionError("mismatched shapes were not refused")
+    dtype = tn.float64 if rank == 0 else tn.float32
+    try:
+        dist.broadcast(tn.zeros(2, dtype=dtype), src=0)
+    except TypeError as exc:
+        assert "float64" in str(exc) and "float32" in str(exc) and f"rank {other}" in str(exc), exc
+    else:
+        raise AssertionError("mismatched dtypes were not refused")
+
+    # asynchronous forms of the other collectives
+    t = tn.tensor(data(rank))
+    work = dist.broadcast(t, src=0, async_op=True)
+    work.wait()
+    np.testing.assert_array_equal(t.numpy(), everyone[0])
+    out = tn.zeros(2, 3, dtype=tn.float64)
+    work = dist.reduce_scatter_tensor(out, tn.tensor(big[rank]), op=dist.ReduceOp.AVG, async_op=True)
+    assert work.wait()
+    np.testing.assert_allclose(out.numpy(), (sum(big) / n)[2 * rank:2 * rank + 2])
+
+    # wrong arguments: clear errors before anything moves
+    for call, kind, words in (
+            (lambda: dist.broadcast(tn.ones(2), src=n), ValueError, f"src={n} is not a rank"),
+            (lambda: dist.all_gather_into_tensor(tn.zeros(5), tn.ones(2)), ValueError, f"of shape ({2 * n},)"),
+            (lambda: dist.all_gather([tn.zeros(2)], tn.ones(2)) if n > 1 else (_ for _ in ()).throw(
+                ValueError("list of 1")), ValueError, "list of"),
+            (lambda: dist.all_reduce(tn.ones(2, dtype=tn.int64), op=dist.ReduceOp.AVG), TypeError, "floating"),
+            (lambda: dist.all_reduce(tn.ones(2), op="sum"), ValueError, "unknown reduce op"),
+            (lambda: dist.all_reduce(np.ones(2)), TypeError, "must be a Tensor")):
+        try:
+            call()
+        except kind as exc:
+            assert words in str(exc), (words, exc)
+        else:
+            raise AssertionError(f"no error for {words!r}")
+
+    # cuda tensors in an MPI group go through a host copy (on the simulated GPU in CI) and
+    # stay on the GPU
+    if "cuda" in tn.backend.available_devices():
+        t = tn.tensor(data(rank), device="cuda")
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)
+        assert t.device == "cuda"
+        np.testing.assert_allclose(t.cpu().numpy(), sum(everyone) / n, rtol=1e-12)
+        t = tn.tensor(data(rank), device="cuda")
+        dist.broadcast(t, src=n - 1)
+        np.testing.assert_array_equal(t.cpu().numpy(), everyone[n - 1])
+        out = tn.zeros(3 * n, 4, dtype=tn.float64, device="cuda")
+        dist.all_gather_into_tensor(out, tn.tensor(data(rank), device="cuda"))
+        assert out.device == "cuda"
+        np.testing.assert_array_equal(out.cpu().numpy(), np.concatenate(everyone))
+        recv_buf = tn.zeros(3, 4, dtype=tn.float64, device="cuda")
+        pending = dist.irecv(recv_buf, src=prv)
+        dist.send(tn.tensor(data(rank), device="cuda"), dst=nxt)
+        assert pending.result() == prv and recv_buf.device == "cuda"
+        np.testing.assert_array_equal(recv_buf.cpu().numpy(), everyone[prv])
 
     dist.barrier()
     dist.destroy_process_group()
-    print(f"rank {rank}/{n}: all collectives agree with NumPy", flush=True)
+    devices = "+".join(tn.backend.available_devices())
+    print(f"rank {rank}/{n}: all collectives agree with NumPy on {devices}", flush=True)
 
 
 if __name__ == "__main__":

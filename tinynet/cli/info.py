@@ -1,9 +1,11 @@
-"""``tinynet info``: devices (is cuda real, simulated or absent, and why), versions, kernels, models."""
+"""``tinynet info``: devices (is cuda real, simulated or absent, and why), versions, kernels, models,
+and the engines of training on several processes (MPI through mpi4py; NCCL through CuPy)."""
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
 
@@ -50,6 +52,71 @@ def _kernels(kind):
     return out
 
 
+# Run in a child interpreter: asks the MPI library for its version without starting MPI
+# (MPI_Get_library_version may be called before MPI_Init), so `tinynet info` never initializes
+# MPI in a process that may later want to (a notebook calling collect(), then init_process_group).
+_MPI_PROBE = """
+import json, mpi4py
+mpi4py.rc.initialize = False
+mpi4py.rc.finalize = False
+from mpi4py import MPI
+print(json.dumps({"library": MPI.Get_library_version(), "standard": "%d.%d" % MPI.Get_version()}))
+"""
+
+
+def _mpi_library():
+    """``(library version string, MPI standard version)`` from mpi4py's MPI library."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None:  # already loaded in this process: ask it directly
+        return mpi.Get_library_version(), "%d.%d" % mpi.Get_version()
+    proc = subprocess.run([sys.executable, "-c", _MPI_PROBE], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"mpi4py could not load its MPI library: {last}")
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    return doc["library"], doc["standard"]
+
+
+def mpi_info() -> dict:
+    """MPI for ``init_process_group("mpi")``: mpi4py's version, the MPI library's version
+    string (``MPI_Get_library_version``) and standard, and the mpiexec that ``--nproc`` and
+    ``python -m tinynet.distributed.run`` would use."""
+    from ..distributed.launcher import INSTALL_HINT, find_mpiexec
+
+    version = _version("mpi4py")
+    if version is None:
+        return {"status": "not installed", "reason": "mpi4py is not installed; " + INSTALL_HINT}
+    out = {"status": "available", "mpi4py": version}
+    try:
+        out["library"], out["standard"] = _mpi_library()
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:  # diagnostic: report, don't crash
+        out.update(status="broken", reason=str(exc))
+    try:
+        out["mpiexec"] = find_mpiexec()
+    except RuntimeError as exc:
+        out["mpiexec"] = None
+        out.setdefault("reason", str(exc))
+    return out
+
+
+def nccl_info() -> dict:
+    """NCCL for GPU collectives, through CuPy's ``cupy.cuda.nccl``: its version, or why not."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is None:
+        return {"status": "not available", "reason": "needs CuPy and a GPU"}
+    try:
+        from cupy.cuda import nccl
+
+        code = int(nccl.get_version())
+    except Exception as exc:  # ImportError (CuPy built without NCCL), a missing libnccl, ...
+        return {"status": "not available", "reason": f"CuPy has no usable NCCL ({type(exc).__name__}: {exc})"}
+    # NCCL encodes its version as major*10000 + minor*100 + patch since 2.9 (major*1000 + ... before).
+    major, rest = divmod(code, 10000) if code >= 20900 else divmod(code, 1000)
+    minor, patch = divmod(rest, 100)
+    return {"status": "available", "version": f"{major}.{minor}.{patch}", "version_code": code}
+
+
 def collect() -> dict:
     import tinynet
     from ..backend import allocator, registry, threads
@@ -90,7 +157,25 @@ def collect() -> dict:
         "kernels": {"cpu": _kernels("cpu"), "cuda": _kernels("cuda")},
         "models": registered,
         "train_recipes": models,
+        "distributed": {"mpi": mpi_info(), "nccl": nccl_info()},
     }
+
+
+def format_mpi(mpi: dict) -> str:
+    """One line: mpi4py and MPI library versions and the mpiexec, or why MPI is unusable."""
+    if mpi["status"] == "not installed":
+        return f"not available -- {mpi['reason']}"
+    if mpi["status"] == "broken":
+        return f"mpi4py {mpi['mpi4py']}, but {mpi['reason']}"
+    first = " ".join(mpi["library"].strip().splitlines()[0].split()) if mpi["library"].strip() else "unknown library"
+    where = f"mpiexec {mpi['mpiexec']}" if mpi.get("mpiexec") else f"no mpiexec ({mpi.get('reason')})"
+    return f"mpi4py {mpi['mpi4py']}, {first} (MPI {mpi['standard']}), {where}"
+
+
+def format_nccl(nccl: dict) -> str:
+    if nccl["status"] == "available":
+        return f"NCCL {nccl['version']} (through cupy.cuda.nccl)"
+    return f"not available ({nccl['reason']})"
 
 
 def run(args) -> int:
@@ -107,6 +192,9 @@ def run(args) -> int:
               "simulated": lambda c: f"simulated -- {c['reason']}",
               "absent": lambda c: f"absent -- {c['reason']}"}[cuda["status"]](cuda)
     print(f"  cuda   {detail}")
+    print("distributed:")
+    print(f"  mpi    {format_mpi(info['distributed']['mpi'])}")
+    print(f"  nccl   {format_nccl(info['distributed']['nccl'])}")
     alloc = info["host_allocator"]
     print("host memory: " + (f"freed blocks kept for reuse (glibc mmap threshold {alloc['mmap_threshold'] >> 20} MiB; "
                              "TINYNET_MALLOC_TUNING=0 turns this off)" if alloc["applied"]

@@ -18,6 +18,17 @@ at; to train on, give the remaining epochs a schedule of their own with ``--sche
 and/or ``--lr``: the new schedule starts at the resumed epoch, from ``--lr`` (default: the
 run's base rate), and spans the remaining epochs. Other options cannot change on resume.
 
+**Several processes** (``--nproc N``): the command starts itself again as an MPI job of N
+processes (``mpiexec -n N``, the MPI of ``pip install "tinynet[distributed]"``; running
+``mpiexec -n N tinynet train ...`` yourself does the same). Every process builds the same
+model, data and loaders; the model is wrapped in ``DistributedDataParallel`` (its BatchNorm
+layers become ``SyncBatchNorm``, whose statistics span all processes) and each process
+trains on its share of every global batch of ``--batch-size`` samples (uneven shares are
+fine). The result is the model one process would train with the same options, up to float
+round-off -- except with dropout, whose masks each process draws for itself. Rank 0 alone
+prints and writes the files; the checkpoint holds the plain model, so ``--resume`` works
+with any number of processes (``--nproc`` is not part of the run's settings).
+
 Exit status: 0 on success; 1 if training diverged (the last good checkpoint is kept), an
 output file could not be written, or a checkpoint is unusable; 2 for usage errors.
 """
@@ -38,7 +49,11 @@ from .recipes import RECIPES, get as get_recipe
 
 # Options a resumed run takes from the command line; everything else (model, data, optimizer,
 # seed) comes from the checkpoint's config, so the run continues unchanged.
-RESUME_OVERRIDES = ("epochs", "out", "device", "no_progress", "resume")
+RESUME_OVERRIDES = ("epochs", "out", "device", "no_progress", "resume", "nproc")
+# Options that say how to run, not what: never saved in the checkpoint's config.
+NOT_SAVED = ("nproc",)
+# Environment variables in which MPI launchers give each process the job's size.
+MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 # Options that, given on resume, start a new learning-rate schedule at the resumed epoch.
 SCHEDULE_OPTIONS = ("scheduler", "lr")
 # Schedules whose shape depends on the planned number of epochs.
@@ -70,6 +85,9 @@ def define_options(p):
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue from a checkpoint (its settings are reused; --epochs is the new total)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=positive_int, default=None, metavar="N",
+                   help="train with N processes (MPI, data parallel: each takes its share of every batch; the same "
+                        "model as one process). Needs `pip install \"tinynet[distributed]\"` (default: 1)")
     for name, recipe in sorted(RECIPES.items()):
         if recipe.add_arguments is not None:
             recipe.add_arguments(p.add_argument_group(f"{name} options"))
@@ -231,25 +249,147 @@ def _setup(args):
     return recipe, setup
 
 
+def mpi_world_size() -> int:
+    """The size of the MPI job this process belongs to (1 outside one), read from the
+    launcher's environment variables, without starting MPI."""
+    for name in MPI_SIZE_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
 def run(args) -> int:
+    world = mpi_world_size()
+    if world > 1:  # one process of an MPI job (started by --nproc, or by mpiexec directly)
+        if args.nproc is not None and args.nproc != world:
+            raise CLIError(f"--nproc {args.nproc} but this process is one of {world} started by mpiexec; give --nproc "
+                           f"{world} or leave it out (mpiexec decides the number of processes)")
+        return _run_rank(args)
+    if args.nproc is not None and args.nproc > 1:
+        return _launch(args)
+    return _train(args)
+
+
+def _launch(args) -> int:
+    """``--nproc N``: check what can be checked here, then run this command as N MPI processes."""
+    import importlib.util
+
+    from ..distributed.launcher import command, find_mpiexec, job_environment, run_attached
+    from .trainer import prepare_out_dir
+
+    if args.resume:
+        _merge_resume(args)
+    recipe = get_recipe(args.model)
+    dataset = args.dataset or recipe.datasets[0]
+    if dataset not in recipe.datasets:
+        raise CLIError(f"--model {args.model} has no dataset {dataset!r}; choose one of {', '.join(recipe.datasets)}")
+    apply_defaults(args, recipe)
+    if args.nproc > args.batch_size:
+        raise CLIError(f"--nproc {args.nproc} is more than --batch-size {args.batch_size}: every batch is split across "
+                       f"the processes, so each needs at least one sample of it; use --nproc {args.batch_size} or "
+                       f"fewer, or a --batch-size of at least {args.nproc}")
+    if importlib.util.find_spec("mpi4py") is None:
+        raise CLIError("--nproc needs mpi4py and an MPI library: install them with `pip install \"tinynet[distributed]\"` "
+                       "(from a checkout: `pip install -e \".[distributed]\"`)", code=1)
+    try:
+        find_mpiexec()
+    except RuntimeError as exc:
+        raise CLIError(f"--nproc: {exc}", code=1) from None
+    if args.out is None:
+        args.out = fresh_run_dir(os.path.join("runs", f"{args.model}-{dataset}"))
+    try:
+        prepare_out_dir(args.out)  # before starting N processes: a bad --out is one line
+    except OSError as exc:
+        raise CLIError(exc, code=1) from None
+    # Every process runs this same command; --out is fixed here so that all agree on it.
+    extra = [] if "out" in explicit_options(args._argv) else ["--out", args.out]
+    argv = command(args.nproc, "tinynet", [*args._argv, *extra], module=True)
+    print(f"tinynet train: starting {args.nproc} processes: {' '.join(argv)}", file=sys.stderr, flush=True)
+    return run_attached(argv, job_environment(args.nproc))
+
+
+def _run_rank(args) -> int:
+    """One process of a ``--nproc`` job: join the process group, train, leave.
+
+    Errors every process meets at the same point (bad options, a diverged loss, an empty
+    loader) end every process with the same status and rank 0 prints the message. An error
+    only one process meets (rank 0 failing to write a file) would leave the others waiting in
+    their next collective, so that process prints it and aborts the whole job.
+    """
+    from .. import distributed as dist
+    from ..distributed.process_group import comm
+
+    # cuda models: NCCL between GPUs (one per rank) when CuPy has it; otherwise MPI (host copies)
+    on_gpu = str(getattr(args, "device", "cpu") or "cpu").startswith("cuda")
+    dist.init_process_group("nccl" if on_gpu and dist.is_nccl_available() else "mpi")
+    rank = dist.get_rank()
+    try:
+        code = _train(args, distributed=True)
+    except _RankLocalError as exc:
+        print(f"tinynet train: error: rank {rank}: {exc}", file=sys.stderr, flush=True)
+        comm().Abort(exc.code)
+        raise  # not reached: Abort ends the process
+    except CLIError as exc:
+        dist.destroy_process_group()
+        if rank == 0:
+            raise
+        return exc.code
+    dist.destroy_process_group()
+    return code
+
+
+class _RankLocalError(CLIError):
+    """A failure only this process of a job meets (e.g. rank 0 cannot write a file)."""
+
+
+def _distribute(model, device):
+    """Wrap ``model`` for data-parallel training: BatchNorm layers become SyncBatchNorm (batch
+    statistics over every process, so N processes normalize as one would), then DDP."""
+    from .. import nn
+    from ..nn.normalization import _BatchNorm
+    from ..nn.parallel import DistributedDataParallel
+
+    if any(isinstance(m, _BatchNorm) and not isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.to(device)
+    return DistributedDataParallel(model)
+
+
+def _train(args, distributed=False) -> int:
     from .trainer import NonFiniteLossError, Trainer, prepare_out_dir
 
     start = time.perf_counter()
+    rank = 0
+    if distributed:
+        from .. import distributed as dist
+
+        rank, world = dist.get_rank(), dist.get_world_size()
+    say = print if rank == 0 else (lambda *a, **k: None)
     ck, new_schedule = _merge_resume(args) if args.resume else (None, False)
     recipe, setup = _setup(args)
     if args.out is None:
         args.out = fresh_run_dir(os.path.join("runs", f"{args.model}-{args.dataset}"))
     if ck is None:
         args.schedule_start, args.schedule_epochs = 0, args.epochs
-    try:
-        prepare_out_dir(args.out)  # before any work: a bad --out is one line, not a lost run
-    except OSError as exc:
-        raise CLIError(exc, code=1) from None
-    optimizer = build_optimizer(args.optimizer, setup.model.parameters(), args.lr, args.weight_decay, args.momentum)
+    if rank == 0:
+        try:
+            prepare_out_dir(args.out)  # before any work: a bad --out is one line, not a lost run
+        except OSError as exc:
+            raise (_RankLocalError if distributed else CLIError)(exc, code=1) from None
+    model = setup.model
+    if distributed:
+        if world > args.batch_size:
+            raise CLIError(f"{world} processes but --batch-size {args.batch_size}: every batch is split across the "
+                           f"processes, so each needs at least one sample of it; use at most {args.batch_size} "
+                           "processes or a larger --batch-size")
+        model = _distribute(setup.model, resolve_device(args.device))
+    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay, args.momentum)
     scheduler = build_scheduler(args.scheduler, optimizer, args.schedule_epochs)
-    trainer = Trainer(setup.model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
+    config = {k: v for k, v in config_of(args).items() if k not in NOT_SAVED}
+    trainer = Trainer(model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
                       None if new_schedule else scheduler, task=setup.task, forward=setup.forward,
-                      predict=setup.predict, out_dir=args.out, progress=not args.no_progress, config=config_of(args),
+                      predict=setup.predict, out_dir=args.out, progress=not args.no_progress, config=config,
                       extra=setup.extra, clip_grad_norm=args.clip_grad_norm, num_classes=setup.num_classes)
     if ck is not None:
         try:
@@ -262,11 +402,23 @@ def run(args) -> int:
                 group["lr"] = args.lr
                 group.pop("initial_lr", None)
             trainer.scheduler = build_scheduler(args.scheduler, optimizer, args.schedule_epochs)
-    n_params = sum(p.numel() for p in setup.model.parameters())
-    print(f"training {args.model} on {args.dataset} ({len(setup.train_loader.dataset)} train samples) on "
-          f"{args.device}: {n_params:,} parameters, {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
-          f"{args.epochs} epochs, seed {args.seed}, writing to {args.out}"
-          + (f", resuming from {args.resume} (epoch {ck['epoch']})" if ck else ""))
+    n_params = sum(p.numel() for p in trainer.model.parameters())
+    if distributed:
+        try:
+            trainer.check_shares()  # (fit checks it too; here it comes before the first line is printed)
+        except ValueError as exc:
+            raise CLIError(exc, code=1) from None
+        from .trainer import share
+
+        sizes = sorted({hi - lo for lo, hi in (share(args.batch_size, r, world) for r in range(world))}, reverse=True)
+        batch = (f"batch {args.batch_size} split across {world} processes "
+                 f"({' or '.join(map(str, sizes))} samples each)")
+    else:
+        batch = f"batch {args.batch_size}"
+    say(f"training {args.model} on {args.dataset} ({len(setup.train_loader.dataset)} train samples) on "
+        f"{args.device}: {n_params:,} parameters, {args.optimizer} lr {args.lr:g}, {batch}, "
+        f"{args.epochs} epochs, seed {args.seed}, writing to {args.out}"
+        + (f", resuming from {args.resume} (epoch {ck['epoch']})" if ck else ""))
     try:
         # A diverging run overflows on its way to NaN; the NaN message says it all, so NumPy's
         # RuntimeWarnings (overflow, invalid value) are not printed before it.
@@ -279,13 +431,15 @@ def run(args) -> int:
                 trainer.write_results(test)
     except NonFiniteLossError as exc:
         raise CLIError(exc, code=1) from None
-    except (ValueError, OSError) as exc:  # empty data, an unwritable output folder, a full disk
+    except OSError as exc:  # an unwritable output folder, a full disk: only rank 0 writes
+        raise (_RankLocalError if distributed else CLIError)(exc, code=1) from None
+    except ValueError as exc:  # empty data
         raise CLIError(exc, code=1) from None
     if test is not None:
-        print(format_report(test, "test"))
+        say(format_report(test, "test"))
     elapsed = time.perf_counter() - start
-    print(f"done in {elapsed:.1f} s; wrote {trainer.checkpoint_path}, metrics.csv, metrics.json, curves.png "
-          f"in {args.out}")
+    say(f"done in {elapsed:.1f} s; wrote {trainer.checkpoint_path}, metrics.csv, metrics.json, curves.png "
+        f"in {args.out}")
     return 0
 
 

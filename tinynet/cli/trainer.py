@@ -30,6 +30,27 @@ previous checkpoint and metrics intact; the error is an ``OSError`` naming the f
 **Restoring** (:meth:`Trainer.load_checkpoint`) is all or nothing: the checkpoint's
 structure is checked first (:func:`check_checkpoint`), then model, optimizer, scheduler and
 random states are loaded; if any part is refused, every one of them is put back as it was.
+
+**Several processes** (data parallel): pass the model wrapped in
+:class:`~tinynet.nn.parallel.DistributedDataParallel` (after
+``tinynet.distributed.init_process_group``) and give every rank the *same* loaders (same
+data, same seed). Each rank then draws the same global batch of ``B`` samples and trains on
+its own slice of it: rank ``r`` of ``N`` takes ``B // N`` rows, plus one of the ``B % N``
+left over when ``r < B % N``. DDP averages the gradients over ranks, so rank ``r``'s loss
+(the mean over its ``n_r`` targets) is scaled by ``N * n_r / n``: then
+
+    (1/N) * sum_r grad(N * n_r / n * L_r) = sum_r (n_r / n) * grad L_r = grad L
+
+the gradient of the mean over the whole global batch of ``n`` targets, as one process would
+compute it, even when the slices are uneven. One small all-reduce per step sums the ranks'
+target counts, losses and correct predictions, so every rank knows the global batch loss
+(a NaN on any rank stops every rank at the same step) and rank 0 reports exactly the numbers
+one process would. Validation and test run on every rank with the plain module (identical
+weights, identical results, no communication). Only rank 0 prints, shows the progress bar
+and writes the checkpoint, metrics and curves; the checkpoint holds the plain module's state,
+so it resumes with any number of processes. Dropout differs: every rank draws its own masks
+(rank ``r > 0`` from a stream seeded by the config's seed, the epoch and ``r``), so a run with
+dropout is a valid but not bit-identical twin of the one-process run.
 """
 from __future__ import annotations
 
@@ -47,6 +68,9 @@ import numpy as _np
 
 from .. import metrics as _metrics
 from ..autograd import no_grad
+from ..distributed import get_rank as _get_rank, get_world_size as _get_world_size
+from ..distributed.collectives import all_reduce_unchecked as _all_reduce_unchecked
+from ..nn.parallel import DistributedDataParallel
 from ..serialization import atomic_write as _atomic_write, load as _load, save as _save
 from ..tensor import random as _random
 from ..tensor.tensor import Tensor
@@ -168,11 +192,21 @@ class Trainer:
         config, extra: plain data saved in the checkpoint (how to rebuild this run).
         log: called with one summary line per epoch (default: print to stdout).
         clip_grad_norm: clip the gradient norm to this value before each step.
+
+    A ``DistributedDataParallel`` model trains on this rank's slice of each global batch (see
+    the module docstring); ``trainer.model`` is then the wrapped plain module, which is what
+    is evaluated and saved.
     """
 
     def __init__(self, model, optimizer, loss_fn, train_loader, val_loader=None, scheduler=None,
                  task="classification", forward=default_forward, predict=default_predict, out_dir=None,
                  progress=True, config=None, extra=None, log=print, clip_grad_norm=None, num_classes=None):
+        self.ddp = model if isinstance(model, DistributedDataParallel) else None
+        self.rank, self.world_size = (_get_rank(), _get_world_size()) if self.ddp is not None else (0, 1)
+        if self.ddp is not None:
+            model = model.module
+            if self.rank != 0:  # rank 0 alone reports and writes files
+                log, progress = (lambda *a, **k: None), False
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.train_loader, self.val_loader, self.scheduler = train_loader, val_loader, scheduler
         self.task, self.forward, self.predict = task, forward, predict
@@ -186,6 +220,11 @@ class Trainer:
         self.last_good = None  # (epoch, path) of the checkpoint training would fall back to
 
     # --- paths ------------------------------------------------------------------------
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the run's files (an out_dir is set and this is rank 0)."""
+        return bool(self.out_dir) and self.rank == 0
+
     def path(self, name):
         return os.path.join(self.out_dir, name) if self.out_dir else None
 
@@ -201,14 +240,32 @@ class Trainer:
                     unit="batch", dynamic_ncols=True, disable=None if self.progress else True)
 
     def train_epoch(self, epoch, epochs):
-        self.model.train()
+        model = self.ddp if self.ddp is not None else self.model
+        model.train()
+        if self.ddp is not None and self.rank > 0:
+            self._seed_rank_stream(epoch)
         total_loss, total_n, correct, seen = 0.0, 0, 0, 0
         bar = self._bar(self.train_loader, epoch, epochs)
         try:
             for i, batch in enumerate(bar, start=1):
-                outputs, targets = self.forward(self.model, batch)
+                if self.ddp is not None:
+                    batch = self._local_share(batch)
+                outputs, targets = self.forward(model, batch)
                 loss = self.loss_fn(outputs, targets)
                 value = float(loss.item())
+                n = len(targets)
+                batch_correct = batch_seen = 0
+                if self.task == "classification":
+                    labels = _np.asarray(targets.numpy()).reshape(-1)
+                    pred = _np.asarray(self.predict(outputs)).reshape(-1)
+                    batch_correct, batch_seen = int((pred == labels).sum()), labels.size
+                if self.ddp is not None:
+                    # The global batch: counts, loss sum and correct predictions of every rank.
+                    local_n = n
+                    n, loss_sum, batch_correct, batch_seen = self._sum_over_ranks(
+                        [n, value * n if n else 0.0, batch_correct, batch_seen])
+                    value = loss_sum / n if n else float("nan")
+                    loss = loss * (self.world_size * local_n / n)  # DDP's average is then the global mean's gradient
                 if not math.isfinite(value):
                     self._diverged(epoch, i, len(self.train_loader), value)
                 self.optimizer.zero_grad()
@@ -219,16 +276,13 @@ class Trainer:
                     clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
                 self.global_step += 1
-                n = len(targets)
                 total_loss += value * n
                 total_n += n
                 postfix = {"loss": f"{total_loss / total_n:.4f}"}
                 if self.task == "classification":
-                    labels = _np.asarray(targets.numpy()).reshape(-1)
-                    pred = _np.asarray(self.predict(outputs)).reshape(-1)
-                    correct += int((pred == labels).sum())
-                    seen += labels.size
-                    postfix["acc"] = f"{correct / seen:.3f}"
+                    correct += batch_correct
+                    seen += batch_seen
+                    postfix["acc"] = f"{correct / max(seen, 1):.3f}"
                 bar.set_postfix(postfix, refresh=False)
         finally:
             bar.close()
@@ -239,6 +293,56 @@ class Trainer:
         if self.task == "classification":
             out["train_accuracy"] = correct / max(seen, 1)
         return out
+
+    # --- several processes -------------------------------------------------------------------
+    def _local_share(self, batch):
+        """This rank's rows ``[lo, hi)`` of the global ``batch`` (every tensor whose first
+        dimension is the batch size is sliced; anything else is passed on unchanged)."""
+        size = _batch_size(batch)
+        if size is None:
+            raise ValueError("Trainer: with DistributedDataParallel each batch must hold tensors with a batch dimension "
+                             f"(to split it across {self.world_size} processes), got {type(batch).__name__}")
+        if size < self.world_size:
+            raise ValueError(f"Trainer: a batch of {size} samples cannot be split across {self.world_size} processes "
+                             "(each needs at least one sample); use fewer processes or a larger batch size")
+        lo, hi = share(size, self.rank, self.world_size)
+        return _slice_batch(batch, size, lo, hi)
+
+    def _sum_over_ranks(self, values):
+        """Element-wise sums of ``values`` over every rank (one small all-reduce; every rank
+        passes four float64 numbers by construction, so the cross-rank shape check is skipped)."""
+        t = Tensor(_np.asarray(values, dtype=_np.float64))
+        _all_reduce_unchecked(t)
+        n, loss_sum, correct, seen = (float(v) for v in t.array)
+        return int(round(n)), loss_sum, int(round(correct)), int(round(seen))
+
+    def _seed_rank_stream(self, epoch):
+        """Rank ``r > 0`` draws its dropout masks from its own stream, seeded by (seed, epoch, r):
+        the ranks' masks differ (they see different samples), and a resumed run draws the same
+        masks as an uninterrupted one (rank 0 continues the checkpointed generator)."""
+        seed = self.config.get("seed", 0)
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
+        state = _np.random.SeedSequence([seed, epoch, self.rank]).generate_state(1, _np.uint64)[0]
+        _random.manual_seed(int(state >> _np.uint64(1)))
+
+    def check_shares(self):
+        """Refuse, before the first step, a training loader whose smallest batch has fewer
+        samples than there are processes (some rank would get nothing to train on)."""
+        loader = self.train_loader
+        size, dataset = getattr(loader, "batch_size", None), getattr(loader, "dataset", None)
+        if self.ddp is None or not isinstance(size, int) or dataset is None or not hasattr(dataset, "__len__"):
+            return
+        total, drop_last = len(dataset), bool(getattr(loader, "drop_last", False))
+        sizes = [size] * (total // size) + ([total % size] if total % size and not drop_last else [])
+        if sizes and min(sizes) < self.world_size:
+            small = min(sizes)
+            samples = f"{small} sample{'s' if small != 1 else ''}"
+            what = (f"the batch size is {size}" if small == size else
+                    f"the last batch of every epoch holds only {samples} ({total} samples, batch size {size})")
+            raise ValueError(f"training on {self.world_size} processes splits every batch across them, but {what}, "
+                             f"so some process would get no sample; use at most {small} process"
+                             f"{'es' if small != 1 else ''}, or a batch size whose batches all hold at least "
+                             f"{self.world_size} samples")
 
     def _diverged(self, epoch, batch_index, batches, value):
         step = self.global_step + 1
@@ -318,6 +422,10 @@ class Trainer:
 
     def save_checkpoint(self, path=None):
         path = path or self.checkpoint_path
+        if self.rank != 0:  # rank 0 writes it; the others keep track of it for their messages
+            if path == self.checkpoint_path:
+                self.last_good = (self.epoch, path)
+            return
         try:
             _save(self.state_dict(), path)
         except OSError as exc:
@@ -386,7 +494,8 @@ class Trainer:
         elif len(self.train_loader) == 0:
             raise ValueError(f"the training loader has no batches ({_describe(self.train_loader)}); "
                              "there is nothing to train on")
-        if self.out_dir:
+        self.check_shares()
+        if self.writes:
             prepare_out_dir(self.out_dir)
         for epoch in range(self.epoch + 1, epochs + 1):
             t0 = time.perf_counter()
@@ -409,7 +518,7 @@ class Trainer:
                 self.save_checkpoint()
                 self._write_metrics()
             self.log(self._summary(row, epochs))
-        if self.out_dir:
+        if self.writes:
             self.plot()
         return self.history
 
@@ -427,7 +536,7 @@ class Trainer:
 
     # --- metrics files ----------------------------------------------------------------------
     def _write_metrics(self, test=None):
-        if not self.out_dir or not self.history:
+        if not self.writes or not self.history:
             return
         keys = []
         for row in self.history:
@@ -482,6 +591,38 @@ class Trainer:
         plt.close(fig)
         _atomic_write(path, lambda f: f.write(png.getvalue()))
         return path
+
+
+def share(size: int, rank: int, world_size: int):
+    """Rows ``(lo, hi)`` of a batch of ``size`` that rank ``rank`` of ``world_size`` trains on:
+    ``size // world_size`` each, the first ``size % world_size`` ranks one more."""
+    base, extra = divmod(size, world_size)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (1 if rank < extra else 0)
+
+
+def _batch_size(batch):
+    """The first dimension of the first tensor (or array) in ``batch``; None if there is none."""
+    if isinstance(batch, (Tensor, _np.ndarray)):
+        return int(batch.shape[0]) if batch.ndim else None
+    items = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (list, tuple)) else ()
+    for item in items:
+        size = _batch_size(item)
+        if size is not None:
+            return size
+    return None
+
+
+def _slice_batch(batch, size, lo, hi):
+    """``batch`` with rows ``[lo, hi)`` of every tensor/array whose first dimension is ``size``."""
+    if isinstance(batch, (Tensor, _np.ndarray)):
+        return batch[lo:hi] if batch.ndim and batch.shape[0] == size else batch
+    if isinstance(batch, dict):
+        return type(batch)((k, _slice_batch(v, size, lo, hi)) for k, v in batch.items())
+    if isinstance(batch, (list, tuple)):
+        parts = [_slice_batch(v, size, lo, hi) for v in batch]
+        return type(batch)(*parts) if hasattr(batch, "_fields") else type(batch)(parts)
+    return batch
 
 
 def _snapshot(obj):

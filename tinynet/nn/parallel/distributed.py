@@ -123,7 +123,7 @@ class DistributedDataParallel(Module):
             raise TypeError(f"DistributedDataParallel: module must be an nn.Module, got {type(module).__name__}")
         if not is_initialized():
             raise RuntimeError("DistributedDataParallel: the default process group is not initialized; call "
-                               "tn.distributed.init_process_group('mpi') first (in processes started by mpiexec or "
+                               "tn.distributed.init_process_group('mpi') (or 'nccl' for cuda models) first (in processes started by mpiexec or "
                                "`python -m tinynet.distributed.run`)")
         if process_group is not None:
             raise ArgumentError("DistributedDataParallel: only the default process group is supported; leave "
