@@ -12,8 +12,10 @@ What it measures, for W1 (MLP) and W3 (GPT-mini), on the same global batch:
 * **Overlap**: in the 2-process run, the step time with DDP (``t_ddp``), the same step with
   the reduction switched off (``no_sync``: compute only, ``t_local``) and the bucket
   all-reduces alone after a finished backward (``t_comm``). The communication DDP did not
-  hide is ``t_ddp - t_local``; the fraction hidden behind the backward pass is
-  ``1 - (t_ddp - t_local) / t_comm`` (clipped to [0, 1]).
+  hide is what the last rank to finish its backward still waits for (``exposed``: DDP's
+  ``comm_stats["wait_seconds"]``, the smallest over the ranks, which leaves the ranks' skew
+  out); the fraction hidden behind the backward pass is ``1 - exposed / t_comm``. Also: the
+  share of gradient bytes already reduced when the backward ended.
 * **Bucket sweep**: ``t_ddp`` for several ``bucket_cap_mb``.
 * **A paper model of 8-64 GPUs** with NCCL's ring all-reduce (each GPU sends and receives
   ``2 (p-1)/p`` of the gradient bytes, plus ``2 (p-1)`` latency hops), for W3 and a
@@ -96,15 +98,17 @@ def _worker(args):
             variants[f"ddp_{cap:g}"] = (lambda ddp=ddp: step(ddp))
         main = wrapped[caps[-1]]
         variants["local"] = lambda: step(main, sync=False)
-        flats = [tn.Tensor._make(b.flat, b.params[0].device) for b in main._buckets]
 
-        def comm_only():
-            for f in flats:
-                dist.collectives.all_reduce_unchecked(f, dist.ReduceOp.AVG)
-        variants["comm"] = comm_only
+        def comm_only(ddp):
+            for b in ddp._buckets:
+                dist.collectives.all_reduce_unchecked(tn.Tensor._make(b.flat, b.params[0].device), dist.ReduceOp.AVG)
+        for cap, ddp in wrapped.items():
+            variants[f"comm_{cap:g}"] = (lambda ddp=ddp: comm_only(ddp))
     else:
         variants["single"] = lambda: step(model)
     times = {k: [] for k in variants}
+    hidden = {f"{cap:g}": [] for cap in caps}
+    waits = {f"{cap:g}": [] for cap in caps}
     for _ in range(2):  # warm-up (JIT, allocator)
         for fn in variants.values():
             fn()
@@ -114,12 +118,30 @@ def _worker(args):
                 dist.barrier()
             t0 = time.perf_counter()
             fn()
+            if distributed:  # every variant's time is the slowest rank's (DDP's steps wait for it anyway)
+                dist.barrier()
             times[name].append(time.perf_counter() - t0)
+        for cap, ddp in wrapped.items():
+            stats = ddp.comm_stats
+            hidden[f"{cap:g}"].append(stats["hidden_bytes"] / stats["bytes"])
+            waits[f"{cap:g}"].append(stats["wait_seconds"])
+    if distributed:  # the hidden fractions of every rank, not only rank 0's
+        mine = tn.tensor(np.array([np.mean(v) for v in hidden.values()]))
+        dist.all_reduce(mine, dist.ReduceOp.AVG)
+        hidden = dict(zip(hidden, mine.tolist()))
+        # The last rank to finish its backward waits only for the communication still in flight
+        # (the others also wait for it): per step, the smallest wait over the ranks is the exposed
+        # communication, free of the ranks' skew.
+        mine = tn.tensor(np.array(list(waits.values())))
+        dist.all_reduce(mine, dist.ReduceOp.MIN)
+        waits = {k: float(np.median(v)) for k, v in zip(waits, mine.numpy())}
     if rank == 0:
         med = {k: float(np.median(v)) for k, v in times.items()}
         out = {"workload": args.workload, "nproc": n, "local_batch": batch, "median_s": med}
         if distributed:
-            out["buckets"] = len(main._buckets)
+            out["buckets"] = {f"{cap:g}": len(ddp._buckets) for cap, ddp in wrapped.items()}
+            out["hidden_bytes_fraction"] = hidden
+            out["exposed_wait_s"] = waits
             out["gradient_bytes"] = int(sum(b.flat.nbytes for b in main._buckets))
         print("RESULT " + json.dumps(out), flush=True)
     if distributed:
@@ -189,12 +211,17 @@ def run(quick=False, log=print):
         single = _launch(workload, 1, 2, steps, caps, log)
         multi = _launch(workload, 2, 1, steps, caps, log)
         med = multi["median_s"]
-        t_ddp, t_local, t_comm = med[f"ddp_{caps[-1]:g}"], med["local"], med["comm"]
+        t_ddp, t_local, t_comm = med[f"ddp_{caps[-1]:g}"], med["local"], med[f"comm_{caps[-1]:g}"]
         batch = WORKLOADS[workload]
+        best = min(caps, key=lambda c: med[f"ddp_{c:g}"])
+        t_best = med[f"ddp_{best:g}"]
         entry = {"workload": workload, "global_batch": batch, "single": single, "ddp": multi,
                  "throughput_single": batch / single["median_s"]["single"], "throughput_ddp": batch / t_ddp,
-                 "exposed_comm_s": max(t_ddp - t_local, 0.0), "comm_s": t_comm,
-                 "overlap": min(max(1.0 - (t_ddp - t_local) / t_comm, 0.0), 1.0) if t_comm > 0 else None,
+                 "comm_s": t_comm, "overhead_s": t_ddp - t_local,
+                 "overlap": {c: min(max(1.0 - w / med[f"comm_{c}"], 0.0), 1.0)
+                             for c, w in multi["exposed_wait_s"].items()},
+                 "best_cap_mb": best, "throughput_best": batch / t_best,
+                 "hidden_bytes": multi["hidden_bytes_fraction"],
                  "sweep": {f"{c:g}": med[f"ddp_{c:g}"] for c in caps}}
         entry["ratio"] = entry["throughput_ddp"] / entry["throughput_single"]
         res["workloads"].append(entry)
@@ -203,25 +230,32 @@ def run(quick=False, log=print):
 
 def markdown(res) -> str:
     lines = ["## Scaling out: 2 processes x 1 thread (DDP over MPI) vs 1 process x 2 threads", "",
-             "Same global batch; throughput in samples/s; medians of alternating steps. Overlap: the share of "
-             "the bucket all-reduce time hidden behind the backward pass, `1 - (t_ddp - t_local) / t_comm`.", "",
+             "Same global batch; throughput in samples/s at the default bucket_cap_mb=25; medians of alternating "
+             "steps, each timed to the slowest rank. t_local: the DDP step under no_sync (compute only); "
+             "t_comm: the buckets' all-reduces alone, after a finished backward; exposed: the time the last "
+             "rank to finish its backward still waited for all-reduces (DDP's comm_stats; the smallest wait "
+             "over the ranks, so the ranks' skew is left out); overlap = 1 - exposed / t_comm. Hidden bytes: the "
+             "share of gradient bytes already reduced when the backward pass ended (mean over ranks).", "",
              "| workload | global batch | 1 proc x 2 thr | 2 procs x 1 thr (DDP) | ratio | goal | t_local | t_ddp | "
-             "t_comm | overlap | buckets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "t_comm | exposed | overlap | hidden bytes | buckets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    default = f"{SWEEP_MB[-1]:g}"
     for e in res["workloads"]:
         med = e["ddp"]["median_s"]
         goal = "≥ 0.90" if e["workload"] == "W3" else "—"
-        overlap = "—" if e["overlap"] is None else f"{e['overlap'] * 100:.0f} %"
         lines.append(f"| {e['workload']} | {e['global_batch']} | {e['throughput_single']:.0f} | "
-                     f"{e['throughput_ddp']:.0f} | {e['ratio']:.2f} | {goal} | {med['local'] * 1e3:.1f} ms | "
-                     f"{e['sweep'][f'{SWEEP_MB[-1]:g}'] * 1e3:.1f} ms | {e['comm_s'] * 1e3:.2f} ms | "
-                     f"{overlap} | "
-                     f"{e['ddp']['buckets']} |")
-    lines += ["", "Bucket size sweep (DDP step time, ms):", "",
+                     f"{e['throughput_ddp']:.0f} | {e['ratio']:.2f} | {goal} | {med['local'] * 1e3:.2f} ms | "
+                     f"{e['sweep'][default] * 1e3:.2f} ms | {e['comm_s'] * 1e3:.2f} ms | "
+                     f"{e['ddp']['exposed_wait_s'][default] * 1e3:.2f} ms | {e['overlap'][default] * 100:.0f} % | "
+                     f"{e['hidden_bytes'][default] * 100:.0f} % | {e['ddp']['buckets'][default]} |")
+    lines += ["", "Bucket size sweep (DDP step time; t_comm; overlap; hidden bytes; buckets):", "",
               "| workload | " + " | ".join(f"{c:g} MB" for c in SWEEP_MB) + " |",
               "|---|" + "---|" * len(SWEEP_MB)]
     for e in res["workloads"]:
-        lines.append(f"| {e['workload']} | " + " | ".join(f"{e['sweep'][f'{c:g}'] * 1e3:.1f}" for c in SWEEP_MB) + " |")
+        cells = [f"{e['sweep'][f'{c:g}'] * 1e3:.2f} ms; {e['ddp']['median_s'][f'comm_{c:g}'] * 1e3:.2f} ms; "
+                 f"{e['overlap'][f'{c:g}'] * 100:.0f} %; "
+                 f"{e['hidden_bytes'][f'{c:g}'] * 100:.0f} %; {e['ddp']['buckets'][f'{c:g}']}" for c in SWEEP_MB]
+        lines.append(f"| {e['workload']} | " + " | ".join(cells) + " |")
     lines += ["", "Paper model: ring all-reduce on 8-64 GPUs (stated link figures, float32 gradients; "
                   "efficiency = t_compute / (t_compute + (1 - hidden) t_comm)):", "",
               "| model | link | GPUs | t_compute | t_comm | efficiency (0 / 50 / 90 % hidden) |", "|---|---|---|---|---|---|"]
@@ -243,21 +277,23 @@ def plot(res, out_dir) -> list:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     names = [e["workload"] for e in res["workloads"]]
-    xs = range(len(names))
-    axes[0].bar([x - 0.2 for x in xs], [e["throughput_single"] for e in res["workloads"]], 0.4,
-                label="1 process x 2 threads")
-    axes[0].bar([x + 0.2 for x in xs], [e["throughput_ddp"] for e in res["workloads"]], 0.4,
-                label="2 processes x 1 thread (DDP)")
-    axes[0].set_xticks(list(xs), names)
-    axes[0].set_ylabel("samples / s")
-    axes[0].set_title("throughput, same global batch")
+    axes[0].bar(names, [e["ratio"] for e in res["workloads"]], 0.5, color="tab:orange")
+    axes[0].axhline(1.0, color="gray", lw=1)
+    axes[0].axhline(0.9, color="tab:red", ls="--", lw=1, label="goal for W3: 0.90")
+    axes[0].set_ylabel("throughput: 2 procs x 1 thread / 1 proc x 2 threads")
+    axes[0].set_title("data parallel on 2 cores (same global batch)")
     axes[0].legend(fontsize=8)
     for e in res["workloads"]:
-        axes[1].semilogx(SWEEP_MB, [e["sweep"][f"{c:g}"] * 1e3 for c in SWEEP_MB], "o-", label=e["workload"])
+        axes[1].semilogx(SWEEP_MB, [e["overlap"][f"{c:g}"] * 100 for c in SWEEP_MB], "o-",
+                         label=f"{e['workload']}: time hidden")
+        axes[1].semilogx(SWEEP_MB, [e["hidden_bytes"][f"{c:g}"] * 100 for c in SWEEP_MB], "s--",
+                         label=f"{e['workload']}: bytes hidden")
+    axes[1].axhline(50, color="tab:red", ls="--", lw=1)
     axes[1].set_xlabel("bucket_cap_mb")
-    axes[1].set_ylabel("DDP step (ms)")
+    axes[1].set_ylabel("communication hidden behind backward (%)")
+    axes[1].set_ylim(-5, 105)
     axes[1].set_title("bucket size sweep")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
     for model in MODELS:
         for link in LINKS:
             pts = [(r["gpus"], r["efficiency"]) for r in res["ring_model"]

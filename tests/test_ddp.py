@@ -36,8 +36,9 @@ def test_the_scaling_benchmark_runs_end_to_end():
     from benchmarks import bench_distributed as bd
 
     out = bd._launch("W1", 2, 1, steps=1, caps=[0.05, 25], log=lambda m: None)
-    assert out["nproc"] == 2 and out["local_batch"] == 64 and out["buckets"] >= 1
-    assert set(out["median_s"]) == {"ddp_0.05", "ddp_25", "local", "comm"}
+    assert out["nproc"] == 2 and out["local_batch"] == 64 and out["buckets"]["25"] == 1 and out["buckets"]["0.05"] > 1
+    assert all(0.0 <= f <= 1.0 for f in out["hidden_bytes_fraction"].values())
+    assert set(out["median_s"]) == {"ddp_0.05", "ddp_25", "local", "comm_0.05", "comm_25"}
     assert out["gradient_bytes"] == 4 * (784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10)
     row = next(r for r in bd.ring_model() if r["gpus"] == 8 and r["hidden"] == 0.0 and r["link"].startswith("NVLink")
                and r["model"].startswith("GPT-2"))

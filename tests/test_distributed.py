@@ -12,8 +12,11 @@ collectives themselves run in tests/gpu/test_nccl.py.
 from __future__ import annotations
 
 import importlib.util
+import pathlib
 import re
 import shutil
+import subprocess
+import sys
 import time
 import types
 
@@ -65,6 +68,28 @@ def test_a_killed_rank_ends_the_job_at_once_and_is_named(mpirun, tmp_path, monke
     killed = [int(p) for p in re.findall(r"PID (\d+) RUNNING AT", out)]
     assert killed and {table[p] for p in killed} == {1}, out
     assert "Killed (signal 9)" in out or "EXIT CODE: 9" in out, out
+
+
+def test_the_launcher_names_a_killed_rank():
+    """``tinynet.distributed.launch`` (and ``python -m tinynet.distributed.run``) give the job
+    the rank -> pid file and turn mpiexec's pid into a line naming the rank."""
+    script = pathlib.Path(__file__).resolve().parent / "distributed" / "failure_check.py"
+    start = time.monotonic()
+    proc = dist.launch(2, script, "kill", capture=True, timeout=120)
+    assert proc.returncode != 0 and time.monotonic() - start < 30
+    assert re.search(r"tinynet\.distributed: rank 1 \(pid \d+ on \S+\) ended without finishing \(exit code 9; "
+                     r"Killed \(signal 9\)\); mpiexec ended the other ranks", proc.stderr), proc.stdout + proc.stderr
+
+
+def test_the_run_command_names_a_killed_rank_too():
+    """The terminal path (``python -m tinynet.distributed.run``, ``tinynet train --nproc``):
+    output passes through byte for byte and the killed rank is named at the end."""
+    script = pathlib.Path(__file__).resolve().parent / "distributed" / "failure_check.py"
+    proc = subprocess.run([sys.executable, "-m", "tinynet.distributed.run", "-n", "2", str(script), "kill"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 9, proc.stdout + proc.stderr  # the job's status: rank 1's SIGKILL
+    assert "BAD TERMINATION" in proc.stdout
+    assert re.search(r"rank 1 \(pid \d+ on \S+\) ended without finishing", proc.stderr), proc.stderr
 
 
 def test_a_missing_rank_makes_the_others_time_out(mpirun):

@@ -43,7 +43,7 @@ import warnings
 import numpy as _np
 
 from .common import (OPTIMIZERS, SCHEDULERS, CLIError, apply_defaults, build_optimizer, build_scheduler,
-                     config_of, non_negative_float, non_negative_int, positive_float, positive_int,
+                     config_of, non_negative_float, positive_float, positive_int,
                      resolve_device, seed_int)
 from .recipes import RECIPES, get as get_recipe
 

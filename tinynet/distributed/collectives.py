@@ -24,14 +24,12 @@ while another passes a cuda tensor (NCCL) would otherwise wait in two different 
 """
 from __future__ import annotations
 
-import time
-
 import numpy as _np
 
 from ..backend.errors import ArgumentError, DeviceError, DTypeError, ShapeError
 from ..tensor.tensor import Tensor
 from . import nccl as _nccl
-from .process_group import ReduceOp, _mpi, comm, get_rank, get_world_size, nccl_group, timeout
+from .process_group import ReduceOp, _mpi, comm, get_rank, get_world_size, nccl_group, timeout, wait_requests
 
 _MAX_DIMS = 8
 
@@ -102,33 +100,9 @@ class _NcclWork(Work):
 _group_timeout = timeout
 
 
-#: how long a wait polls MPI without sleeping before it backs off to sleeps of up to 1 ms
-SPIN_SECONDS = 2e-3
-
-
 def _wait_all(requests, what, limit=None, statuses=None):
-    limit = timeout() if limit is None else float(limit)
-    deadline = time.monotonic() + limit
-    mpi = _mpi()
-    # Spin (yielding the core) for the first couple of milliseconds: a collective over
-    # shared memory needs many rounds of progress, each one only inside an MPI call, so
-    # sleeping between tests would add up to a sleep per round. Then back off to 1 ms sleeps,
-    # which cost no CPU while a slow rank is awaited.
-    spin_until = time.monotonic() + SPIN_SECONDS
-    pause = 1e-5
-    while not mpi.Request.Testall(requests, statuses):
-        now = time.monotonic()
-        if now < spin_until:
-            time.sleep(0)
-            continue
-        if now > deadline:
-            raise RuntimeError(
-                f"tinynet.distributed.{what}: rank {get_rank()} waited {limit:g} s without the other ranks "
-                "joining (one may have failed or be stuck); ending instead of hanging "
-                "(init_process_group(timeout=...) sets the limit)"
-            )
-        time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+    """Wait for the MPI ``requests``, bounded by ``limit`` (default: the group's timeout)."""
+    wait_requests(requests, what, timeout() if limit is None else float(limit), get_rank(), statuses)
 
 
 def _check_tensor(t, what, name):

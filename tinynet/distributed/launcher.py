@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 
 from ..backend.errors import ArgumentError
+from .process_group import RANK_PIDS_ENV
 
 INSTALL_HINT = ('install it with `pip install "tinynet[distributed]"` (mpi4py and the mpich wheel, which brings '
                 'mpiexec; from a checkout: `pip install -e ".[distributed]"`), or pass the path of your MPI\'s '
@@ -103,6 +106,58 @@ def job_environment(nproc: int, env=None, threads=None) -> dict:
     return out
 
 
+#: MPICH's report of a process that died without MPI_Finalize (killed, segfault):
+#: "BAD TERMINATION ... PID 1234 RUNNING AT host ... EXIT CODE: 9".
+_BAD_TERMINATION = re.compile(r"PID (\d+) RUNNING AT (\S+)\s*=?\s*EXIT CODE: (\d+)")
+_EXIT_STRING = re.compile(r"EXIT STRING: ([^\n]+)")
+
+
+class _RankNames:
+    """Name the rank behind a process that ``mpiexec`` reports only by its pid.
+
+    A rank killed outright (``SIGKILL``, the out-of-memory killer) runs no Python code, so
+    it cannot say who it was; MPICH's ``mpiexec`` ends the job and prints the pid. The
+    launcher gives the job a file in which ``init_process_group`` writes ``rank pid host``
+    per rank (:data:`~tinynet.distributed.process_group.RANK_PIDS_ENV`), keeps the tail of the
+    job's stderr, and afterwards turns each reported pid into a line naming its rank.
+    """
+
+    TAIL = 64 * 1024
+
+    def __init__(self, env):
+        fd, self.path = tempfile.mkstemp(prefix="tinynet-rank-pids-")
+        os.close(fd)
+        os.unlink(self.path)  # rank 0 creates it (atomically) once every rank has joined
+        env[RANK_PIDS_ENV] = self.path
+        self.tail = ""
+        self._lock = threading.Lock()
+
+    def see(self, text):
+        with self._lock:
+            self.tail = (self.tail + text)[-self.TAIL:]
+
+    def report(self) -> list:
+        """Lines naming each rank ``mpiexec`` reported as terminated badly (empty if none)."""
+        try:
+            with open(self.path) as fh:
+                table = {int(pid): (int(rank), host) for rank, pid, host in
+                         (line.split(maxsplit=2) for line in fh if line.strip())}
+        except (OSError, ValueError):
+            table = {}
+        finally:
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+        exit_string = _EXIT_STRING.search(self.tail)
+        detail = f"; {exit_string.group(1).strip()}" if exit_string else ""
+        lines = []
+        for pid, host, code in _BAD_TERMINATION.findall(self.tail):
+            if int(pid) in table:
+                rank, their_host = table[int(pid)]
+                lines.append(f"tinynet.distributed: rank {rank} (pid {pid} on {their_host.strip()}) ended without "
+                             f"finishing (exit code {code}{detail}); mpiexec ended the other ranks\n")
+        return lines
+
+
 def _stop(proc):
     """End the job: SIGTERM to mpiexec (it passes it to every rank), then SIGKILL after 5 s."""
     if proc.poll() is None:
@@ -114,15 +169,37 @@ def _stop(proc):
             proc.wait()
 
 
-def _pump(stream, sink, keep):
-    """Copy ``stream`` line by line to ``sink`` (a text stream) and/or the list ``keep``."""
+def _pump(stream, sink, keep, names=None):
+    """Copy ``stream`` line by line to ``sink`` (a text stream) and/or the list ``keep``
+    (and show it to ``names``)."""
     for line in iter(stream.readline, ""):
         if keep is not None:
             keep.append(line)
+        if names is not None:
+            names.see(line)
         if sink is not None:
             sink.write(line)
             sink.flush()
     stream.close()
+
+
+def _pump_bytes(fd, sink, names):
+    """Copy the pipe ``fd`` to the binary stream ``sink`` chunk by chunk, as it comes (progress
+    bars' carriage returns pass unchanged), showing the text to ``names``."""
+    binary = getattr(sink, "buffer", None)
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        text = chunk.decode(errors="replace")
+        if binary is not None:
+            binary.write(chunk)
+            binary.flush()
+        else:  # a text-only stream (a notebook's, pytest's capture)
+            sink.write(text)
+            sink.flush()
+        names.see(text)
+    os.close(fd)
 
 
 def launch(nproc: int, target, *args, module: bool = False, capture: bool = False, timeout=None, env=None,
@@ -162,11 +239,15 @@ def launch(nproc: int, target, *args, module: bool = False, capture: bool = Fals
                                     and timeout > 0):
         raise ArgumentError(f"tinynet.distributed.launch: timeout must be a positive number of seconds, got {timeout!r}")
     argv = command(nproc, target, args, module=module, mpiexec=mpiexec)
+    job_env = job_environment(nproc, env, threads)
+    names = _RankNames(job_env)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, errors="replace", bufsize=1, env=job_environment(nproc, env, threads), cwd=cwd)
+                            text=True, errors="replace", bufsize=1, env=job_env, cwd=cwd)
     out, err = ([], []) if capture else (None, None)
-    pumps = [threading.Thread(target=_pump, args=(proc.stdout, None if capture else sys.stdout, out), daemon=True),
-             threading.Thread(target=_pump, args=(proc.stderr, None if capture else sys.stderr, err), daemon=True)]
+    pumps = [threading.Thread(target=_pump, args=(proc.stdout, None if capture else sys.stdout, out, names),
+                              daemon=True),
+             threading.Thread(target=_pump, args=(proc.stderr, None if capture else sys.stderr, err, names),
+                              daemon=True)]
     for t in pumps:
         t.start()
     try:
@@ -181,6 +262,12 @@ def launch(nproc: int, target, *args, module: bool = False, capture: bool = Fals
         raise
     for t in pumps:
         t.join()
+    killed = names.report() if proc.returncode else []
+    if killed and capture:
+        err.extend(killed)
+    elif killed:
+        sys.stderr.writelines(killed)
+        sys.stderr.flush()
     result = subprocess.CompletedProcess(argv, proc.returncode, "".join(out) if capture else None,
                                          "".join(err) if capture else None)
     if check:
@@ -193,7 +280,16 @@ def run_attached(argv, env=None, timeout=None) -> int:
     return its exit status. Past ``timeout`` seconds the job is stopped and
     ``subprocess.TimeoutExpired`` raised; on Ctrl-C (which the terminal also sent to the ranks)
     the job gets 5 s to end before it is stopped, and the status is 130."""
-    proc = subprocess.Popen(argv, env=env)
+    env = dict(os.environ if env is None else env)
+    names = _RankNames(env)
+    # stdout and stderr pass through byte for byte (MPICH reports a dead process on stdout)
+    pipes = [os.pipe(), os.pipe()]
+    proc = subprocess.Popen(argv, env=env, stdout=pipes[0][1], stderr=pipes[1][1])
+    pumps = []
+    for (read_end, write_end), sink in zip(pipes, (sys.stdout, sys.stderr)):
+        os.close(write_end)
+        pumps.append(threading.Thread(target=_pump_bytes, args=(read_end, sink, names), daemon=True))
+        pumps[-1].start()
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -205,6 +301,11 @@ def run_attached(argv, env=None, timeout=None) -> int:
         except subprocess.TimeoutExpired:
             _stop(proc)
         return 130
+    for pump in pumps:
+        pump.join()
+    if proc.returncode:
+        sys.stderr.writelines(names.report())
+        sys.stderr.flush()
     return exit_status(proc.returncode)
 
 

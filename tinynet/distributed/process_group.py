@@ -160,14 +160,29 @@ def _write_rank_pids(comm, path, seconds):
         os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
-def wait_requests(requests, what, limit, rank):
-    """Wait for MPI ``requests`` at most ``limit`` seconds (polling ``Testall`` with a growing
-    pause, so a waiting rank does not burn a core), else raise naming the rank and the call."""
+#: how long a wait polls MPI without sleeping before it backs off to sleeps of up to 1 ms
+SPIN_SECONDS = 2e-3
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
+
+
+def wait_requests(requests, what, limit, rank, statuses=None):
+    """Wait for MPI ``requests`` at most ``limit`` seconds, else raise naming the rank and the call.
+
+    It spins (yielding the core) for the first couple of milliseconds: a collective over
+    shared memory needs many rounds of progress, each made only inside an MPI call, so a
+    sleep between tests would add a sleep per round (``time.sleep(0)`` is no help on Linux:
+    it still sleeps the timer slack, ~50 us). After that it backs off to sleeps of up to
+    1 ms, so a rank waiting for a slow one does not burn a core."""
     mpi = _mpi()
-    deadline = time.monotonic() + limit
+    now = time.monotonic()
+    deadline, spin_until = now + limit, now + SPIN_SECONDS
     pause = 1e-5
-    while not mpi.Request.Testall(requests):
-        if time.monotonic() > deadline:
+    while not mpi.Request.Testall(requests, statuses):
+        now = time.monotonic()
+        if now < spin_until:
+            _yield()
+            continue
+        if now > deadline:
             raise RuntimeError(
                 f"tinynet.distributed.{what}: rank {rank} waited {limit:g} s without the other ranks "
                 "joining (one may have failed or be stuck); ending instead of hanging "

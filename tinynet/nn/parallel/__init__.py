@@ -11,7 +11,18 @@
 
 Every part runs on :mod:`tinynet.distributed` (MPI for cpu tensors, NCCL for cuda tensors).
 """
-from .distributed import DistributedDataParallel  # noqa: E402,F401
+from .distributed import DistributedDataParallel
+from .pipeline import Pipeline
 from .sync_batchnorm import SyncBatchNorm
-from .tensor_parallel_blocks import (ColumnParallelLinear, CopyToTensorParallelRegion, GatherFromTensorParallelRegion, ReduceFromTensorParallelRegion, RowParallelLinear, ScatterToTensorParallelRegion, TensorParallelDecoderBlock, TensorParallelMLP, TensorParallelSelfAttention, copy_to_tensor_parallel_region, gather_from_tensor_parallel_region, parallelize_tensor, reduce_from_tensor_parallel_region, scatter_to_tensor_parallel_region)  # noqa: F401,E501
-from .pipeline import Pipeline  # noqa: F401
+from .tensor_parallel import (ColumnParallelLinear, CopyToTensorParallelRegion, GatherFromTensorParallelRegion,
+                              ReduceFromTensorParallelRegion, RowParallelLinear, ScatterToTensorParallelRegion,
+                              copy_to_tensor_parallel_region, gather_from_tensor_parallel_region,
+                              reduce_from_tensor_parallel_region, scatter_to_tensor_parallel_region)
+from .tensor_parallel_blocks import (TensorParallelDecoderBlock, TensorParallelMLP, TensorParallelSelfAttention,
+                                     parallelize_tensor)
+
+__all__ = ["DistributedDataParallel", "SyncBatchNorm", "Pipeline", "ColumnParallelLinear", "RowParallelLinear",
+           "TensorParallelSelfAttention", "TensorParallelMLP", "TensorParallelDecoderBlock", "parallelize_tensor",
+           "CopyToTensorParallelRegion", "ReduceFromTensorParallelRegion", "ScatterToTensorParallelRegion",
+           "GatherFromTensorParallelRegion", "copy_to_tensor_parallel_region", "reduce_from_tensor_parallel_region",
+           "scatter_to_tensor_parallel_region", "gather_from_tensor_parallel_region"]

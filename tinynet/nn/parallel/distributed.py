@@ -35,6 +35,7 @@ checkpoint written by N processes loads into one and back.
 from __future__ import annotations
 
 import contextlib
+import time
 import zlib
 
 import numpy as _np
@@ -42,7 +43,7 @@ import numpy as _np
 from ...autograd.engine import queue_callback, topological_order
 from ...autograd.grad_mode import STATE as _GRAD_STATE, no_grad
 from ...backend.errors import ArgumentError, DeviceError, ShapeError
-from ...distributed import collectives as _coll, progress as _progress
+from ...distributed import collectives as _coll
 from ...distributed.process_group import ReduceOp, get_rank, get_world_size, is_initialized
 from ...tensor.tensor import Tensor
 from ..module import Module
@@ -162,13 +163,14 @@ class DistributedDataParallel(Module):
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
                 self._where[id(p)] = (b, i)
-        self._holding = False      # the MPI progress thread is probing for this backward's buckets
-        self.progress_thread = True
         self._armed = False        # a forward with sync on happened: its backward reduces
         self._started = False      # this backward's finishing callback is queued
         self._next_launch = 0
         self._used = _np.zeros(len(params), dtype=_np.int32)
         self._index = {id(p): k for k, p in enumerate(params)}
+        #: after each synced backward: how many buckets (and bytes) were already reduced when the
+        #: backward pass ended -- the communication it hid -- and the seconds spent waiting for the rest
+        self.comm_stats = None
         self._hook_handles = [p.register_post_accumulate_grad_hook(self._on_grad_ready) for p in params]
 
     # --- construction ---------------------------------------------------------------------
@@ -246,9 +248,6 @@ class DistributedDataParallel(Module):
                 self._mark_ready(p, None)
 
     def _reset(self):
-        if self._holding:
-            _progress.release()
-            self._holding = False
         self._started = False
         self._next_launch = 0
         self._used[:] = 0
@@ -297,8 +296,6 @@ class DistributedDataParallel(Module):
             bucket = self._buckets[self._next_launch]
             if bucket.ready < len(bucket.params):
                 return
-            if not self._holding and self.progress_thread:
-                self._holding = _progress.hold()
             flat = Tensor._make(bucket.flat, bucket.params[0].device)
             bucket.work = _coll.all_reduce_unchecked(flat, ReduceOp.AVG, async_op=True)
             self._next_launch += 1
@@ -314,13 +311,18 @@ class DistributedDataParallel(Module):
                 f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; if the forward does not use every "
                 "parameter, wrap the model with find_unused_parameters=True"
             )
+        # how much communication the backward pass hid: buckets already reduced when it ended
+        hidden = [bucket.work.is_completed() for bucket in self._buckets]
+        waited = 0.0
         used_anywhere = None
         if self.find_unused_parameters:
             used = Tensor(self._used.copy())
             _coll.all_reduce_unchecked(used, ReduceOp.MAX)
             used_anywhere = used.array
         for bucket in self._buckets:
+            start = time.perf_counter()
             bucket.work.wait()
+            waited += time.perf_counter() - start
             device = bucket.params[0].device
             for i, p in enumerate(bucket.params):
                 if used_anywhere is not None and not used_anywhere[self._index[id(p)]]:
@@ -333,6 +335,11 @@ class DistributedDataParallel(Module):
                 else:
                     p.grad.array[...] = avg
                     p.grad._version[0] += 1
+        self.comm_stats = {
+            "buckets": len(self._buckets), "hidden_buckets": sum(hidden),
+            "bytes": sum(b.flat.nbytes for b in self._buckets),
+            "hidden_bytes": sum(b.flat.nbytes for b, h in zip(self._buckets, hidden) if h),
+            "wait_seconds": waited}
         self._reset()
         self._armed = False  # one reduction per forward: later backwards (another wrapper's) are not ours
 

@@ -35,17 +35,10 @@ from ..dropout import Dropout
 from ..linear import Linear
 from ..module import Module
 from ..transformer import MultiheadAttention, TransformerDecoderBlock, _activation, _mha_mask
-from .tensor_parallel import _all_gather_last  # the last-dim all-gather the linears' to_linear use
-from .tensor_parallel import (ColumnParallelLinear, CopyToTensorParallelRegion, GatherFromTensorParallelRegion,  # noqa: F401
-                              ReduceFromTensorParallelRegion, RowParallelLinear, ScatterToTensorParallelRegion,
-                              copy_to_tensor_parallel_region, gather_from_tensor_parallel_region,
-                              reduce_from_tensor_parallel_region, scatter_to_tensor_parallel_region,
-                              keep_rng_state, tensor_parallel_world)
-from .tensor_parallel import __all__ as _LAYERS
+from .tensor_parallel import (ColumnParallelLinear, RowParallelLinear, _all_gather_last, keep_rng_state,
+                              tensor_parallel_world)
 
-# the whole tensor-parallel API (the linears and Functions are re-exported from .tensor_parallel)
-__all__ = _LAYERS + ["TensorParallelSelfAttention", "TensorParallelMLP", "TensorParallelDecoderBlock",
-                     "parallelize_tensor"]
+__all__ = ["TensorParallelSelfAttention", "TensorParallelMLP", "TensorParallelDecoderBlock", "parallelize_tensor"]
 
 
 def _check_divisible(owner: str, what: str, value: int, world: int):
