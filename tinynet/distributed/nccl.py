@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import time
 
 import numpy as _np
 
 from ..backend.errors import ArgumentError, DeviceError, DTypeError
+from .waiting import poll
 
 # --- NCCL's enums (nccl.h; fixed since NCCL 2.0 and re-exported by CuPy as NCCL_*) --------
 #: ``ncclDataType_t`` values.
@@ -334,21 +334,13 @@ class NcclGroup:
         turns that into an error; the communicator is then aborted (``ncclCommAbort`` stops its
         kernels), since a half-done collective leaves it unusable.
         """
-        deadline = time.monotonic() + limit
-        pause = 1e-5
-        while not self.done(batch):
-            if time.monotonic() > deadline:
-                self.broken = f"{what} timed out after {limit:g} s"
-                try:
-                    self.comm.abort()
-                except Exception:  # noqa: BLE001 (an old NCCL without abort: the error below still stands)
-                    pass
-                raise RuntimeError(
-                    f"tinynet.distributed.{what}: rank {self.rank} waited {limit:g} s for NCCL without the other "
-                    "ranks joining (one may have failed or be stuck); ending instead of hanging "
-                    "(init_process_group(timeout=...) sets the limit)")
-            time.sleep(pause)
-            pause = min(pause * 2, 1e-3)
+        def abort():
+            self.broken = f"{what} timed out after {limit:g} s"
+            try:
+                self.comm.abort()
+            except Exception:  # noqa: BLE001 (an old NCCL without abort: the error raised still stands)
+                pass
+        poll(lambda: self.done(batch), what, limit, self.rank, " for NCCL", abort)
         self.cupy.cuda.get_current_stream().wait_event(batch.event)
 
     def destroy(self):

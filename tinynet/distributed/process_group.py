@@ -22,13 +22,13 @@ import importlib.util
 import os
 import socket
 import sys
-import time
 
 import numpy as _np
 
 from ..backend.errors import ArgumentError, DeviceError
 from ..backend.registry import simulated_cuda
 from . import nccl as _nccl
+from .waiting import poll
 
 
 class ReduceOp(enum.Enum):
@@ -160,35 +160,11 @@ def _write_rank_pids(comm, path, seconds):
         os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
-#: how long a wait polls MPI without sleeping before it backs off to sleeps of up to 1 ms
-SPIN_SECONDS = 2e-3
-_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
-
-
 def wait_requests(requests, what, limit, rank, statuses=None):
-    """Wait for MPI ``requests`` at most ``limit`` seconds, else raise naming the rank and the call.
-
-    It spins (yielding the core) for the first couple of milliseconds: a collective over
-    shared memory needs many rounds of progress, each made only inside an MPI call, so a
-    sleep between tests would add a sleep per round (``time.sleep(0)`` is no help on Linux:
-    it still sleeps the timer slack, ~50 us). After that it backs off to sleeps of up to
-    1 ms, so a rank waiting for a slow one does not burn a core."""
+    """Wait for MPI ``requests`` at most ``limit`` seconds, else raise naming the rank and the
+    call (:func:`.waiting.poll`: spin briefly, then back off)."""
     mpi = _mpi()
-    now = time.monotonic()
-    deadline, spin_until = now + limit, now + SPIN_SECONDS
-    pause = 1e-5
-    while not mpi.Request.Testall(requests, statuses):
-        now = time.monotonic()
-        if now < spin_until:
-            _yield()
-            continue
-        if now > deadline:
-            raise RuntimeError(
-                f"tinynet.distributed.{what}: rank {rank} waited {limit:g} s without the other ranks "
-                "joining (one may have failed or be stuck); ending instead of hanging "
-                "(init_process_group(timeout=...) sets the limit)")
-        time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+    poll(lambda: mpi.Request.Testall(requests, statuses), what, limit, rank)
 
 
 def _abort_on_uncaught_exception(comm):
