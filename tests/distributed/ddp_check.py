@@ -51,8 +51,9 @@ def data(step, batch):
 
 def check_equal(a, b, what, tol=1e-10):
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
-        if not np.allclose(p.array, q.array, rtol=tol, atol=tol):
-            raise AssertionError(f"{what}: parameter {name} differs by {np.abs(p.array - q.array).max():.3g}")
+        a, b = p.detach().numpy(), q.detach().numpy()
+        if not np.allclose(a, b, rtol=tol, atol=tol):
+            raise AssertionError(f"{what}: parameter {name} differs by {np.abs(a - b).max():.3g}")
 
 
 def train_compare(rank, n, opt_name, batch, bucket_cap_mb, steps=20):
@@ -154,6 +155,24 @@ def main():
     assert set(sd) == set(model.module.state_dict()) and not any(k.startswith("module.") for k in sd)
     model.load_state_dict({"module." + k: v for k, v in sd.items()})
     print(f"rank {rank}: buffers and state_dict ok", flush=True)
+
+    # cuda tensors (the simulated GPU in CI, a real one where present): buckets live on the device
+    if "cuda" in tn.backend.available_devices():
+        ref, model = build(2).to("cuda"), DDP(build(rank + 2).to("cuda"), bucket_cap_mb=0.0005)
+        opt, opt_ref = tn.optim.SGD(model.parameters(), lr=0.1), tn.optim.SGD(ref.parameters(), lr=0.1)
+        mine = shares(6, n)[rank]
+        for step in range(3):
+            x, y = data(step, 6)
+            opt_ref.zero_grad()
+            F.cross_entropy(ref(tn.tensor(x, device="cuda")), tn.tensor(y, device="cuda")).backward()
+            opt_ref.step()
+            opt.zero_grad()
+            loss = F.cross_entropy(model(tn.tensor(x[mine], device="cuda")), tn.tensor(y[mine], device="cuda"))
+            (loss * (len(mine) * n / 6)).backward()
+            opt.step()
+            check_equal(model.module, ref, f"cuda step {step}")
+        assert model.module.fc1.weight.grad.device.type == "cuda"
+        print(f"rank {rank}: cuda ok", flush=True)
 
     # different models on different ranks: a clear error naming both ranks
     try:
