@@ -29,6 +29,20 @@ round-off -- except with dropout, whose masks each process draws for itself. Ran
 prints and writes the files; the checkpoint holds the plain model, so ``--resume`` works
 with any number of processes (``--nproc`` is not part of the run's settings).
 
+**Distillation** (``--teacher CKPT``): the student (``--model ...``) learns from a trained
+teacher, any checkpoint ``tinynet train`` wrote (its model is rebuilt from the checkpoint's
+config, as ``tinynet evaluate`` does, and put in eval mode). Every training batch also goes
+through the teacher, under ``no_grad``, and the training loss is ``nn.DistillationLoss``:
+``alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE``
+(``--temperature T``, default 4; ``--alpha``, default 0.9). Validation and test losses stay
+the plain cross-entropy. The teacher takes the student's batches in its own input format:
+each recipe says how its inputs map to the dataset's raw samples, so an MLP student's
+standardized ``(N, 64)`` digits vectors reach a CNN teacher as ``(N, 1, 8, 8)`` images. The
+teacher must have been trained on the same dataset and split (``--split-seed``), so it never
+saw the student's test samples, and predict the same classes. With ``--nproc`` every process
+runs the teacher on its own slice of each batch. The options are saved in the config (a
+resumed run reloads the teacher from the same path) and metrics.json describes the teacher.
+
 Exit status: 0 on success; 1 if training diverged (the last good checkpoint is kept), an
 output file could not be written, or a checkpoint is unusable; 2 for usage errors.
 """
@@ -45,6 +59,7 @@ import numpy as _np
 from .common import (OPTIMIZERS, SCHEDULERS, CLIError, apply_defaults, build_optimizer, build_scheduler,
                      config_of, non_negative_float, positive_float, positive_int,
                      resolve_device, seed_int)
+from ..backend.errors import ShapeError
 from .recipes import RECIPES, get as get_recipe
 
 # Options a resumed run takes from the command line; everything else (model, data, optimizer,
@@ -88,10 +103,29 @@ def define_options(p):
     p.add_argument("--nproc", type=positive_int, default=None, metavar="N",
                    help="train with N processes (MPI, data parallel: each takes its share of every batch; the same "
                         "model as one process). Needs `pip install \"tinynet[distributed]\"` (default: 1)")
+    p.add_argument("--teacher", default=None, metavar="CKPT",
+                   help="distil from this trained model: a checkpoint written by `tinynet train` (any model on the "
+                        "same dataset and classes); the training loss becomes the distillation loss")
+    p.add_argument("--temperature", type=positive_float, default=None, metavar="T",
+                   help="with --teacher: softmax temperature of the distillation loss (default: 4)")
+    p.add_argument("--alpha", type=unit_float, default=None,
+                   help="with --teacher: weight in [0, 1] of the teacher's soft targets; 1 - alpha weighs the "
+                        "labels' cross-entropy (default: 0.9)")
     for name, recipe in sorted(RECIPES.items()):
         if recipe.add_arguments is not None:
             recipe.add_arguments(p.add_argument_group(f"{name} options"))
     return p
+
+
+def unit_float(text):
+    """argparse type: a number in [0, 1] (both ends included)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
 
 
 def add_parser(subparsers):
@@ -285,6 +319,9 @@ def _launch(args) -> int:
     if dataset not in recipe.datasets:
         raise CLIError(f"--model {args.model} has no dataset {dataset!r}; choose one of {', '.join(recipe.datasets)}")
     apply_defaults(args, recipe)
+    if args.teacher is not None:
+        _load_checkpoint(args.teacher)  # a missing or broken teacher is one line here, not N
+    _check_teacher_options(args)
     if args.nproc > args.batch_size:
         raise CLIError(f"--nproc {args.nproc} is more than --batch-size {args.batch_size}: every batch is split across "
                        f"the processes, so each needs at least one sample of it; use --nproc {args.batch_size} or "
@@ -367,6 +404,7 @@ def _train(args, distributed=False) -> int:
         rank, world = dist.get_rank(), dist.get_world_size()
     say = print if rank == 0 else (lambda *a, **k: None)
     ck, new_schedule = _merge_resume(args) if args.resume else (None, False)
+    _check_teacher_options(args)
     recipe, setup = _setup(args)
     if args.out is None:
         args.out = fresh_run_dir(os.path.join("runs", f"{args.model}-{args.dataset}"))
@@ -377,6 +415,7 @@ def _train(args, distributed=False) -> int:
             prepare_out_dir(args.out)  # before any work: a bad --out is one line, not a lost run
         except OSError as exc:
             raise (_RankLocalError if distributed else CLIError)(exc, code=1) from None
+    teacher = _build_teacher(args, setup) if args.teacher is not None else None
     model = setup.model
     if distributed:
         if world > args.batch_size:
@@ -390,7 +429,8 @@ def _train(args, distributed=False) -> int:
     trainer = Trainer(model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
                       None if new_schedule else scheduler, task=setup.task, forward=setup.forward,
                       predict=setup.predict, out_dir=args.out, progress=not args.no_progress, config=config,
-                      extra=setup.extra, clip_grad_norm=args.clip_grad_norm, num_classes=setup.num_classes)
+                      extra=setup.extra, clip_grad_norm=args.clip_grad_norm, num_classes=setup.num_classes,
+                      teacher=teacher)
     if ck is not None:
         try:
             trainer.load_checkpoint(ck)
@@ -419,6 +459,11 @@ def _train(args, distributed=False) -> int:
         f"{args.device}: {n_params:,} parameters, {args.optimizer} lr {args.lr:g}, {batch}, "
         f"{args.epochs} epochs, seed {args.seed}, writing to {args.out}"
         + (f", resuming from {args.resume} (epoch {ck['epoch']})" if ck else ""))
+    if teacher is not None:
+        info = teacher.info
+        say(f"distilling from {info['checkpoint']}: {info['model']} on {info['dataset']} (epoch {info['epoch']}, "
+            f"{info['parameters']:,} parameters, inputs {info['inputs']}), temperature {info['temperature']:g}, "
+            f"alpha {info['alpha']:g}")
     try:
         # A diverging run overflows on its way to NaN; the NaN message says it all, so NumPy's
         # RuntimeWarnings (overflow, invalid value) are not printed before it.
@@ -441,6 +486,88 @@ def _train(args, distributed=False) -> int:
     say(f"done in {elapsed:.1f} s; wrote {trainer.checkpoint_path}, metrics.csv, metrics.json, curves.png "
         f"in {args.out}")
     return 0
+
+
+def _check_teacher_options(args):
+    """--temperature/--alpha belong to --teacher; with it they take their defaults (4, 0.9)."""
+    if args.teacher is None:
+        given = [f"--{k}" for k in ("temperature", "alpha") if getattr(args, k, None) is not None]
+        if given:
+            raise CLIError(f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --teacher "
+                           "CKPT (knowledge distillation); add --teacher with a trained checkpoint, or drop "
+                           f"{'it' if len(given) == 1 else 'them'}")
+        return
+    if args.temperature is None:
+        args.temperature = 4.0
+    if args.alpha is None:
+        args.alpha = 0.9
+
+
+def _build_teacher(args, setup):
+    """Rebuild the teacher from its checkpoint (as ``tinynet evaluate`` does) and check that it
+    fits the student: same dataset and split, same classes, inputs that can be adapted."""
+    from ..tensor import random as _random
+    from .trainer import CHECKPOINT, Teacher
+
+    path = args.teacher
+    where = f"--teacher {path}"
+    if args.out is not None and os.path.realpath(os.path.join(args.out, CHECKPOINT)) == os.path.realpath(path):
+        raise CLIError(f"--out {args.out} would overwrite the teacher's checkpoint {path}; write the student to "
+                       "another folder")
+    ck = _load_checkpoint(path, map_location=resolve_device(args.device))
+    ns = config_namespace(ck["config"], path)
+    ns.device, ns.teacher, ns.temperature, ns.alpha = args.device, None, None, None
+    state = _random.get_rng_state()  # building the teacher must not change the student's random stream
+    try:
+        _, teacher_setup = _setup(ns)
+    except CLIError as exc:
+        raise CLIError(f"{where}: its settings do not build a model: {exc}", code=1) from None
+    finally:
+        _random.set_rng_state(state)
+    model = teacher_setup.model
+    try:
+        model.load_state_dict(ck["model"])
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CLIError(f"{where}: the weights do not fit the model: {exc}", code=1) from None
+    student = f"the student (--model {args.model} on {args.dataset})"
+    teacher = f"the teacher ({ns.model} on {ns.dataset})"
+    if setup.task != "classification" or teacher_setup.task != "classification":
+        raise CLIError(f"{where}: distillation needs two classifiers, but {teacher} is a {teacher_setup.task} model "
+                       f"and {student} a {setup.task} model")
+    if teacher_setup.num_classes != setup.num_classes:
+        raise CLIError(f"{where}: {teacher} predicts {teacher_setup.num_classes} classes but {student} predicts "
+                       f"{setup.num_classes}; a teacher must predict the student's classes")
+    if ns.dataset != args.dataset:
+        raise CLIError(f"{where}: {teacher} was trained on {ns.dataset!r} but {student} trains on {args.dataset!r}; "
+                       f"use a teacher trained on {args.dataset!r}")
+    t_split, s_split = getattr(ns, "split_seed", 0), getattr(args, "split_seed", 0)
+    if t_split != s_split:
+        raise CLIError(f"{where}: {teacher} used --split-seed {t_split} but {student} uses --split-seed {s_split}: its "
+                       "training data would include the student's test samples; give the student --split-seed "
+                       f"{t_split}")
+    s_in, t_in = setup.inputs, teacher_setup.inputs
+    if s_in is None or t_in is None or s_in.dataset != t_in.dataset:
+        missing = [name for name, codec in ((f"--model {args.model}", s_in), (ns.model, t_in)) if codec is None]
+        raise CLIError(f"{where}: the student's inputs cannot be adapted to {teacher}: "
+                       + (f"the {' and '.join(missing)} recipe does not say how its inputs map to raw samples "
+                          "(supported: mlp, cnn and resnet on their image/feature datasets)" if missing else
+                          f"the raw samples differ ({s_in.dataset} vs {t_in.dataset})"))
+
+    def adapt(x):
+        try:
+            return t_in.from_raw(s_in.to_raw(x))
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ShapeError(f"{where}: cannot adapt the student's input batch {tuple(x.shape)} "
+                             f"({s_in.describe}) to {teacher}'s inputs ({t_in.describe}): {exc}") from None
+
+    rows = [r for r in ck["history"] if isinstance(r, dict)]
+    info = {"checkpoint": path, "model": ns.model, "dataset": ns.dataset, "epoch": ck["epoch"],
+            "parameters": sum(p.numel() for p in model.parameters()), "inputs": t_in.describe,
+            "num_classes": teacher_setup.num_classes}
+    if rows and isinstance(rows[-1].get("val_accuracy"), (int, float)):
+        info["val_accuracy"] = rows[-1]["val_accuracy"]
+    return Teacher(model, forward=teacher_setup.forward, adapt=adapt, temperature=args.temperature,
+                   alpha=args.alpha, info=info)
 
 
 def format_report(metrics: dict, split: str) -> str:

@@ -31,6 +31,14 @@ previous checkpoint and metrics intact; the error is an ``OSError`` naming the f
 structure is checked first (:func:`check_checkpoint`), then model, optimizer, scheduler and
 random states are loaded; if any part is refused, every one of them is put back as it was.
 
+**Distillation** (``teacher=Teacher(...)``): each training batch also goes through a trained
+teacher model (eval mode, under ``no_grad``, after this rank's slice is taken), and the
+training loss is the teacher's :class:`~tinynet.nn.DistillationLoss` of the student's
+outputs, the teacher's outputs and the labels. Validation and test losses stay the plain
+``loss_fn`` (the hard-label cross-entropy), so a distilled student's metrics compare
+directly with those of a student trained on labels alone. metrics.json gets a ``teacher``
+entry (``Teacher.info``).
+
 **Several processes** (data parallel): pass the model wrapped in
 :class:`~tinynet.nn.parallel.DistributedDataParallel` (after
 ``tinynet.distributed.init_process_group``) and give every rank the *same* loaders (same
@@ -70,6 +78,7 @@ from .. import metrics as _metrics
 from ..autograd import no_grad
 from ..distributed import get_rank as _get_rank, get_world_size as _get_world_size
 from ..distributed.collectives import all_reduce_unchecked as _all_reduce_unchecked
+from ..nn.distillation import DistillationLoss
 from ..nn.parallel import DistributedDataParallel
 from ..serialization import atomic_write as _atomic_write, load as _load, save as _save
 from ..tensor import random as _random
@@ -168,6 +177,42 @@ def check_checkpoint(ck, path="checkpoint") -> dict:
     return ck
 
 
+class Teacher:
+    """A trained model that gives a student soft targets (knowledge distillation).
+
+        teacher = Teacher(cnn, adapt=lambda x: x.reshape(-1, 1, 8, 8), temperature=4.0, alpha=0.9)
+        Trainer(mlp, optimizer, nn.CrossEntropyLoss(), train_loader, teacher=teacher).fit(10)
+
+    Args:
+        model: the teacher; put in eval mode (dropout off, batch norm on running statistics)
+            and always run under ``no_grad``: it is never trained and no gradient reaches it.
+        forward: how a batch becomes the teacher's ``(outputs, targets)`` (a recipe's
+            ``forward``; default ``model(x), y``).
+        adapt: maps the student's input batch ``x`` to the teacher's input (e.g. flat digits
+            vectors to images); default: the same inputs.
+        temperature, alpha: of the :class:`~tinynet.nn.DistillationLoss` used as the training loss.
+        info: plain data describing the teacher, written to metrics.json.
+    """
+
+    def __init__(self, model, forward=default_forward, adapt=None, temperature=4.0, alpha=0.9, info=None):
+        self.model, self.forward, self.adapt = model, forward, adapt
+        self.loss = DistillationLoss(temperature, alpha)
+        self.info = {"temperature": self.loss.temperature, "alpha": self.loss.alpha, **dict(info or {})}
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+    def __call__(self, batch):
+        """The teacher's outputs for a training batch ``(x, y, ...)`` of the student."""
+        if self.model.training:  # someone switched it back: a teacher always predicts in eval mode
+            self.model.eval()
+        if self.adapt is not None:
+            batch = (self.adapt(batch[0]), *batch[1:])
+        with no_grad():
+            outputs, _ = self.forward(self.model, batch)
+        return outputs
+
+
 def _is_plateau(scheduler) -> bool:
     return scheduler is not None and type(scheduler).__name__ == "ReduceLROnPlateau"
 
@@ -192,6 +237,7 @@ class Trainer:
         config, extra: plain data saved in the checkpoint (how to rebuild this run).
         log: called with one summary line per epoch (default: print to stdout).
         clip_grad_norm: clip the gradient norm to this value before each step.
+        teacher: a :class:`Teacher`: train by distillation from it (training loss only).
 
     A ``DistributedDataParallel`` model trains on this rank's slice of each global batch (see
     the module docstring); ``trainer.model`` is then the wrapped plain module, which is what
@@ -200,7 +246,8 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss_fn, train_loader, val_loader=None, scheduler=None,
                  task="classification", forward=default_forward, predict=default_predict, out_dir=None,
-                 progress=True, config=None, extra=None, log=print, clip_grad_norm=None, num_classes=None):
+                 progress=True, config=None, extra=None, log=print, clip_grad_norm=None, num_classes=None,
+                 teacher=None):
         self.ddp = model if isinstance(model, DistributedDataParallel) else None
         self.rank, self.world_size = (_get_rank(), _get_world_size()) if self.ddp is not None else (0, 1)
         if self.ddp is not None:
@@ -213,6 +260,7 @@ class Trainer:
         self.out_dir = os.fspath(out_dir) if out_dir is not None else None
         self.progress, self.config, self.extra = progress, dict(config or {}), dict(extra or {})
         self.log, self.clip_grad_norm, self.num_classes = log, clip_grad_norm, num_classes
+        self.teacher = teacher
         self.history: list[dict] = []
         self.epoch = 0  # epochs completed
         self.global_step = 0
@@ -251,7 +299,10 @@ class Trainer:
                 if self.ddp is not None:
                     batch = self._local_share(batch)
                 outputs, targets = self.forward(model, batch)
-                loss = self.loss_fn(outputs, targets)
+                if self.teacher is not None:  # (on this rank's slice: the teacher sees the same samples)
+                    loss = self.teacher.loss(outputs, self.teacher(batch), targets)
+                else:
+                    loss = self.loss_fn(outputs, targets)
                 value = float(loss.item())
                 n = len(targets)
                 batch_correct = batch_seen = 0
@@ -547,6 +598,8 @@ class Trainer:
         w.writerows(self.history)
         doc = {"config": self.config, "epochs_completed": self.epoch, "wall_time_s": self.wall_time,
                "history": self.history}
+        if self.teacher is not None:
+            doc["teacher"] = self.teacher.info
         if test is not None:
             doc["test"] = test
         for name, text in (("metrics.csv", table.getvalue()), ("metrics.json", json.dumps(doc, indent=2))):

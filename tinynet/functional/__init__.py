@@ -31,6 +31,7 @@ from .join import *  # noqa: F401,F403
 from .encoding import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .distillation import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .pointwise import *  # noqa: F401,F403
 from .bitwise import *  # noqa: F401,F403

@@ -37,6 +37,7 @@ from ..backend.errors import ArgumentError, DTypeError, ShapeError
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ._autocast import float32_under_autocast
+from ._util import promote_types
 from .activation import from_rows, log_softmax, logsigmoid, relu, softmax, softplus, to_rows, use_row_kernels
 from .distance import pairwise_distance
 from .elementwise import abs as _abs, clip, exp, log, minimum, sqrt, where
@@ -614,16 +615,34 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
 
     ``reduction="batchmean"`` divides the sum by the batch size ``input.shape[0]`` (the true
     KL divergence per sample); ``"mean"`` divides by the number of elements, as PyTorch's.
+
+    As in PyTorch, ``input`` and ``target`` broadcast against each other, the result takes
+    their promoted float dtype (float32 input with a float64 target gives float64), a
+    negative probability target gives nan (``target log target`` is undefined there) and an
+    integer target is refused.
     """
     op = "kl_div"
     reduction = _legacy_reduction(size_average, reduce, reduction, op, _REDUCTIONS + ("batchmean",))
-    target = _float_target(input, target, op)
+    _check_float_input(input, op)
+    target = _as_tensor(target, input, op)
+    if target.array.dtype.kind != "f":
+        raise DTypeError(f"{op}: target must be floating point (probabilities, or log-probabilities with "
+                         f"log_target=True), got {_desc(target)}; convert with `target.to(input.dtype)`")
+    try:
+        _np.broadcast_shapes(tuple(input.shape), tuple(target.shape))  # (shapes only: host math)
+    except ValueError:
+        raise ShapeError(f"{op}: input has shape {tuple(input.shape)} and target has shape {tuple(target.shape)}, "
+                         "which do not broadcast together; give the target the input's shape (one "
+                         "probability per log-probability)") from None
+    dtype = promote_types(input.dtype, target.dtype)
+    input, target = (t if t.dtype == dtype else t.to(dtype) for t in (input, target))
     if log_target:
         loss = exp(target) * (target - input)
     else:
-        pos = target.array > 0
-        safe = where(pos, target, 1.0)
-        loss = where(pos, target * log(safe), 0.0) - target * input
+        nonzero = target.array != 0
+        safe = where(nonzero, target, 1.0)
+        with _np.errstate(invalid="ignore"):  # log of a negative target: nan, as in PyTorch (no warning)
+            loss = where(nonzero, target * log(safe), 0.0) - target * input
     if reduction == "batchmean":
         total = loss.sum()
         return total / input.shape[0] if input.ndim else total

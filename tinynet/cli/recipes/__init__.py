@@ -49,10 +49,14 @@ The contract:
   outputs are ``(N, T, V)`` pass ``predict=lambda out: out.numpy().argmax(-1)``.
 * ``task`` is "classification" (accuracy, precision/recall/F1, confusion matrix are
   reported) or "regression" (loss only).
+* ``inputs`` (optional) is an :class:`InputCodec`: how model inputs map to and from the
+  dataset's raw samples, which lets ``tinynet train --teacher`` feed a teacher of another
+  recipe (a CNN taking images) the batches of this one (an MLP taking flat vectors).
 * ``extra`` is a dict of plain data (numbers, strings, lists) stored in the checkpoint, e.g.
   a tokenizer's vocabulary for ``tinynet generate``.
 """
-from .base import RECIPES, TASKS, Recipe, Setup, default_forward, default_predict, get, register  # noqa: F401
+from .base import (RECIPES, TASKS, InputCodec, Recipe, Setup, default_forward, default_predict, get,  # noqa: F401
+                   register)
 
 # Recipe modules: one import line each (they register themselves).
 from . import mlp  # noqa: F401

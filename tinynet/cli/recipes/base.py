@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import numpy as _np
 
+from ...tensor.tensor import Tensor
+
 RECIPES: dict[str, "Recipe"] = {}
 
 TASKS = ("classification", "regression")
@@ -28,6 +30,37 @@ def default_predict(outputs):
 
 
 @dataclass
+class InputCodec:
+    """How a recipe's model inputs relate to its dataset's *raw* samples, so that a teacher
+    trained by one recipe can be fed the batches another recipe's student trains on
+    (``tinynet train --teacher``).
+
+    ``dataset`` names the raw sample format (two codecs with the same ``dataset`` agree on
+    it; for ``digits``: ``(N, 64)`` pixel values in [0, 1]); ``to_raw(x)`` maps a batch of
+    model inputs back to raw samples and ``from_raw(r)`` maps raw samples to model inputs.
+    Both take and return Tensors on the batch's device. Adapting a student batch ``x`` for
+    the teacher is then ``teacher.from_raw(student.to_raw(x))``: e.g. undo the MLP's
+    standardization and reshape ``(N, 64)`` to the CNN's ``(N, 1, 8, 8)`` images.
+    """
+
+    dataset: str
+    to_raw: Callable
+    from_raw: Callable
+    describe: str = ""
+
+
+def array_codec(dataset: str, to_raw, from_raw, describe: str = "") -> InputCodec:
+    """An :class:`InputCodec` from two functions on raw arrays (``xp`` is the batch device's
+    array module): inputs carry no gradient, so the mapping needs no autograd."""
+    def wrap(fn):
+        def on_tensor(x):
+            return Tensor._make(fn(x.array, x.device.xp), x.device)
+        return on_tensor
+
+    return InputCodec(dataset, wrap(to_raw), wrap(from_raw), describe)
+
+
+@dataclass
 class Setup:
     """What a recipe returns (see the module docstring)."""
 
@@ -41,6 +74,9 @@ class Setup:
     forward: Callable = default_forward
     predict: Callable = default_predict
     extra: dict = field(default_factory=dict)
+    #: How the model's inputs map to and from the dataset's raw samples (None: no mapping
+    #: known, so a teacher of another recipe cannot be fed this recipe's batches).
+    inputs: InputCodec | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:

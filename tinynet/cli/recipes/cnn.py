@@ -27,7 +27,7 @@ from ...data.datasets import stratified_split
 from ...data.transforms import RandomAffine
 from ...models import build_model
 from ..common import existing_dir, int_list, non_negative_int, positive_int, probability
-from .base import Setup, register
+from .base import Setup, array_codec, register
 
 
 def _ints(text, flag):
@@ -92,7 +92,27 @@ def augmentation():
     return RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), interpolation="bilinear")
 
 
-def _setup(args, model, train, val, test, num_classes):
+def input_codec(args, channels, size):
+    """The CNN's inputs are ``(N, C, H, W)`` images; the raw samples are flat pixel vectors:
+    digits ``(N, 64)`` (8x8, values in [0, 1]; ``--upsample K`` images are K-times enlarged,
+    so every K-th pixel is one of the original 64), mnist ``(N, 784)``."""
+    k = getattr(args, "upsample", 1) if args.dataset == "digits" else 1
+    base = size // k
+
+    def to_raw(x, xp):
+        return xp.ascontiguousarray(x[:, :, ::k, ::k]).reshape(x.shape[0], -1)
+
+    def from_raw(r, xp):
+        if r.ndim != 2 or r.shape[1] != channels * base * base:
+            raise ValueError(f"expected raw {args.dataset} samples of shape (N, {channels * base * base}), got "
+                             f"{tuple(r.shape)}")
+        x = r.reshape(r.shape[0], channels, base, base)
+        return x if k == 1 else xp.repeat(xp.repeat(x, k, axis=2), k, axis=3)
+
+    return array_codec(args.dataset, to_raw, from_raw, f"(N, {channels}, {size}, {size}) images")
+
+
+def _setup(args, model, train, val, test, num_classes, inputs=None):
     def loader(ds, shuffle, offset, transform=None):
         return DataLoader(ds, batch_size=args.batch_size, shuffle=shuffle, seed=args.seed + offset,
                           device=args.device, transform=transform)
@@ -100,7 +120,7 @@ def _setup(args, model, train, val, test, num_classes):
     transform = augmentation() if getattr(args, "augment", True) else None
     return Setup(model=model, train_loader=loader(train, True, 0, transform), val_loader=loader(val, False, 1),
                  test_loader=loader(test, False, 2), loss_fn=nn.CrossEntropyLoss(), task="classification",
-                 num_classes=num_classes)
+                 num_classes=num_classes, inputs=inputs)
 
 
 @register("cnn", datasets=("digits", "mnist"), add_arguments=_add_cnn_arguments,
@@ -115,7 +135,7 @@ def cnn_recipe(args) -> Setup:
         raise ValueError("--cnn-hidden must be >= 0 and --cnn-dropout in [0, 1)")
     model = build_model("cnn", in_channels=channels, num_classes=num_classes, input_size=size, channels=c,
                         hidden=args.cnn_hidden, dropout=args.cnn_dropout)
-    return _setup(args, model, train, val, test, num_classes)
+    return _setup(args, model, train, val, test, num_classes, input_codec(args, channels, size))
 
 
 @register("resnet", datasets=("digits", "mnist"), add_arguments=_add_resnet_arguments,
@@ -125,4 +145,4 @@ def resnet_recipe(args) -> Setup:
     train, val, test, channels, size, num_classes = image_datasets(args)
     model = build_model("resnet", in_channels=channels, num_classes=num_classes,
                         widths=_ints(args.widths, "--widths"), input_size=size)
-    return _setup(args, model, train, val, test, num_classes)
+    return _setup(args, model, train, val, test, num_classes, input_codec(args, channels, size))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as _np
+
 from ... import nn
 from ...data import DataLoader, TensorDataset, load_digits, make_moons, make_spirals
 from ...data.datasets import stratified_split
 from ...data.transforms import Standardize
 from ...models import build_model
 from ..common import int_list, probability, seed_int
-from .base import Setup, register
+from .base import Setup, array_codec, register
 
 _SYNTHETIC_SAMPLES = 1500
 
@@ -69,6 +71,7 @@ def datasets_for(name: str, seed: int):
 def mlp_recipe(args) -> Setup:
     train, val, test, in_features, num_classes = datasets_for(args.dataset, getattr(args, "split_seed", 0))
     extra = {}
+    scaler = None
     if getattr(args, "standardize", False):
         # Fitted on the training split only, applied once to every split's arrays.
         scaler = Standardize().fit(train.tensors[0])
@@ -83,4 +86,34 @@ def mlp_recipe(args) -> Setup:
 
     return Setup(model=model, train_loader=loader(train, True, 0), val_loader=loader(val, False, 1),
                  test_loader=loader(test, False, 2), loss_fn=nn.CrossEntropyLoss(),
-                 task="classification", num_classes=num_classes, extra=extra)
+                 task="classification", num_classes=num_classes, extra=extra,
+                 inputs=input_codec(args.dataset, in_features, scaler))
+
+
+def input_codec(dataset: str, in_features: int, scaler=None):
+    """The mlp's inputs are the raw ``(N, in_features)`` samples (digits: 64 pixel values in
+    [0, 1]; moons/spirals: 2-D points), standardized when ``scaler`` is given:
+    ``x = (raw - mean) / std``, so ``raw = x * std + mean``."""
+    def check(r):
+        if r.ndim != 2 or r.shape[1] != in_features:
+            raise ValueError(f"expected raw {dataset} samples of shape (N, {in_features}), got {tuple(r.shape)}")
+        return r
+
+    if scaler is None:
+        return array_codec(dataset, lambda x, xp: x.reshape(x.shape[0], -1), lambda r, xp: check(r),
+                           f"(N, {in_features}) raw features")
+    shape = (1, *scaler.shape)
+
+    def stats(x, xp):
+        return (xp.asarray(_np.asarray(scaler.mean).reshape(shape), dtype=x.dtype),
+                xp.asarray(_np.asarray(scaler.std).reshape(shape), dtype=x.dtype))
+
+    def to_raw(x, xp):
+        mean, std = stats(x, xp)
+        return x * std + mean
+
+    def from_raw(r, xp):
+        mean, std = stats(r, xp)
+        return (check(r) - mean) / std
+
+    return array_codec(dataset, to_raw, from_raw, f"(N, {in_features}) standardized features")
