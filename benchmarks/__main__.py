@@ -65,7 +65,7 @@ def unknown_names(only) -> list:
     """The names in the comma-separated ``only`` that are neither a workload nor a microbenchmark."""
     from . import micro, workloads  # (imported late: NumPy must load after the thread settings)
 
-    return [n for n in only.split(",") if n not in workloads.WORKLOADS and n not in micro.MICRO and n != "DDP"]
+    return [n for n in only.split(",") if n not in workloads.WORKLOADS and n not in micro.MICRO and n not in ("DDP", "QUANT")]
 
 
 def main(argv=None) -> int:
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
 
     if args.only is not None and unknown_names(args.only):  # (after the thread settings: this loads NumPy)
         print(f"benchmarks: error: --only: unknown name(s) {', '.join(unknown_names(args.only))}; choose from "
-              f"{', '.join([*workloads.WORKLOADS, *micro.MICRO, 'DDP'])}", file=sys.stderr)
+              f"{', '.join([*workloads.WORKLOADS, *micro.MICRO, 'DDP', 'QUANT'])}", file=sys.stderr)
         return 2
 
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) and not args.threads:

@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from . import bench_distributed, machine, micro, workloads as W
+from . import bench_distributed, bench_quantize, machine, micro, workloads as W
 from ._timing import alternate, fmt_time
 from .frameworks import tinynet_lib, torch_lib
 
@@ -148,6 +148,9 @@ def run(quick=False, only=None, device="all", log=print, clock="wall"):
             res["distributed"] = bench_distributed.run(quick=quick, log=log)
         except RuntimeError as exc:  # no mpiexec (the distributed extra is not installed)
             res["not_timed"]["DDP"] = str(exc).splitlines()[0]
+    if wanted("QUANT") and device != "cuda":
+        log(f"[{time.perf_counter() - t_start:6.1f}s] QUANT: float32 vs int8 digits MLP and CNN")
+        res["quantize"] = bench_quantize.run(quick=quick, log=log, clock=timer)
     res["elapsed_s"] = time.perf_counter() - t_start
     return res
 
@@ -223,6 +226,8 @@ def markdown(res) -> str:
         lines += ["", "Sizes: " + "; ".join(f"{op}: {spec[1]}" for op, spec in micro.MICRO.items()) + "."]
     if res.get("distributed"):
         lines += ["", bench_distributed.markdown(res["distributed"])]
+    if res.get("quantize"):
+        lines += ["", bench_quantize.markdown(res["quantize"])]
     if absent:
         lines += ["", "Not timed: " + "; ".join(f"{k}: {v}" for k, v in absent.items()) + "."]
     return "\n".join(lines) + "\n"

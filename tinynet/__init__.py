@@ -38,6 +38,12 @@ from . import data, metrics  # tn.data, tn.metrics
 from . import utils  # tn.utils.data: torch.utils.data's names
 from . import distributed  # tn.distributed: process groups and collectives over MPI
 from . import models  # tn.models: MLP, ... and the model registry
+from . import quantization  # tn.quantization (also tn.ao.quantization): int8 tensors, observers, prepare/convert
+from . import ao  # noqa: F401
+from .quantization import (dequantize, fake_quantize_per_channel_affine,  # noqa: F401
+                           fake_quantize_per_tensor_affine, per_channel_affine, per_channel_symmetric,
+                           per_tensor_affine, per_tensor_symmetric, qint8, qint32, quantize_per_channel,
+                           quantize_per_tensor, quint8)
 from .serialization import load, save  # tn.save / tn.load: safetensors or .npz, never pickle
 
 __version__ = "0.1.0"

@@ -3,7 +3,9 @@
 The checkpoint's config says which recipe, dataset, split seed and options built the
 model; the recipe rebuilds the same model and data splits, the weights are loaded (the
 file is validated first), and the chosen split (default: test) is evaluated: loss,
-accuracy, macro precision/recall/F1 and the confusion matrix.
+accuracy, macro precision/recall/F1 and the confusion matrix. A quantized checkpoint
+(written by ``tinynet quantize``) is recognised by its format: its int8 model is rebuilt
+and evaluated the same way.
 """
 from __future__ import annotations
 
@@ -25,24 +27,44 @@ def add_parser(subparsers):
     return p
 
 
+def _read(path, device):
+    from ..serialization import load
+
+    try:
+        return load(path, map_location=device)
+    except (ValueError, TypeError, OSError) as exc:
+        raise CLIError(exc, code=1) from None
+
+
 def run(args) -> int:
-    from .train import _load_checkpoint, _setup, config_namespace, format_report
-    from .trainer import Trainer
+    from .quantize import is_quantized_checkpoint, load_quantized
+    from .train import _setup, config_namespace, format_report
+    from .trainer import Trainer, check_checkpoint
 
     device = resolve_device(args.device)
-    ck = _load_checkpoint(args.checkpoint, map_location=device)
-    ns = config_namespace(ck["config"], args.checkpoint)
-    ns.device = args.device
-    if args.batch_size is not None:
-        ns.batch_size = args.batch_size
-    try:
-        _, setup = _setup(ns)
-    except CLIError as exc:  # the saved settings do not build a run: the checkpoint's fault
-        raise CLIError(f"{args.checkpoint}: its settings do not build a model: {exc}", code=1) from None
-    try:
-        setup.model.load_state_dict(ck["model"])
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise CLIError(f"{args.checkpoint}: the weights do not fit the model: {exc}", code=1) from None
+    raw = _read(args.checkpoint, device)
+    kind = ""
+    if is_quantized_checkpoint(raw):  # written by `tinynet quantize`: rebuild the int8 model
+        ck, ns, setup, model = load_quantized(args.checkpoint, args.device, args.batch_size, loaded=raw)
+        setup.model = model
+        kind = f", int8 ({ck['method']['mode']})"
+    else:
+        try:
+            ck = check_checkpoint(raw, args.checkpoint)
+        except ValueError as exc:
+            raise CLIError(exc, code=1) from None
+        ns = config_namespace(ck["config"], args.checkpoint)
+        ns.device = args.device
+        if args.batch_size is not None:
+            ns.batch_size = args.batch_size
+        try:
+            _, setup = _setup(ns)
+        except CLIError as exc:  # the saved settings do not build a run: the checkpoint's fault
+            raise CLIError(f"{args.checkpoint}: its settings do not build a model: {exc}", code=1) from None
+        try:
+            setup.model.load_state_dict(ck["model"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise CLIError(f"{args.checkpoint}: the weights do not fit the model: {exc}", code=1) from None
     loader = {"test": setup.test_loader, "val": setup.val_loader, "train": setup.train_loader}[args.split]
     if loader is None:
         raise CLIError(f"the {ns.model} recipe has no {args.split} split")
@@ -53,9 +75,11 @@ def run(args) -> int:
     except ValueError as exc:  # an empty split
         raise CLIError(exc, code=1) from None
     if args.json:
-        print(json.dumps({"checkpoint": args.checkpoint, "epoch": ck.get("epoch"), "split": args.split, **metrics}))
+        quantized = ck["method"]["mode"] if is_quantized_checkpoint(ck) else None
+        print(json.dumps({"checkpoint": args.checkpoint, "epoch": ck.get("epoch"), "split": args.split,
+                          "quantized": quantized, **metrics}))
     else:
-        print(f"{args.checkpoint}: {ns.model} on {ns.dataset}, epoch {ck.get('epoch')}, "
+        print(f"{args.checkpoint}: {ns.model}{kind} on {ns.dataset}, epoch {ck.get('epoch')}, "
               f"{args.split} split ({len(loader.dataset)} samples)")
         print(format_report(metrics, args.split))
     return 0

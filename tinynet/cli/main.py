@@ -18,7 +18,7 @@ import sys
 
 from .common import CLIError
 
-COMMANDS = ["train", "evaluate", "generate", "info", "bench", "prune"]
+COMMANDS = ["train", "evaluate", "generate", "info", "bench", "quantize", "prune"]
 
 
 def _short_usage(parser) -> str:

@@ -89,7 +89,7 @@ class GPTMini(Module):
                 init.normal_(p, 0.0, std)
 
     def forward(self, idx):
-        idx = as_id_batch(idx, self.head.weight.device)
+        idx = as_id_batch(idx, self.tok_emb.weight.device)
         n, t = idx.shape
         if t > self.context:
             raise ValueError(

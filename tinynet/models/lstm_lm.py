@@ -36,14 +36,14 @@ class LSTMLanguageModel(Module):
         self.head = Linear(hidden_size, vocab_size, **kw)
 
     def forward(self, idx, state=None, return_state: bool = False):
-        idx = as_id_batch(idx, self.head.weight.device)
+        idx = as_id_batch(idx, self.embedding.weight.device)
         out, state = self.lstm(self.embedding(idx), state)
         logits = self.head(self.drop(out))
         return (logits, state) if return_state else logits
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None, seed=None):
         """Extend ``idx`` (N, T) by ``max_new_tokens`` sampled tokens (see GPTMini.generate)."""
-        idx = as_id_batch(idx, self.head.weight.device)
+        idx = as_id_batch(idx, self.embedding.weight.device)
         rng = _np.random.default_rng(seed)
         was_training = self.training
         self.eval()

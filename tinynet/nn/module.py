@@ -910,6 +910,12 @@ class Module:
                     out.append("  missing keys: " + ", ".join(repr(k) for k in missing))
                 if unexpected:
                     out.append("  unexpected keys: " + ", ".join(repr(k) for k in unexpected))
+                quantized = [k for k in unexpected if k.endswith(".qweight") or k == "qweight"]
+                if quantized:
+                    layer = quantized[0].rsplit(".", 1)[0] if "." in quantized[0] else "(top level)"
+                    out.append(f"  this is an int8-quantized state dict (layer {layer!r} holds 'qweight'), and "
+                               f"{type(self).__name__} is a float model: rebuild the quantized model with "
+                               "tinynet.quantization.load_quantized(checkpoint, model) instead")
             return out
 
         def fail(items, changed):
