@@ -79,16 +79,8 @@ def main(argv=None) -> int:
         os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
     import tinynet  # noqa: F401  (first: its thread-pool settings must precede NumPy's load)
     if args.threads:
-        try:
-            from threadpoolctl import threadpool_limits
-            threadpool_limits(args.threads)
-        except ImportError:
-            pass
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            pass
+        from ._threads import limit_threads
+        limit_threads(args.threads)
     from . import micro, suite, workloads
 
     if args.only is not None and unknown_names(args.only):  # (after the thread settings: this loads NumPy)

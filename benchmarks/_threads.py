@@ -12,3 +12,19 @@ def pin_threads(argv):
         n = argv[argv.index("--threads") + 1]
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ[var] = n
+
+
+def limit_threads(n):
+    """Limit the already loaded pools to ``n`` threads: BLAS (threadpoolctl, when installed),
+    Numba (the variable, read when its pool starts) and PyTorch (when installed)."""
+    os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n)
+    except ImportError:
+        pass
+    try:
+        import torch
+        torch.set_num_threads(n)
+    except ImportError:
+        pass

@@ -20,6 +20,7 @@ import json
 
 import numpy as np
 
+from ._threads import limit_threads
 from ._timing import alternate, fmt_time
 from .frameworks import tinynet_lib, torch_lib
 from . import workloads as W
@@ -151,13 +152,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, help="limit BLAS and PyTorch to this many threads")
     args = ap.parse_args(argv)
     if args.threads:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            pass
+        limit_threads(args.threads)
     res = run(rounds=args.rounds)
     print(markdown(res))
     if args.json:

@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from ._threads import limit_threads
 from ._timing import alternate, fmt_time
 
 BATCHES = (1, 32, 256)
@@ -206,17 +207,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="limit BLAS, Numba and PyTorch to this many threads")
     args = ap.parse_args(argv)
     if args.threads:
-        os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
-        try:
-            from threadpoolctl import threadpool_limits
-            threadpool_limits(args.threads)
-        except ImportError:
-            pass
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            pass
+        limit_threads(args.threads)
     from . import machine
 
     res = run(quick=args.quick, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -117,6 +117,19 @@ def nccl_info() -> dict:
     return {"status": "available", "version": f"{major}.{minor}.{patch}", "version_code": code}
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo), else what ``platform`` says: benchmark
+    figures are reported with it, since CPUs differ in their kernels."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def collect() -> dict:
     import tinynet
     from ..backend import allocator, registry, threads

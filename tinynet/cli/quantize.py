@@ -44,7 +44,6 @@ import copy
 import io
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -52,6 +51,7 @@ import time
 import numpy as _np
 
 from .common import CLIError, non_negative_int, positive_float, positive_int, resolve_device
+from .info import cpu_model
 
 QUANTIZED_FORMAT = "tinynet-quantized-checkpoint/1"
 QUANTIZED_CHECKPOINT = "quantized.safetensors"
@@ -359,17 +359,6 @@ def latency(models: dict, inputs: dict, repeats: int, device, block_s=0.05) -> d
             for label in models:
                 out[label][batch] = statistics.median(samples[label])
     return out
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _fmt_bytes(n):
