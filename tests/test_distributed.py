@@ -65,8 +65,10 @@ def test_a_killed_rank_ends_the_job_at_once_and_is_named(mpirun, tmp_path, monke
     assert "all_reduce returned" not in out and "waited" not in out, out
     table = {int(pid): int(rank) for rank, pid, _host in (line.split() for line in pids.read_text().splitlines())}
     assert sorted(table.values()) == [0, 1]
+    # mpiexec names a pid of the job (under load not always the killed one: the launcher's
+    # watch, tested below, names the rank that died first)
     killed = [int(p) for p in re.findall(r"PID (\d+) RUNNING AT", out)]
-    assert killed and {table[p] for p in killed} == {1}, out
+    assert killed and all(p in table for p in killed), out
     assert "Killed (signal 9)" in out or "EXIT CODE: 9" in out, out
 
 
@@ -77,8 +79,7 @@ def test_the_launcher_names_a_killed_rank():
     start = time.monotonic()
     proc = dist.launch(2, script, "kill", capture=True, timeout=120)
     assert proc.returncode != 0 and time.monotonic() - start < 30
-    assert re.search(r"tinynet\.distributed: rank 1 \(pid \d+ on \S+\) ended without finishing \(exit code 9; "
-                     r"Killed \(signal 9\)\); mpiexec ended the other ranks", proc.stderr), proc.stdout + proc.stderr
+    _assert_names_rank_1(proc.stderr, proc.stdout + proc.stderr)
 
 
 def test_the_run_command_names_a_killed_rank_too():
@@ -89,7 +90,17 @@ def test_the_run_command_names_a_killed_rank_too():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stdout + proc.stderr  # the job's status: rank 1's SIGKILL
     assert "BAD TERMINATION" in proc.stdout
-    assert re.search(r"rank 1 \(pid \d+ on \S+\) ended without finishing", proc.stderr), proc.stderr
+    _assert_names_rank_1(proc.stderr, proc.stderr)
+
+
+def _assert_names_rank_1(stderr, everything):
+    """The launcher names rank 1 as the rank that died first; on a machine so loaded that its
+    2 ms watch saw both ranks gone at once it says it cannot tell, listing both."""
+    one = re.search(r"tinynet\.distributed: rank (\d) \(pid \d+ on \S+\) died first, without finishing; "
+                    r"mpiexec: Killed \(signal 9\); mpiexec ended the other ranks", stderr)
+    both = re.search(r"tinynet\.distributed: one of ranks 0 \(pid \d+\), 1 \(pid \d+\) on \S+ died without "
+                     r"finishing; mpiexec: Killed \(signal 9\) \(they ended within 2 ms", stderr)
+    assert (one and one.group(1) == "1") or both, everything
 
 
 def test_a_missing_rank_makes_the_others_time_out(mpirun):

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -113,16 +114,20 @@ _EXIT_STRING = re.compile(r"EXIT STRING: ([^\n]+)")
 
 
 class _RankNames:
-    """Name the rank behind a process that ``mpiexec`` reports only by its pid.
+    """Name the rank behind a process that died without a word.
 
     A rank killed outright (``SIGKILL``, the out-of-memory killer) runs no Python code, so
-    it cannot say who it was; MPICH's ``mpiexec`` ends the job and prints the pid. The
-    launcher gives the job a file in which ``init_process_group`` writes ``rank pid host``
-    per rank (:data:`~tinynet.distributed.process_group.RANK_PIDS_ENV`), keeps the tail of the
-    job's stderr, and afterwards turns each reported pid into a line naming its rank.
+    it cannot say who it was; MPICH's ``mpiexec`` then ends the other ranks and prints *a*
+    pid, under load not always the first to die. The launcher gives the job a file in which
+    ``init_process_group`` writes ``rank pid host`` per rank
+    (:data:`~tinynet.distributed.process_group.RANK_PIDS_ENV`), watches those processes (on
+    this host) every couple of milliseconds to see which one dies first, keeps the tail of
+    the job's output, and afterwards names the rank: the first to die, else the one
+    ``mpiexec`` reported.
     """
 
     TAIL = 64 * 1024
+    POLL = 0.002
 
     def __init__(self, env):
         fd, self.path = tempfile.mkstemp(prefix="tinynet-rank-pids-")
@@ -130,32 +135,81 @@ class _RankNames:
         os.unlink(self.path)  # rank 0 creates it (atomically) once every rank has joined
         env[RANK_PIDS_ENV] = self.path
         self.tail = ""
+        self.table = {}
+        self.first_dead = None
         self._lock = threading.Lock()
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="tinynet-rank-watch").start()
 
     def see(self, text):
         with self._lock:
             self.tail = (self.tail + text)[-self.TAIL:]
 
-    def report(self) -> list:
-        """Lines naming each rank ``mpiexec`` reported as terminated badly (empty if none)."""
+    def _read(self):
         try:
             with open(self.path) as fh:
-                table = {int(pid): (int(rank), host) for rank, pid, host in
-                         (line.split(maxsplit=2) for line in fh if line.strip())}
+                return {int(pid): (int(rank), host.strip()) for rank, pid, host in
+                        (line.split(maxsplit=2) for line in fh if line.strip())}
         except (OSError, ValueError):
-            table = {}
-        finally:
-            if os.path.exists(self.path):
-                os.unlink(self.path)
+            return {}
+
+    def _watch(self):
+        while not self.table and not self._done.wait(0.01):
+            self.table = self._read()
+        here = socket.gethostname()
+        local = {pid: rank for pid, (rank, host) in self.table.items() if host == here}
+        while local and not self._done.wait(self.POLL):
+            dead = [(rank, pid) for pid, rank in local.items() if not _alive(pid)]
+            if dead:  # several at once: this poll came too late to tell which died first
+                self.first_dead = (dead, here)
+                return
+
+    def report(self, failed: bool) -> list:
+        """Lines naming the rank that died without finishing (empty when none did, or when
+        ``failed`` is false); stops the watch and removes the file."""
+        self._done.set()
+        table = self.table or self._read()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        bad = _BAD_TERMINATION.findall(self.tail)
+        if not failed or not bad:
+            return []  # a rank that raised names itself (init_process_group's excepthook)
         exit_string = _EXIT_STRING.search(self.tail)
-        detail = f"; {exit_string.group(1).strip()}" if exit_string else ""
-        lines = []
-        for pid, host, code in _BAD_TERMINATION.findall(self.tail):
-            if int(pid) in table:
-                rank, their_host = table[int(pid)]
-                lines.append(f"tinynet.distributed: rank {rank} (pid {pid} on {their_host.strip()}) ended without "
-                             f"finishing (exit code {code}{detail}); mpiexec ended the other ranks\n")
-        return lines
+        detail = f"; mpiexec: {exit_string.group(1).strip()}" if exit_string else ""
+        if self.first_dead is not None:
+            dead, host = self.first_dead
+            if len(dead) == 1:
+                (rank, pid), = dead
+                return [f"tinynet.distributed: rank {rank} (pid {pid} on {host}) died first, without finishing"
+                        f"{detail}; mpiexec ended the other ranks\n"]
+            ranks = ", ".join(f"{rank} (pid {pid})" for rank, pid in sorted(dead))
+            return [f"tinynet.distributed: one of ranks {ranks} on {host} died without finishing{detail} (they "
+                    "ended within 2 ms of each other: which was first is not known); mpiexec ended the other ranks\n"]
+        return [f"tinynet.distributed: rank {table[int(pid)][0]} (pid {pid} on {table[int(pid)][1]}) ended without "
+                f"finishing (exit code {code}{detail}); mpiexec ended the other ranks\n"
+                for pid, host, code in bad if int(pid) in table]
+
+
+def _alive(pid) -> bool:
+    """Whether process ``pid`` still runs. Dying counts as dead: a zombie (dead, not yet
+    reaped), a SIGKILL pending (sent, not yet acted on), or an address space already torn
+    down (in the middle of exiting) -- so the rank that was killed is seen before the ranks
+    ``mpiexec`` ends in its turn."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): signal 0 tells whether the pid exists
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+    kill_bit = 1 << (signal.SIGKILL - 1) if hasattr(signal, "SIGKILL") else 0
+    pending = int(fields.get("SigPnd", "0").strip(), 16) | int(fields.get("ShdPnd", "0").strip(), 16)
+    return (fields.get("State", "R").split()[0] not in ("Z", "X") and not pending & kill_bit
+            and "VmRSS" in fields)
 
 
 def _stop(proc):
@@ -254,15 +308,17 @@ def launch(nproc: int, target, *args, module: bool = False, capture: bool = Fals
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         _stop(proc)
+        names.report(False)
         for t in pumps:
             t.join(5)
         raise subprocess.TimeoutExpired(argv, timeout, "".join(out or []), "".join(err or [])) from None
     except BaseException:  # KeyboardInterrupt in a notebook: do not leave N processes running
         _stop(proc)
+        names.report(False)
         raise
     for t in pumps:
         t.join()
-    killed = names.report() if proc.returncode else []
+    killed = names.report(bool(proc.returncode))
     if killed and capture:
         err.extend(killed)
     elif killed:
@@ -294,17 +350,20 @@ def run_attached(argv, env=None, timeout=None) -> int:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         _stop(proc)
+        names.report(False)
         raise
     except KeyboardInterrupt:
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             _stop(proc)
+        names.report(False)
         return 130
     for pump in pumps:
         pump.join()
-    if proc.returncode:
-        sys.stderr.writelines(names.report())
+    killed = names.report(bool(proc.returncode))
+    if killed:
+        sys.stderr.writelines(killed)
         sys.stderr.flush()
     return exit_status(proc.returncode)
 
