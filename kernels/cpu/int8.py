@@ -114,6 +114,39 @@ _accumulate = serial_and_parallel(_accumulate_body, _INT8_MATH)
 _requantize = serial_and_parallel(_requantize_body, _INT8_MATH)
 _dequantize = serial_and_parallel(_dequantize_body, _INT8_MATH)
 _im2col = serial_and_parallel(_im2col_body, _INT8_MATH)
+_accumulate_serial, _requantize_serial, _dequantize_serial = _accumulate[0], _requantize[0], _dequantize[0]
+
+
+@njit(cache=True)
+def _linear_small(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale, out_zero_point, block_min_k):
+    """The serial :func:`int8_linear` in one compiled call: the same two loops (accumulate,
+    then requantize) and the short-row transpose, with the buffers allocated inside.
+
+    A small layer (a batch of 1 through 64->128) computes in 1-2 us; calling the two loops
+    and allocating their buffers from Python costs about as much again per call (each
+    Numba dispatch unboxes every array argument). One dispatch halves that overhead."""
+    m, k = x.shape
+    o = w.shape[0]
+    wf = w.reshape(-1)
+    w_t = np.ascontiguousarray(w.T).reshape(-1) if k < block_min_k else wf
+    acc = np.empty(m * o, dtype=np.int32)
+    _accumulate_serial(x.reshape(-1), wf, w_t, acc, m, o, k, block_min_k)
+    out = np.empty(m * o, dtype=np.uint8)
+    _requantize_serial(acc, w_sums, x_zero_point, multipliers, bias, relu, out_scale, out_zero_point, out, m, o)
+    return out.reshape(m, o)
+
+
+def _small_operands(x, w, w_sums, multipliers, bias):
+    """True when the operands are as :func:`_linear_small` takes them (exact dtypes,
+    C-contiguous, 2-D); otherwise the general path converts them, or rejects wrong integer types."""
+    if (x.dtype is _U8 and w.dtype is _I8 and w_sums.dtype is _I32 and multipliers.dtype is _F64
+            and bias.dtype is _F64 and x.flags.c_contiguous and w.flags.c_contiguous and w_sums.flags.c_contiguous
+            and multipliers.flags.c_contiguous and bias.flags.c_contiguous and x.ndim == 2 and w.ndim == 2):
+        return True
+    return False
+
+
+_U8, _I8, _I32, _F64 = np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.float64)
 
 
 def _check_bytes(name, a, dtype):
@@ -146,6 +179,10 @@ def int8_linear(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale, 
     with ``acc = sum_k (x[m, k] - x_zero_point) * w[o, k]`` in int32 (``max(., 0)`` before
     the division when ``relu``). ``x`` uint8 (M, K), ``w`` int8 (O, K), ``w_sums`` int32 (O,),
     ``multipliers``/``bias`` float64 (O,)."""
+    if (x.shape[0] * w.shape[0] * x.shape[1] < CPU_PARALLEL_MIN_ELEMENTS["int8"]
+            and _small_operands(x, w, w_sums, multipliers, bias)):
+        return _linear_small(x, w, w_sums, int(x_zero_point), multipliers, bias, bool(relu), float(out_scale),
+                             float(out_zero_point), BLOCK_MIN_K)
     xf, wc, sums, mult, b, m, o, k = _operands(x, w, w_sums, multipliers, bias)
     acc, parallel = _accumulators(xf, wc, m, o, k)
     out = np.empty(m * o, dtype=np.uint8)
