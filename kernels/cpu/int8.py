@@ -139,8 +139,8 @@ def _linear_small(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale
 def _small_operands(x, w, w_sums, multipliers, bias):
     """True when the operands are as :func:`_linear_small` takes them (exact dtypes,
     C-contiguous, 2-D); otherwise the general path converts them, or rejects wrong integer types."""
-    if (x.dtype is _U8 and w.dtype is _I8 and w_sums.dtype is _I32 and multipliers.dtype is _F64
-            and bias.dtype is _F64 and x.flags.c_contiguous and w.flags.c_contiguous and w_sums.flags.c_contiguous
+    if (x.dtype == _U8 and w.dtype == _I8 and w_sums.dtype == _I32 and multipliers.dtype == _F64
+            and bias.dtype == _F64 and x.flags.c_contiguous and w.flags.c_contiguous and w_sums.flags.c_contiguous
             and multipliers.flags.c_contiguous and bias.flags.c_contiguous and x.ndim == 2 and w.ndim == 2):
         return True
     return False

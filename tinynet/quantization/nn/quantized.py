@@ -117,11 +117,12 @@ def _weight_post_process(mod, float_mod, label):
 class _Plan:
     """What :meth:`_QuantizedWeightLayer._prepared` caches: a layer's kernel operands (see there)."""
 
-    __slots__ = ("key", "buffers", "device", "kernel", "w2d", "sums", "mult", "bias", "relu", "scale", "zero_point",
-                 "o", "k", "geometry")
+    __slots__ = ("qw", "ws", "fb", "sc", "zp", "version", "x_scale", "device", "kernel", "w2d", "sums", "mult", "bias",
+                 "relu", "scale", "zero_point", "o", "k", "geometry")
 
-    def __init__(self, key, buffers, device, kernel, w2d, sums, mult, bias, relu, scale, zero_point, o, k):
-        self.key, self.buffers, self.device, self.kernel = key, buffers, device, kernel  # buffers: keeps the ids valid
+    def __init__(self, buffers, version, x_scale, device, kernel, w2d, sums, mult, bias, relu, scale, zero_point, o, k):
+        self.qw, self.ws, self.fb, self.sc, self.zp = buffers  # the buffers it was computed from
+        self.version, self.x_scale, self.device, self.kernel = version, x_scale, device, kernel
         self.w2d, self.sums, self.mult, self.bias, self.relu = w2d, sums, mult, bias, relu
         self.scale, self.zero_point, self.o, self.k = scale, zero_point, o, k
         self.geometry = {}  # (H, W) -> the convolution's geometry for that input size
@@ -222,10 +223,12 @@ class _QuantizedWeightLayer(Module):
         """
         b = self._buffers
         qw, ws, fb, sc, zp = b["qweight"], b["weight_scale"], b["float_bias"], b["scale"], b["zero_point"]
-        key = (id(qw), qw._version[0], id(ws), ws._version[0], id(fb), -1 if fb is None else fb._version[0],
-               id(sc), sc._version[0], id(zp), zp._version[0], x_scale)
+        # Versions only grow, so with the same five tensors an unchanged sum means no write.
+        version = qw._version[0] + ws._version[0] + sc._version[0] + zp._version[0] + (0 if fb is None else
+                                                                                         fb._version[0])
         plan = self._plan
-        if plan is not None and plan.key == key:
+        if (plan is not None and plan.x_scale == x_scale and plan.version == version and plan.qw is qw
+                and plan.ws is ws and plan.fb is fb and plan.sc is sc and plan.zp is zp):
             return plan
         op = f"{self._label()} (quantized {'linear' if self.qweight.ndim == 2 else 'conv2d'})"
         weight = self.weight()
@@ -235,9 +238,12 @@ class _QuantizedWeightLayer(Module):
         qF._check_reduction(op, k)
         out_scale, out_zp = qF._output_params(op, None, *self._out_qparams())
         w2d, sums, _ = qF._packed(weight)
-        plan = _Plan(key, (qw, ws, fb, sc, zp), dev, dev.kernels.int8_linear, w2d, sums,
-                     qF._multipliers(weight, x_scale), dev.xp.asarray(qF._check_bias(op, fb, o, dev)),
-                     bool(self._relu), out_scale, out_zp, o, k)
+        kernel = dev.kernels.int8_linear
+        # The device table wraps kernels to run float16 arrays in float32; these operands are
+        # integers and float64 by construction, so the plan calls the kernel itself.
+        kernel = getattr(kernel, "__wrapped__", kernel)
+        plan = _Plan((qw, ws, fb, sc, zp), version, x_scale, dev, kernel, w2d, sums, qF._multipliers(weight, x_scale),
+                     dev.xp.asarray(qF._check_bias(op, fb, o, dev)), bool(self._relu), out_scale, out_zp, o, k)
         object.__setattr__(self, "_plan", plan)
         return plan
 
@@ -430,7 +436,7 @@ class Quantize(Module):
         # The fast path: a float32 Tensor is rounded with the cached scale, its float32
         # reciprocal and the zero point (checked once, when they were read from the buffers),
         # exactly as quantize_per_tensor rounds it. Anything else takes quantize_per_tensor.
-        if type(X) is Tensor and X.array.dtype is _F32:
+        if type(X) is Tensor and X.array.dtype == _F32:
             scale, inv, zp = self._params()
             q = _quantize_array(X.device.xp, X.array, inv, zp, self.dtype, fused=True)
             return QTensor(q, X.device, self.dtype, per_tensor_affine, scale, zp)
