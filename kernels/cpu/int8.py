@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from .. import int8_math
 from .._math_module import compile_math
-from ..int8_math import dequantize_acc, dot4_u8_i8, dot_u8_i8, requantize
+from ..int8_math import dequantize_acc, dot2x4_u8_i8, dot4_u8_i8, dot_u8_i8, requantize
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
@@ -51,30 +51,51 @@ BLOCK_MIN_K = 16
 
 
 def _accumulate_body(x, w, w_t, acc, m, o, k, block_min_k):
-    for r in prange(m):
-        row = r * o
-        if k < block_min_k:
-            # Short rows (a 3x3 kernel on one channel: K = 9): a dot product of 9 bytes never
-            # reaches a SIMD loop, so the row is built as K outer-product updates instead,
-            # vectorised along the O outputs (w_t is the weight transposed, (K, O)).
-            for c in range(o):
-                acc[row + c] = 0
-            for kk in range(k):
-                xv = np.int32(x[np.uint64(r * k + kk)])
-                base = np.uint64(kk * o)
-                for c in range(o):
-                    u = np.uint64(row + c)
-                    acc[u] = np.int32(acc[u] + xv * np.int32(w_t[base + np.uint64(c)]))
-        else:
-            start = o - o % 4  # four weight rows at a time share each load of x
+    # Rows in pairs: two rows of x against four weight rows at a time (dot2x4_u8_i8) from
+    # K = block_min_k up; an odd last row, and short rows, go one at a time.
+    for p in prange((m + 1) // 2):
+        r = 2 * p
+        if k >= block_min_k and r + 1 < m:
+            row = r * o
+            start = o - o % 4
             for c in range(0, start, 4):
-                a0, a1, a2, a3 = dot4_u8_i8(x, r * k, w, c * k, k)
-                acc[row + c] = a0
-                acc[row + c + 1] = a1
-                acc[row + c + 2] = a2
-                acc[row + c + 3] = a3
+                a00, a01, a02, a03, a10, a11, a12, a13 = dot2x4_u8_i8(x, r * k, w, c * k, k)
+                acc[row + c] = a00
+                acc[row + c + 1] = a01
+                acc[row + c + 2] = a02
+                acc[row + c + 3] = a03
+                acc[row + o + c] = a10
+                acc[row + o + c + 1] = a11
+                acc[row + o + c + 2] = a12
+                acc[row + o + c + 3] = a13
             for c in range(start, o):
                 acc[row + c] = dot_u8_i8(x, r * k, w, c * k, k)
+                acc[row + o + c] = dot_u8_i8(x, (r + 1) * k, w, c * k, k)
+        else:
+            for rr in range(r, min(r + 2, m)):
+                row = rr * o
+                if k < block_min_k:
+                    # Short rows (a 3x3 kernel on one channel: K = 9): a dot product of 9 bytes
+                    # never reaches a SIMD loop, so the row is built as K outer-product updates
+                    # instead, vectorised along the O outputs (w_t is the weight transposed, (K, O)).
+                    for c in range(o):
+                        acc[row + c] = 0
+                    for kk in range(k):
+                        xv = np.int32(x[np.uint64(rr * k + kk)])
+                        base = np.uint64(kk * o)
+                        for c in range(o):
+                            u = np.uint64(row + c)
+                            acc[u] = np.int32(acc[u] + xv * np.int32(w_t[base + np.uint64(c)]))
+                else:
+                    start = o - o % 4  # four weight rows at a time share each load of x
+                    for c in range(0, start, 4):
+                        a0, a1, a2, a3 = dot4_u8_i8(x, rr * k, w, c * k, k)
+                        acc[row + c] = a0
+                        acc[row + c + 1] = a1
+                        acc[row + c + 2] = a2
+                        acc[row + c + 3] = a3
+                    for c in range(start, o):
+                        acc[row + c] = dot_u8_i8(x, rr * k, w, c * k, k)
 
 
 def _requantize_body(acc, w_sums, x_zero_point, multipliers, bias, relu, out_scale, out_zero_point, out, m, o):
