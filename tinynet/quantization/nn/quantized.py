@@ -33,6 +33,8 @@ a float Tensor and then behaves as its float layer.
 """
 from __future__ import annotations
 
+import math as _math
+
 import numpy as _np
 
 from ... import functional as F
@@ -488,9 +490,7 @@ class DeQuantize(Module):
 
 def _same_qparams(x: QTensor, ints):
     """A QTensor of the integers ``ints`` with ``x``'s dtype, scale and zero point."""
-    if x.qscheme().per_channel:
-        return QTensor(ints, x.device, x.dtype, x.qscheme(), x._scale, x._zero_point, x._axis)
-    return QTensor(ints, x.device, x.dtype, x.qscheme(), x.q_scale(), x.q_zero_point())
+    return QTensor(ints, x.device, x._dtype, x._qscheme, x._scale, x._zero_point, x._axis)
 
 
 class _IntPassthrough(Module):
@@ -583,7 +583,7 @@ class Flatten(_IntPassthrough):
         m = self.float_module
         nd = x.ndim
         start, end = m.start_dim % nd, m.end_dim % nd
-        shape = x.shape[:start] + (int(_np.prod(x.shape[start:end + 1], dtype=_np.int64)),) + x.shape[end + 1:]
+        shape = x.shape[:start] + (_math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
         return _same_qparams(x, x._int.reshape(shape))
 
 
