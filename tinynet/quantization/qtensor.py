@@ -230,6 +230,10 @@ def _check_qscheme(op, requested, per_channel, dtype, zero_points):
 
 
 # --- the rounding, written once for every caller ----------------------------------------------------
+#: ``(qmin, qmax)`` of the 8-bit types as float32 scalars (made once: the quantize path runs per call).
+_BOUNDS32 = {d.name: (np.float32(d.qmin), np.float32(d.qmax)) for d in (qint8, quint8)}
+
+
 def _quantize_array(xp, x, inv_scale, zero_point, dtype: qdtype, fused: bool):
     """``clamp(nearbyint(zero_point + x * inv_scale), qmin, qmax)`` as ``dtype.storage``.
 
@@ -253,8 +257,9 @@ def _quantize_array(xp, x, inv_scale, zero_point, dtype: qdtype, fused: bool):
         v += float(zero_point)
         v32 = v.astype(np.float32)
         np.rint(v32, out=v32)
-        np.maximum(v32, np.float32(dtype.qmin), out=v32)
-        np.minimum(v32, np.float32(dtype.qmax), out=v32)
+        lo, hi = _BOUNDS32[dtype.name]
+        np.maximum(v32, lo, out=v32)
+        np.minimum(v32, hi, out=v32)
         if np.isnan(np.add.reduce(v32, axis=None)):  # the values are at most 255 in size: a NaN sum means a NaN
             v32[np.isnan(v32)] = zero_point
         return v32.astype(dtype.storage)
