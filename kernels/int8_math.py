@@ -148,6 +148,27 @@ def requantize(acc, multiplier, bias, relu, out_scale, out_zero_point, qmin, qma
     return q
 
 
+def quantize_value(x, inv_scale, zero_point, qmin, qmax):
+    """One float32 value to its integer: ``clamp(round_half_even(float32(x * inv_scale +
+    zero_point)), qmin, qmax)``, NaN to ``zero_point`` (``torch.quantize_per_tensor``'s rounding,
+    ``tinynet.quantization.qtensor``).
+
+    ``inv_scale`` is the float32 reciprocal of the scale. The product of two float32 numbers
+    is exact in float64, so ``x * inv_scale + zero_point`` rounded once to float64 and then to
+    float32 is the fused multiply-add PyTorch computes, whether or not the compiler contracts
+    the two operations. Clamping before rounding gives the same integer as after (the bounds
+    are integers) and keeps huge values away from the float-to-integer conversion.
+    """
+    v = np.float32(np.float64(x) * np.float64(inv_scale) + np.float64(zero_point))
+    if v != v:
+        return zero_point
+    if v < qmin:
+        v = qmin
+    if v > qmax:
+        v = qmax
+    return round(np.float64(v))
+
+
 def dequantize_acc(acc, multiplier, bias):
     """The real value of an accumulator: ``acc * multiplier + bias`` (dynamic quantization's output)."""
     return acc * multiplier + bias

@@ -198,3 +198,29 @@ def test_cpu_int8_linear_small_and_general_paths_give_the_exact_integers(m, k, o
     xs = np.zeros((m, 2 * k), np.uint8)
     xs[:, ::2] = x
     np.testing.assert_array_equal(cpu.kernels.int8_linear(xs[:, ::2], w, sums, 9, mult, bias, True, 0.01, 4), ref)
+
+
+def test_quantize_kernel_equals_the_numpy_rounding(device):
+    _check_quantize_kernel(get_device(device))
+
+
+def test_quantize_kernel_parallel_loop_on_the_cpu(monkeypatch):
+    from tinynet.kernels import policy
+    monkeypatch.setitem(policy.CPU_PARALLEL_MIN_ELEMENTS, "quantize", 0)
+    _check_quantize_kernel(get_device("cpu"))
+
+
+def _check_quantize_kernel(dev):
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.standard_normal(300).astype(F32) * 3,
+                        np.array([np.nan, np.inf, -np.inf, 1e38, -1e38, 0.0, -0.0], F32),
+                        (np.arange(-40, 40) * F32(0.5) * F32(0.0625)).astype(F32)]).reshape(3, -1)
+    for scale, zp in [(0.0625, 0), (0.037, 11), (0.1, 255), (1e-5, 128)]:
+        inv = np.float32(1.0) / np.float32(scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e38 / scale overflows float32 (saturates)
+            got = dev.to_host(dev.kernels.quantize_per_tensor_u8(dev.from_host(x), inv, zp))
+            want = _quantize_array(np, x, np.asarray([inv]), zp, tn.quint8, fused=True)
+        np.testing.assert_array_equal(got, want)
+        assert got.shape == x.shape and got.dtype == np.uint8
+    with pytest.raises(TypeError, match="float32"):
+        dev.kernels.quantize_per_tensor_u8(dev.from_host(x.astype(np.float64)), np.float32(1.0), 0)

@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from .. import int8_math
 from .._math_module import compile_math
-from ..int8_math import dequantize_acc, dot2x4_u8_i8, dot4_u8_i8, dot_u8_i8, requantize
+from ..int8_math import dequantize_acc, dot2x4_u8_i8, dot4_u8_i8, dot_u8_i8, quantize_value, requantize
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
@@ -131,7 +131,13 @@ def _im2col_body(xp, cols, n_img, c_in, hp, wp, kh, kw, sh, sw, dh, dw, oh, ow):
                     col += np.uint64(1)
 
 
+def _quantize_body(x, inv_scale, zero_point, out, n):
+    for i in prange(n):
+        out[i] = np.uint8(quantize_value(x[i], inv_scale, zero_point, 0, 255))
+
+
 _accumulate = serial_and_parallel(_accumulate_body, _INT8_MATH)
+_quantize = serial_and_parallel(_quantize_body, _INT8_MATH)
 _requantize = serial_and_parallel(_requantize_body, _INT8_MATH)
 _dequantize = serial_and_parallel(_dequantize_body, _INT8_MATH)
 _im2col = serial_and_parallel(_im2col_body, _INT8_MATH)
@@ -240,3 +246,18 @@ def int8_im2col(x, pad_value, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     _im2col[cols.size >= CPU_PARALLEL_MIN_ELEMENTS["im2col"]](
         padded.reshape(-1), cols, n, c, hp, wp, kh, kw, sh, sw, dh, dw, oh, ow)
     return cols.reshape(n * oh * ow, c * kh * kw)
+
+
+def quantize_per_tensor_u8(x, inv_scale, zero_point):
+    """uint8 array of ``x``'s shape: ``clamp(round_half_even(float32(x * inv_scale + zero_point)), 0, 255)``
+    per element, NaN to ``zero_point`` (``int8_math.quantize_value``; what ``quantize_per_tensor``
+    computes for quint8). ``x`` float32; ``inv_scale`` the float32 reciprocal of the scale;
+    ``zero_point`` an integer in 0..255. One pass instead of NumPy's eight (a quantized
+    model quantizes its input on every call)."""
+    if x.dtype != np.float32:
+        raise TypeError(f"quantize_per_tensor_u8: expected float32 values, got {x.dtype} of shape {tuple(x.shape)}")
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.size, dtype=np.uint8)
+    _quantize[flat.size >= CPU_PARALLEL_MIN_ELEMENTS["quantize"]](flat, float(np.float32(inv_scale)), int(zero_point),
+                                                                  out, flat.size)
+    return out.reshape(x.shape)

@@ -45,7 +45,7 @@ from ...nn.module import Module
 from ...tensor.tensor import Tensor
 from .. import functional as qF
 from ...functional.conv import conv_geometry
-from ..qtensor import QTensor, _check_scale, _check_zero_point, _inv_scale, _quantize_array, per_channel_affine, per_channel_symmetric, \
+from ..qtensor import QTensor, _check_scale, _check_zero_point, _inv_scale, per_channel_affine, per_channel_symmetric, \
     per_tensor_affine, per_tensor_symmetric, qint8, quantize_per_channel, quantize_per_tensor, quint8
 from . import intrinsic as nni
 
@@ -435,13 +435,14 @@ class Quantize(Module):
         self.register_buffer("zero_point", Tensor._make(dev.xp.asarray(int(zero_point), dtype=_np.int64), dev))
 
     def forward(self, X):
-        # The fast path: a float32 Tensor is rounded with the cached scale, its float32
-        # reciprocal and the zero point (checked once, when they were read from the buffers),
-        # exactly as quantize_per_tensor rounds it. Anything else takes quantize_per_tensor.
+        # The fast path: a float32 Tensor is rounded in one pass by the device's kernel with the
+        # cached scale, its float32 reciprocal and the zero point (checked once, when they were
+        # read from the buffers), exactly as quantize_per_tensor rounds it. Anything else takes
+        # quantize_per_tensor.
         if type(X) is Tensor and X.array.dtype == _F32:
             scale, inv, zp = self._params()
-            q = _quantize_array(X.device.xp, X.array, inv, zp, self.dtype, fused=True)
-            return QTensor(q, X.device, self.dtype, per_tensor_affine, scale, zp)
+            q = X.device.kernels.quantize_per_tensor_u8(X.array, inv, zp)
+            return QTensor(q, X.device, quint8, per_tensor_affine, scale, zp)
         if isinstance(X, QTensor):
             raise TypeError("Quantize: the input is already quantized")
         return quantize_per_tensor(X, float(_host(self.scale)), int(_host(self.zero_point)), self.dtype)
