@@ -12,9 +12,9 @@ Layouts, the same on both devices (``kernels/cuda/int8.py`` holds the twins):
 
 Both operands of every dot product are read contiguously along ``K`` and summed in int32,
 so LLVM vectorises the inner loop (widening the bytes to 32-bit lanes; see
-``kernels/int8_math.dot_u8_i8`` for the two details that make it). Four weight rows go
-through at a time (``int8_math.dot4_u8_i8``: each byte of ``x`` is loaded once for four
-outputs; 15-50% faster from K = 16 up). Rows shorter than ``BLOCK_MIN_K`` (a 3x3 kernel on
+``kernels/int8_math.dot_u8_i8`` for the two details that make it). Rows of ``x`` go in
+pairs against four weight rows at a time (``int8_math.dot2x4_u8_i8``: each byte of ``x``
+serves four outputs and each weight byte two rows; an odd last row uses ``dot4_u8_i8``). Rows shorter than ``BLOCK_MIN_K`` (a 3x3 kernel on
 one input channel has K = 9) are too short for a SIMD loop along K: they are built as K
 outer-product updates vectorised along the outputs instead (2x faster at K = 9).
 
@@ -24,6 +24,14 @@ computing a dot product and requantizing it per output measured 2-4x slower (32x
 630 us against 150 us). Rows run in parallel (``prange``) from
 ``CPU_PARALLEL_MIN_ELEMENTS["int8"]`` multiply-adds up; below that the serial loops avoid
 waking the thread pool.
+
+Below the parallel threshold ``int8_linear`` runs both loops in one compiled call
+(``_linear_small``): for the small layers of a quantized model at batch 1-32 the Python
+side of the call (argument conversion, one Numba dispatch per loop) cost as much as the
+arithmetic.
+
+``quantize_per_tensor_u8`` rounds float32 values to quint8 in one pass
+(``int8_math.quantize_value``), what a quantized model does to its input on every call.
 
 ``int8_im2col`` unrolls the receptive fields of a uint8 ``(N, C, H, W)`` input into rows
 ``(n, oy, ox)`` of ``C*kh*kw`` entries ordered ``(c, i, j)`` like a flattened weight,
@@ -144,8 +152,7 @@ _im2col = serial_and_parallel(_im2col_body, _INT8_MATH)
 _accumulate_serial, _requantize_serial, _dequantize_serial = _accumulate[0], _requantize[0], _dequantize[0]
 
 
-@njit(cache=True)
-def _linear_small(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale, out_zero_point, block_min_k):
+def _linear_small_body(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale, out_zero_point, block_min_k):
     """The serial :func:`int8_linear` in one compiled call: the same two loops (accumulate,
     then requantize) and the short-row transpose, with the buffers allocated inside.
 
@@ -163,17 +170,21 @@ def _linear_small(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale
     return out.reshape(m, o)
 
 
-def _small_operands(x, w, w_sums, multipliers, bias):
-    """True when the operands are as :func:`_linear_small` takes them (exact dtypes,
-    C-contiguous, 2-D); otherwise the general path converts them, or rejects wrong integer types."""
-    if (x.dtype == _U8 and w.dtype == _I8 and w_sums.dtype == _I32 and multipliers.dtype == _F64
-            and bias.dtype == _F64 and x.flags.c_contiguous and w.flags.c_contiguous and w_sums.flags.c_contiguous
-            and multipliers.flags.c_contiguous and bias.flags.c_contiguous and x.ndim == 2 and w.ndim == 2):
-        return True
-    return False
-
+# Compiled against the math module like the loops it calls, so its cached machine code (which
+# inlines them) carries the math's digest in its name and is rebuilt when the math changes.
+_linear_small = serial_and_parallel(_linear_small_body, _INT8_MATH)[0]
 
 _U8, _I8, _I32, _F64 = np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.float64)
+
+
+def _small_operands(x, w, w_sums, multipliers, bias):
+    """True when the operands are as :func:`_linear_small` takes them (2-D, exact dtypes,
+    C-contiguous) and the product is below the parallel threshold; otherwise the general path
+    converts them, or rejects wrong integer types."""
+    return (x.ndim == 2 and w.ndim == 2 and x.dtype == _U8 and w.dtype == _I8 and w_sums.dtype == _I32
+            and multipliers.dtype == _F64 and bias.dtype == _F64 and x.flags.c_contiguous and w.flags.c_contiguous
+            and w_sums.flags.c_contiguous and multipliers.flags.c_contiguous and bias.flags.c_contiguous
+            and x.shape[0] * w.shape[0] * x.shape[1] < CPU_PARALLEL_MIN_ELEMENTS["int8"])
 
 
 def _check_bytes(name, a, dtype):
@@ -206,8 +217,7 @@ def int8_linear(x, w, w_sums, x_zero_point, multipliers, bias, relu, out_scale, 
     with ``acc = sum_k (x[m, k] - x_zero_point) * w[o, k]`` in int32 (``max(., 0)`` before
     the division when ``relu``). ``x`` uint8 (M, K), ``w`` int8 (O, K), ``w_sums`` int32 (O,),
     ``multipliers``/``bias`` float64 (O,)."""
-    if (x.shape[0] * w.shape[0] * x.shape[1] < CPU_PARALLEL_MIN_ELEMENTS["int8"]
-            and _small_operands(x, w, w_sums, multipliers, bias)):
+    if _small_operands(x, w, w_sums, multipliers, bias):
         return _linear_small(x, w, w_sums, int(x_zero_point), multipliers, bias, bool(relu), float(out_scale),
                              float(out_zero_point), BLOCK_MIN_K)
     xf, wc, sums, mult, b, m, o, k = _operands(x, w, w_sums, multipliers, bias)

@@ -4,7 +4,8 @@
 One thread per output value: thread ``t`` owns output ``(m, o) = divmod(t, O)``, runs the
 int32 dot product of row ``m`` of ``x`` with row ``o`` of ``w`` and requantizes it.
 Consecutive threads share the row of ``x`` (a broadcast read) and walk consecutive weight
-rows. ``int8_im2col``: one thread per entry of the ``(N*OH*OW, C*kh*kw)`` patch matrix.
+rows. ``int8_im2col``: one thread per entry of the ``(N*OH*OW, C*kh*kw)`` patch matrix;
+``quantize_per_tensor_u8``: one thread per value.
 """
 from __future__ import annotations
 
