@@ -15,8 +15,9 @@ so LLVM vectorises the inner loop (widening the bytes to 32-bit lanes; see
 ``kernels/int8_math.dot_u8_i8`` for the two details that make it). Rows of ``x`` go in
 pairs against four weight rows at a time (``int8_math.dot2x4_u8_i8``: each byte of ``x``
 serves four outputs and each weight byte two rows; an odd last row uses ``dot4_u8_i8``).
-Rows shorter than ``BLOCK_MIN_K`` (a 3x3 kernel on one input channel has K = 9) are too short for a SIMD loop along K: they are built as K
-outer-product updates vectorised along the outputs instead (2x faster at K = 9).
+Rows shorter than ``BLOCK_MIN_K`` (a 3x3 kernel on one input channel has K = 9) are too
+short for a SIMD loop along K: they are built as K outer-product updates vectorised along
+the outputs instead (2x faster at K = 9).
 
 The accumulators are computed first, for all rows, then requantized (or scaled back to
 float) in a second loop: loops that do one thing each are scheduled well, where one loop
