@@ -179,12 +179,12 @@ _U8, _I8, _I32, _F64 = np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.int32)
 
 
 def _small_operands(x, w, w_sums, multipliers, bias):
-    """True when the operands are as :func:`_linear_small` takes them (2-D, exact dtypes,
-    C-contiguous) and the product is below the parallel threshold; otherwise the general path
+    """True when the operands are as :func:`_linear_small` takes them (exact dtypes; ``x`` and
+    ``w`` 2-D and C-contiguous, as its flat indexing needs; the 1-D vectors are indexed, so any
+    layout does) and the product is below the parallel threshold; otherwise the general path
     converts them, or rejects wrong integer types."""
     return (x.ndim == 2 and w.ndim == 2 and x.dtype == _U8 and w.dtype == _I8 and w_sums.dtype == _I32
             and multipliers.dtype == _F64 and bias.dtype == _F64 and x.flags.c_contiguous and w.flags.c_contiguous
-            and w_sums.flags.c_contiguous and multipliers.flags.c_contiguous and bias.flags.c_contiguous
             and x.shape[0] * w.shape[0] * x.shape[1] < CPU_PARALLEL_MIN_ELEMENTS["int8"])
 
 

@@ -440,16 +440,22 @@ class Quantize(Module):
         # read from the buffers), exactly as quantize_per_tensor rounds it. Anything else takes
         # quantize_per_tensor.
         if type(X) is Tensor and X.array.dtype == _F32:
-            scale, inv, zp = self._params()
-            q = X.device.kernels.quantize_per_tensor_u8(X.array, inv, zp)
-            return QTensor(q, X.device, quint8, per_tensor_affine, scale, zp)
+            scale, inv, zp, kernels = self._params()
+            dev = X.device
+            kernel = kernels.get(dev)
+            if kernel is None:
+                # The device table wraps kernels to run float16 arrays in float32; this input is
+                # float32, so the kernel itself is called.
+                kernel = dev.kernels.quantize_per_tensor_u8
+                kernel = kernels[dev] = getattr(kernel, "__wrapped__", kernel)
+            return QTensor(kernel(X.array, inv, zp), dev, quint8, per_tensor_affine, scale, zp)
         if isinstance(X, QTensor):
             raise TypeError("Quantize: the input is already quantized")
         return quantize_per_tensor(X, float(_host(self.scale)), int(_host(self.zero_point)), self.dtype)
 
     def _params(self):
-        """``(scale, 1/scale in float32, zero_point)`` from the buffers, validated as
-        quantize_per_tensor validates them, and kept until a buffer changes."""
+        """``(scale, 1/scale in float32, zero_point, {device: kernel})`` from the buffers,
+        validated as quantize_per_tensor validates them, and kept until a buffer changes."""
         b = self._buffers
         sc, zp = b["scale"], b["zero_point"]
         key = (id(sc), sc._version[0], id(zp), zp._version[0])
@@ -459,7 +465,7 @@ class Quantize(Module):
         op = "Quantize"
         scale = _check_scale(op, float(_host(sc)))
         zero_point = _check_zero_point(op, int(_host(zp)), self.dtype)
-        params = (scale, _inv_scale(scale), zero_point)
+        params = (scale, _inv_scale(scale), zero_point, {})
         object.__setattr__(self, "_cached_params", (key, (sc, zp), params))  # (sc, zp): keeps the ids valid
         return params
 
