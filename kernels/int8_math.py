@@ -73,6 +73,50 @@ def dot4_u8_i8(x, x_start, w, w_start, k):
     return a0, a1, a2, a3
 
 
+def dot2x4_u8_i8(x, x_start, w, w_start, k):
+    """The dot products of two consecutive rows of ``x`` (the first at ``x_start``) with four
+    consecutive rows of ``w`` (the first at ``w_start``), rows of length ``k``: eight int32
+    sums, ``(a00, a01, a02, a03, a10, a11, a12, a13)`` with ``a<i><j>`` = row ``i`` of ``x``
+    times row ``j`` of ``w``, each as :func:`dot_u8_i8` computes it.
+
+    The cpu kernel's 2x4 register blocking: each weight byte loaded serves two inputs and each
+    input byte four weight rows, so a batch reads the weights half as often as with
+    :func:`dot4_u8_i8` (measured on 512x288x64, a batch of 32 through the digits CNN's second
+    convolution: 147 us against 258 us; 32x256x128: 28 us against 33 us).
+    """
+    a00 = np.int32(0)
+    a01 = np.int32(0)
+    a02 = np.int32(0)
+    a03 = np.int32(0)
+    a10 = np.int32(0)
+    a11 = np.int32(0)
+    a12 = np.int32(0)
+    a13 = np.int32(0)
+    x0 = np.uint64(x_start)
+    x1 = x0 + np.uint64(k)
+    w0 = np.uint64(w_start)
+    w1 = w0 + np.uint64(k)
+    w2 = w1 + np.uint64(k)
+    w3 = w2 + np.uint64(k)
+    for i in range(k):
+        u = np.uint64(i)
+        xv0 = np.int32(x[x0 + u])
+        xv1 = np.int32(x[x1 + u])
+        b0 = np.int32(w[w0 + u])
+        b1 = np.int32(w[w1 + u])
+        b2 = np.int32(w[w2 + u])
+        b3 = np.int32(w[w3 + u])
+        a00 = np.int32(a00 + xv0 * b0)
+        a01 = np.int32(a01 + xv0 * b1)
+        a02 = np.int32(a02 + xv0 * b2)
+        a03 = np.int32(a03 + xv0 * b3)
+        a10 = np.int32(a10 + xv1 * b0)
+        a11 = np.int32(a11 + xv1 * b1)
+        a12 = np.int32(a12 + xv1 * b2)
+        a13 = np.int32(a13 + xv1 * b3)
+    return a00, a01, a02, a03, a10, a11, a12, a13
+
+
 def requantize(acc, multiplier, bias, relu, out_scale, out_zero_point, qmin, qmax):
     """One output value: ``clamp(round_half_even(y / out_scale) + out_zero_point, qmin, qmax)``
     with ``y = acc * multiplier + bias`` (``max(y, 0)`` when ``relu``), all in float64.
@@ -102,6 +146,27 @@ def requantize(acc, multiplier, bias, relu, out_scale, out_zero_point, qmin, qma
     if q > qmax:
         q = qmax
     return q
+
+
+def quantize_value(x, inv_scale, zero_point, qmin, qmax):
+    """One float32 value to its integer: ``clamp(round_half_even(float32(x * inv_scale +
+    zero_point)), qmin, qmax)``, NaN to ``zero_point`` (``torch.quantize_per_tensor``'s rounding,
+    ``tinynet.quantization.qtensor``).
+
+    ``inv_scale`` is the float32 reciprocal of the scale. The product of two float32 numbers
+    is exact in float64, so ``x * inv_scale + zero_point`` rounded once to float64 and then to
+    float32 is the fused multiply-add PyTorch computes, whether or not the compiler contracts
+    the two operations. Clamping before rounding gives the same integer as after (the bounds
+    are integers) and keeps huge values away from the float-to-integer conversion.
+    """
+    v = np.float32(np.float64(x) * np.float64(inv_scale) + np.float64(zero_point))
+    if v != v:
+        return zero_point
+    if v < qmin:
+        v = qmin
+    if v > qmax:
+        v = qmax
+    return round(np.float64(v))
 
 
 def dequantize_acc(acc, multiplier, bias):

@@ -35,5 +35,6 @@ CPU_PARALLEL_MIN_ELEMENTS = {
     "pooling": 1 << 16,     # 2x2 max pooling on 2 threads: 25K px serial 0.03 ms vs 0.09; 100K: 0.43 vs 0.22
     "optim": 1 << 16,       # fused optimizer updates: one pass per parameter tensor
     "im2col": 1 << 22,      # im2col/col2im are memory-bound: parallel breaks even at ~4M entries on 2 cores
+    "quantize": 1 << 20,    # float32 -> uint8 rounding, one pass per element: parallel only for large inputs
     "int8": 1 << 24,        # int8 GEMM by multiply-adds M*O*K: 64x512x512 (16.8M) serial 0.34 ms, parallel 0.47
 }

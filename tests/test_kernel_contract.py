@@ -157,6 +157,7 @@ CALLS = {
     "int8_linear_dequant": lambda r: [r.integers(0, 256, (3, 7)).astype(np.uint8),
                                       r.integers(-128, 128, (4, 7)).astype(np.int8),
                                       r.integers(-500, 500, 4).astype(np.int32), 5, _pos(r, 4) * 1e-3, _n(r, 4)],
+    "quantize_per_tensor_u8": lambda r: [_n(r, 4, 5) * 40, 1.0 / 0.3, 7],
     "int8_im2col": lambda r: [r.integers(0, 256, (2, 2, 5, 4)).astype(np.uint8), 7, 2, 3, 2, 1, 1, 1, 1, 1, 3, 4],
     "relu_backward": lambda r: [_n(r, 4, 5), _n(r, 4, 5)],
     "erf": lambda r: [_n(r, 3, 5)],

@@ -13,4 +13,4 @@ from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax
 from .conv import col2im, im2col  # noqa: E402,F401
 from .pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward  # noqa: E402,F401
 from .lstm import lstm_gates_backward, lstm_gates_forward  # noqa: E402,F401
-from .int8 import int8_im2col, int8_linear, int8_linear_dequant  # noqa: E402,F401
+from .int8 import int8_im2col, int8_linear, int8_linear_dequant, quantize_per_tensor_u8  # noqa: E402,F401

@@ -4,7 +4,8 @@
 One thread per output value: thread ``t`` owns output ``(m, o) = divmod(t, O)``, runs the
 int32 dot product of row ``m`` of ``x`` with row ``o`` of ``w`` and requantizes it.
 Consecutive threads share the row of ``x`` (a broadcast read) and walk consecutive weight
-rows. ``int8_im2col``: one thread per entry of the ``(N*OH*OW, C*kh*kw)`` patch matrix.
+rows. ``int8_im2col``: one thread per entry of the ``(N*OH*OW, C*kh*kw)`` patch matrix;
+``quantize_per_tensor_u8``: one thread per value.
 """
 from __future__ import annotations
 
@@ -62,6 +63,13 @@ def _im2col_kernel(x, pad_value, cols, n_img, c_in, h, w, kh, kw, sh, sw, ph, pw
             cols[t] = pad_value
 
 
+@cuda.jit
+def _quantize_kernel(x, inv_scale, zero_point, out, n):
+    t = cuda.grid(1)
+    if t < n:
+        out[t] = np.uint8(_INT8_MATH.quantize_value(x[t], inv_scale, zero_point, 0, 255))
+
+
 def _flat(a, dtype):
     xp = array_module(a)
     return xp.ascontiguousarray(a, dtype=dtype).reshape(-1)
@@ -108,3 +116,13 @@ def int8_im2col(x, pad_value, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     launch(_im2col_kernel, cols.size, flat, flat, np.uint8(pad_value), cols, n, c, h, w, kh, kw, sh, sw, ph, pw,
            dh, dw, oh, ow)
     return cols.reshape(n * oh * ow, c * kh * kw)
+
+
+def quantize_per_tensor_u8(x, inv_scale, zero_point):
+    """uint8 array of ``x``'s shape, each float32 value quantized (see ``kernels/cpu/int8.py``)."""
+    if x.dtype != np.float32:
+        raise TypeError(f"quantize_per_tensor_u8: expected float32 values, got {x.dtype} of shape {tuple(x.shape)}")
+    flat = _flat(x, np.float32)
+    out = array_module(flat).empty(flat.size, dtype=np.uint8)
+    launch(_quantize_kernel, flat.size, flat, flat, float(np.float32(inv_scale)), int(zero_point), out, flat.size)
+    return out.reshape(x.shape)

@@ -86,7 +86,7 @@ ELEMENTWISE = ("noncontig", "0d", "empty")
 #: ``kernels/policy.py``. Every public kernel must be listed (tests/test_kernel_contract.py).
 KERNEL_FAMILIES = {
     "relu_forward": "relu", "relu_backward": "relu",
-    "int8_linear": "int8", "int8_linear_dequant": "int8", "int8_im2col": "im2col",
+    "int8_linear": "int8", "int8_linear_dequant": "int8", "int8_im2col": "im2col", "quantize_per_tensor_u8": "quantize",
     "softmax_forward": "softmax", "softmax_backward": "softmax",
     "log_softmax_forward": "softmax", "log_softmax_backward": "softmax",
     "cross_entropy_forward": "softmax", "cross_entropy_backward": "softmax",

@@ -33,6 +33,8 @@ a float Tensor and then behaves as its float layer.
 """
 from __future__ import annotations
 
+import math as _math
+
 import numpy as _np
 
 from ... import functional as F
@@ -42,12 +44,16 @@ from ...nn.activation import ReLU as _FloatReLU
 from ...nn.module import Module
 from ...tensor.tensor import Tensor
 from .. import functional as qF
-from ..qtensor import QTensor, per_channel_affine, per_channel_symmetric, per_tensor_symmetric, qint8, quint8, \
-    quantize_per_channel, quantize_per_tensor
+from ...functional.conv import conv_geometry
+from ..qtensor import QTensor, _check_scale, _check_zero_point, _inv_scale, per_channel_affine, per_channel_symmetric, \
+    per_tensor_affine, per_tensor_symmetric, qint8, quantize_per_channel, quantize_per_tensor, quint8
 from . import intrinsic as nni
 
 __all__ = ["Quantize", "DeQuantize", "Linear", "LinearReLU", "Conv2d", "ConvReLU2d", "ReLU", "MaxPool2d",
            "Flatten", "Dropout", "quantize_weight", "activation_qparams"]
+
+
+_F32 = _np.dtype(_np.float32)
 
 
 def _host(t):
@@ -110,6 +116,20 @@ def _weight_post_process(mod, float_mod, label):
     return obs
 
 
+class _Plan:
+    """What :meth:`_QuantizedWeightLayer._prepared` caches: a layer's kernel operands (see there)."""
+
+    __slots__ = ("qw", "ws", "fb", "sc", "zp", "version", "x_scale", "device", "kernel", "w2d", "sums", "mult", "bias",
+                 "relu", "scale", "zero_point", "o", "k", "geometry")
+
+    def __init__(self, buffers, version, x_scale, device, kernel, w2d, sums, mult, bias, relu, scale, zero_point, o, k):
+        self.qw, self.ws, self.fb, self.sc, self.zp = buffers  # the buffers it was computed from
+        self.version, self.x_scale, self.device, self.kernel = version, x_scale, device, kernel
+        self.w2d, self.sums, self.mult, self.bias, self.relu = w2d, sums, mult, bias, relu
+        self.scale, self.zero_point, self.o, self.k = scale, zero_point, o, k
+        self.geometry = {}  # (H, W) -> the convolution's geometry for that input size
+
+
 class _QuantizedWeightLayer(Module):
     """Shared by the quantized Linear and Conv2d: the weight/qparam buffers and their QTensor."""
 
@@ -126,6 +146,7 @@ class _QuantizedWeightLayer(Module):
         self.register_buffer("zero_point", Tensor._make(dev.xp.asarray(0, dtype=_np.int64), dev))
         self.per_channel = bool(per_channel)
         object.__setattr__(self, "_qweight_cache", (None, None))
+        object.__setattr__(self, "_plan", None)
 
     # --- PyTorch's accessors -----------------------------------------------------------------------
     def weight(self):
@@ -190,6 +211,44 @@ class _QuantizedWeightLayer(Module):
     def _out_qparams(self):
         return float(_host(self.scale)), int(_host(self.zero_point))
 
+    def _prepared(self, x_scale):
+        """The constants of one forward pass, computed once and kept on the layer: the packed
+        weight ``(O, K)`` and its row sums, the multipliers ``s_x * s_w[o]`` for the input scale
+        ``x_scale``, the bias in float64 on the weight's device, the output scale and zero
+        point, and the device's int8 kernel.
+
+        Everything here depends only on the buffers and the input scale, which a static
+        model keeps from call to call, so a forward pass reduces to the kernel call. The
+        entry is rebuilt when a buffer is replaced or written in place (a loaded state dict,
+        ``set_weight_bias``, ``.to(device)``: each changes a buffer's identity or version) or
+        the input scale changes. The first build runs the same checks as the functional op.
+        """
+        b = self._buffers
+        qw, ws, fb, sc, zp = b["qweight"], b["weight_scale"], b["float_bias"], b["scale"], b["zero_point"]
+        # Versions only grow, so with the same five tensors an unchanged sum means no write.
+        version = qw._version[0] + ws._version[0] + sc._version[0] + zp._version[0] + (0 if fb is None else
+                                                                                         fb._version[0])
+        plan = self._plan
+        if (plan is not None and plan.x_scale == x_scale and plan.version == version and plan.qw is qw
+                and plan.ws is ws and plan.fb is fb and plan.sc is sc and plan.zp is zp):
+            return plan
+        op = f"{self._label()} (quantized {'linear' if self.qweight.ndim == 2 else 'conv2d'})"
+        weight = self.weight()
+        dev = weight.device
+        o = weight.shape[0]
+        k = int(_np.prod(weight.shape[1:], dtype=_np.int64))
+        qF._check_reduction(op, k)
+        out_scale, out_zp = qF._output_params(op, None, *self._out_qparams())
+        w2d, sums, _ = qF._packed(weight)
+        kernel = dev.kernels.int8_linear
+        # The device table wraps kernels to run float16 arrays in float32; these operands are
+        # integers and float64 by construction, so the plan calls the kernel itself.
+        kernel = getattr(kernel, "__wrapped__", kernel)
+        plan = _Plan((qw, ws, fb, sc, zp), version, x_scale, dev, kernel, w2d, sums, qF._multipliers(weight, x_scale),
+                     dev.xp.asarray(qF._check_bias(op, fb, o, dev)), bool(self._relu), out_scale, out_zp, o, k)
+        object.__setattr__(self, "_plan", plan)
+        return plan
+
     def _check_input(self, x):
         if not isinstance(x, QTensor):
             raise TypeError(f"{self._label()}: expected a quantized input (a QTensor, quint8), got "
@@ -245,6 +304,18 @@ class Linear(_QuantizedWeightLayer):
                    per_channel=per_channel, device=float_mod.weight.device)
 
     def forward(self, x):
+        # The fast path: a per-tensor quint8 input on the layer's device with the right width
+        # (what the previous quantized layer or a Quantize produces) goes straight to the
+        # kernel with the constants of _prepared. Anything else takes qF.linear, which checks
+        # every argument and names what is wrong; both compute the same integers.
+        if type(x) is QTensor and x._dtype is quint8 and not x._qscheme.per_channel:
+            p = self._prepared(x._scale)
+            xi = x._int
+            if x.device is p.device and xi.ndim >= 1 and xi.shape[-1] == p.k:
+                out = p.kernel(xi.reshape(-1, p.k), p.w2d, p.sums, x._zero_point, p.mult, p.bias, p.relu, p.scale,
+                               p.zero_point)
+                return QTensor(out.reshape(xi.shape[:-1] + (p.o,)), p.device, quint8, per_tensor_affine, p.scale,
+                               p.zero_point)
         self._check_input(x)
         scale, zp = self._out_qparams()
         return qF.linear(x, self.weight(), self.float_bias, scale, zp, relu=self._relu)
@@ -309,10 +380,34 @@ class Conv2d(_QuantizedWeightLayer):
                    device=conv.weight.device)
 
     def forward(self, x):
+        # The fast path (see Linear.forward): a per-tensor quint8 (N, C, H, W) input with the
+        # layer's channels, groups=1: im2col and the int8 GEMM with the cached constants, the
+        # geometry of each input size computed once. Anything else takes qF.conv2d (checks).
+        if (type(x) is QTensor and x._dtype is quint8 and not x._qscheme.per_channel and self.groups == 1
+                and x._int.ndim == 4 and x._int.shape[1] == self.in_channels):
+            p = self._prepared(x._scale)
+            xi = x._int
+            if x.device is p.device:
+                n, _, h, w = xi.shape
+                geo = p.geometry.get((h, w))
+                if geo is None:
+                    geo = p.geometry[(h, w)] = self._geometry(h, w)
+                kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
+                cols = p.device.kernels.int8_im2col(xi, x._zero_point, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+                y = p.kernel(cols, p.w2d, p.sums, x._zero_point, p.mult, p.bias, p.relu, p.scale, p.zero_point)
+                y = p.device.xp.ascontiguousarray(y.reshape(n, oh, ow, p.o).transpose(0, 3, 1, 2))
+                return QTensor(y, p.device, quint8, per_tensor_affine, p.scale, p.zero_point)
         self._check_input(x)
         scale, zp = self._out_qparams()
         return qF.conv2d(x, self.weight(), self.float_bias, self.stride, self.padding, self.dilation, self.groups,
                          scale, zp, relu=self._relu)
+
+    def _geometry(self, h, w):
+        """``(kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)`` for an ``h x w`` input (checked as qF.conv2d checks it)."""
+        kh, kw = self.kernel_size
+        (sh, sw), (ph, pw), (dh, dw), (oh, ow) = conv_geometry((h, w), (kh, kw), self.stride, self.padding,
+                                                               self.dilation, f"{self._label()} (quantized conv2d)")
+        return kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -340,9 +435,39 @@ class Quantize(Module):
         self.register_buffer("zero_point", Tensor._make(dev.xp.asarray(int(zero_point), dtype=_np.int64), dev))
 
     def forward(self, X):
+        # The fast path: a float32 Tensor is rounded in one pass by the device's kernel with the
+        # cached scale, its float32 reciprocal and the zero point (checked once, when they were
+        # read from the buffers), exactly as quantize_per_tensor rounds it. Anything else takes
+        # quantize_per_tensor.
+        if type(X) is Tensor and X.array.dtype == _F32:
+            scale, inv, zp, kernels = self._params()
+            dev = X.device
+            kernel = kernels.get(dev)
+            if kernel is None:
+                # The device table wraps kernels to run float16 arrays in float32; this input is
+                # float32, so the kernel itself is called.
+                kernel = dev.kernels.quantize_per_tensor_u8
+                kernel = kernels[dev] = getattr(kernel, "__wrapped__", kernel)
+            return QTensor(kernel(X.array, inv, zp), dev, quint8, per_tensor_affine, scale, zp)
         if isinstance(X, QTensor):
             raise TypeError("Quantize: the input is already quantized")
         return quantize_per_tensor(X, float(_host(self.scale)), int(_host(self.zero_point)), self.dtype)
+
+    def _params(self):
+        """``(scale, 1/scale in float32, zero_point, {device: kernel})`` from the buffers,
+        validated as quantize_per_tensor validates them, and kept until a buffer changes."""
+        b = self._buffers
+        sc, zp = b["scale"], b["zero_point"]
+        key = (id(sc), sc._version[0], id(zp), zp._version[0])
+        cached = self.__dict__.get("_cached_params")
+        if cached is not None and cached[0] == key:
+            return cached[2]
+        op = "Quantize"
+        scale = _check_scale(op, float(_host(sc)))
+        zero_point = _check_zero_point(op, int(_host(zp)), self.dtype)
+        params = (scale, _inv_scale(scale), zero_point, {})
+        object.__setattr__(self, "_cached_params", (key, (sc, zp), params))  # (sc, zp): keeps the ids valid
+        return params
 
     @staticmethod
     def from_float(mod, use_precomputed_fake_quant=False):
@@ -372,9 +497,7 @@ class DeQuantize(Module):
 
 def _same_qparams(x: QTensor, ints):
     """A QTensor of the integers ``ints`` with ``x``'s dtype, scale and zero point."""
-    if x.qscheme().per_channel:
-        return QTensor(ints, x.device, x.dtype, x.qscheme(), x._scale, x._zero_point, x._axis)
-    return QTensor(ints, x.device, x.dtype, x.qscheme(), x.q_scale(), x.q_zero_point())
+    return QTensor(ints, x.device, x._dtype, x._qscheme, x._scale, x._zero_point, x._axis)
 
 
 class _IntPassthrough(Module):
@@ -423,9 +546,38 @@ class MaxPool2d(_IntPassthrough):
         m = self.float_module
         if getattr(m, "return_indices", False):
             raise ArgumentError("quantized MaxPool2d: return_indices=True is not supported on quantized tensors")
+        windows = self._tiling(x)
+        if windows is not None:
+            # Windows that tile the input (kernel = stride, no padding or dilation, floor mode):
+            # the maximum of the kh*kw strided views of the integers, no float round trip.
+            (kh, kw), (oh, ow) = windows
+            xi = x._int
+            xp = x.device.xp
+            out = None
+            for i in range(kh):
+                for j in range(kw):
+                    view = xi[:, :, i:oh * kh:kh, j:ow * kw:kw]
+                    out = view.copy() if out is None else xp.maximum(out, view, out=out)
+            return _same_qparams(x, out)
         vals = Tensor._make(x._int.astype(_np.float32), x.device)
         out = F.max_pool2d(vals, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
         return _same_qparams(x, out.array.astype(x._int.dtype))
+
+
+    def _tiling(self, x):
+        """``((kh, kw), (oh, ow))`` when the windows tile a 4-D input without overlap, padding,
+        dilation or ceil mode (the digits CNN's 2x2 pooling); else None (the general path)."""
+        m = self.float_module
+
+        def pair(v):
+            return (v, v) if isinstance(v, int) else tuple(v)
+        k, st, pad, dil = pair(m.kernel_size), pair(m.stride), pair(m.padding), pair(m.dilation)
+        if x._int.ndim != 4 or m.ceil_mode or k != st or pad != (0, 0) or dil != (1, 1):
+            return None
+        oh, ow = x._int.shape[2] // k[0], x._int.shape[3] // k[1]
+        if oh < 1 or ow < 1:
+            return None
+        return k, (oh, ow)
 
 
 class Flatten(_IntPassthrough):
@@ -438,7 +590,7 @@ class Flatten(_IntPassthrough):
         m = self.float_module
         nd = x.ndim
         start, end = m.start_dim % nd, m.end_dim % nd
-        shape = x.shape[:start] + (int(_np.prod(x.shape[start:end + 1], dtype=_np.int64)),) + x.shape[end + 1:]
+        shape = x.shape[:start] + (_math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
         return _same_qparams(x, x._int.reshape(shape))
 
 
