@@ -5,6 +5,7 @@ after every step the DDP replica's parameters must equal the single-process ones
 Any mismatch raises, which makes the job exit non-zero and fails the test. Prints one line
 per passed check (the test counts them).
 """
+import re
 import sys
 
 import numpy as np
@@ -173,6 +174,31 @@ def main():
             check_equal(model.module, ref, f"cuda step {step}")
         assert model.module.fc1.weight.grad.device.type == "cuda"
         print(f"rank {rank}: cuda ok", flush=True)
+
+    # argument errors, each naming what was expected
+    for kwargs, kind, text in (({"bucket_cap_mb": 0}, ValueError, "bucket_cap_mb must be a positive number"),
+                               ({"device_ids": [0]}, ValueError, "device_ids=\\[0\\] but the module is on cpu"),
+                               ({"output_device": "cuda:1"}, ValueError, "output_device='cuda:1' but the module"),
+                               ({"process_group": object()}, ValueError, "only the default process group")):
+        try:
+            DDP(build(0), **kwargs)
+        except kind as exc:
+            assert re.search(text, str(exc)), exc
+        else:
+            raise AssertionError(f"DDP({kwargs}) must be refused")
+    DDP(build(0), device_ids=["cpu"], output_device="cpu")  # the module's own device is accepted
+    try:
+        DDP(nn.Linear(2, 2).requires_grad_(False))
+    except ValueError as exc:
+        assert "no parameter that requires grad" in str(exc), exc
+    else:
+        raise AssertionError("a module without trainable parameters must be refused")
+    try:
+        DDP(lambda x: x)
+    except TypeError as exc:
+        assert "must be an nn.Module" in str(exc), exc
+    else:
+        raise AssertionError("a function is not a module")
 
     # different models on different ranks: a clear error naming both ranks
     try:

@@ -185,12 +185,11 @@ class DistributedDataParallel(Module):
             if given is None:
                 continue
             ids = list(given) if isinstance(given, (list, tuple)) else [given]
-            for g in ids:
-                kind = g if isinstance(g, str) else ("cuda" if isinstance(g, int) else getattr(g, "type", str(g)))
-                kind = kind.split(":")[0]
-                if len(ids) != 1 or kind != dev:
-                    raise DeviceError(f"DistributedDataParallel: {what}={given!r} but the module is on {dev}; pass "
-                                      f"the module's single device (or leave {what}=None)")
+            # an int is a GPU index (PyTorch's usual device_ids=[local_rank]); else "cpu", "cuda:0", a Device
+            kinds = {"cuda" if isinstance(g, int) else str(getattr(g, "type", g)).split(":")[0] for g in ids}
+            if len(ids) != 1 or kinds != {dev}:
+                raise DeviceError(f"DistributedDataParallel: {what}={given!r} but the module is on {dev}; pass "
+                                  f"the module's single device (or leave {what}=None)")
 
     def _check_same_model(self, module):
         """Every rank must wrap the same parameters (names, shapes, dtypes): compare a checksum."""

@@ -371,8 +371,8 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` entries chosen uniformly at random."""
+class _Unstructured(BasePruningMethod):
+    """Prunes ``amount`` entries of the tensor, the ones :meth:`_chosen` picks (flat indices)."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -384,36 +384,28 @@ class RandomUnstructured(BasePruningMethod):
         size = int(t.numel())
         k = _compute_nparams_toprune(self.amount, size)
         _validate_pruning_amount(k, size)
-        xp = _xp(t)
         mask = default_mask.array.copy()
         if k:
-            prob = xp.asarray(_random.generator().random(size))
-            mask.reshape(-1)[_stable_largest(prob, k, xp)] = 0
+            mask.reshape(-1)[self._chosen(t, k, _xp(t))] = 0
         return _wrap(mask, t.device)
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes ``amount`` entries chosen uniformly at random."""
+
+    def _chosen(self, t, k, xp):
+        return _stable_largest(xp.asarray(_random.generator().random(int(t.numel()))), k, xp)
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the ``amount`` entries of smallest absolute value."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        size = int(t.numel())
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
-        xp = _xp(t)
-        mask = default_mask.array.copy()
-        if k:
-            mask.reshape(-1)[_stable_smallest(xp.abs(t.array).reshape(-1), k, xp)] = 0
-        return _wrap(mask, t.device)
+    def _chosen(self, t, k, xp):
+        return _stable_smallest(xp.abs(t.array).reshape(-1), k, xp)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
