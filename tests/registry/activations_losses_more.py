@@ -37,6 +37,19 @@ def _elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def _log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def _distillation_ref(s, t, y, T=3.0, alpha=0.7):
+    """alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) (batchmean) + (1 - alpha) * CE(s, y)."""
+    log_p, log_q = _log_softmax(t / T), _log_softmax(s / T)
+    kl = (np.exp(log_p) * (log_p - log_q)).sum() / len(s)
+    ce = -_log_softmax(s)[np.arange(len(s)), y.astype(int)].mean()
+    return alpha * T * T * kl + (1 - alpha) * ce
+
+
 def _prob(rng, *shape):
     return rng.uniform(0.05, 0.95, size=shape)
 
@@ -222,6 +235,8 @@ ENTRIES = [
             lambda r: [_n(r, 3, 4), _prob(r, 3, 4)], lambda a, b: (b * (np.log(b) - a)).sum() / 3),
     OpEntry("kl_div_log_target_none", lambda a, b: F.kl_div(a, b, reduction="none", log_target=True),
             lambda r: [_n(r, 3, 4), _n(r, 3, 4)], lambda a, b: np.exp(b) * (b - a), layouts=ELEMENTWISE),
+    OpEntry("distillation_loss", lambda s, t, y: F.distillation_loss(s, t, y, temperature=3.0, alpha=0.7),
+            lambda r: [_n(r, 4, 5), _n(r, 4, 5), r.integers(0, 5, size=4)], _distillation_ref, no_grad=(1,)),
     OpEntry("poisson_nll_loss", F.poisson_nll_loss, lambda r: [_n(r, 3, 4), _pos(r, 3, 4) * 2],
             lambda a, t: (np.exp(a) - t * a).mean(), layouts=ELEMENTWISE),
     OpEntry("poisson_nll_loss_rate_full_sum",
