@@ -10,6 +10,8 @@ PyTorch-shaped API::
 
 Importing tinynet compiles nothing: kernels compile on first use.
 """
+import importlib
+
 from . import backend
 from .autograd import (enable_grad, gradcheck, gradgradcheck, inference_mode, is_grad_enabled,
                        is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -50,7 +52,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # Only for names tinynet deliberately lacks; everything else is the usual AttributeError.
+    # tn.onnx is loaded on first use (PEP 562), as torch.onnx is: importing the onnx package
+    # takes about a second, which `import tinynet` should not pay.
+    if name == "onnx":
+        return importlib.import_module(".onnx", __name__)
+    # Names tinynet deliberately lacks; everything else is the usual AttributeError.
     if name == "bfloat16":
         raise AttributeError(f"module 'tinynet' has no attribute 'bfloat16': {dtypes.BFLOAT16_MESSAGE}")
     raise AttributeError(f"module 'tinynet' has no attribute {name!r}")

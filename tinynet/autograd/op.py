@@ -29,6 +29,11 @@ from ..backend.errors import DeviceError
 from .grad_mode import STATE
 
 
+#: The active tracer of an exporter (tinynet.onnx), or None: set only by autograd/tracing.py.
+#: A module global, so the per-op check in ``Op.apply`` is one global load and compare.
+_TRACER = None
+
+
 class GraphFreedError(RuntimeError):
     """Raised by a second backward through a graph that was already freed."""
 
@@ -72,6 +77,8 @@ class Op:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors; record the graph when needed; return the output Tensor."""
+        if _TRACER is not None:  # an exporter is tracing (tinynet.onnx); see autograd/tracing.py
+            return _TRACER.trace_op(cls, inputs, params)
         first = inputs[0]
         device = first.device
         fn = cls.__new__(cls)

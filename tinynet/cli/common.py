@@ -195,3 +195,14 @@ def config_of(args) -> dict:
         elif isinstance(v, os.PathLike):
             out[k] = os.fspath(v)
     return out
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """Load and check a training checkpoint; any problem is a one-line CLIError (exit status 1)."""
+    from ..serialization import load
+    from .trainer import check_checkpoint
+
+    try:
+        return check_checkpoint(load(path, map_location=map_location), path)
+    except (ValueError, TypeError, OSError) as exc:
+        raise CLIError(exc, code=1) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CLIError, non_negative_float, positive_int, resolve_device, seed_int
+from .common import CLIError, load_checkpoint, non_negative_float, positive_int, resolve_device, seed_int
 
 
 def add_parser(subparsers):
@@ -34,9 +34,8 @@ def load_generator(path, device="cpu"):
     """(model, tokenizer) rebuilt from a language-model training checkpoint."""
     from ..data.text import Tokenizer
     from ..models import build_model
-    from .train import _load_checkpoint
 
-    ck = _load_checkpoint(path, map_location=device)
+    ck = load_checkpoint(path, map_location=device)
     extra = ck["extra"]
     if not isinstance(extra.get("tokenizer"), dict) or extra.get("model_kind") not in ("gpt", "lstm") \
             or not isinstance(extra.get("model_config"), dict):

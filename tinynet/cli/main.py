@@ -18,7 +18,7 @@ import sys
 
 from .common import CLIError
 
-COMMANDS = ["train", "evaluate", "generate", "info", "bench", "quantize", "prune"]
+COMMANDS = ["train", "pretrain", "evaluate", "generate", "info", "bench", "quantize", "prune", "export"]
 
 
 def _short_usage(parser) -> str:

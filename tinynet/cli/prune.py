@@ -44,7 +44,7 @@ import warnings
 
 import numpy as _np
 
-from .common import CLIError, build_optimizer, positive_float, positive_int, resolve_device
+from .common import CLIError, build_optimizer, load_checkpoint, positive_float, positive_int, resolve_device
 
 SHRINKABLE = ("mlp", "cnn")
 
@@ -143,14 +143,14 @@ def _accuracy(metrics):
 def run(args) -> int:
     from ..nn.utils import prune
     from ..nn.utils.shrink import prune_dead_biases, shrink
-    from .train import _load_checkpoint, _setup, config_namespace, fresh_run_dir
+    from .train import _setup, config_namespace, fresh_run_dir
     from .trainer import Trainer, prepare_out_dir
 
     if args.epochs < 0:
         raise CLIError(f"--epochs must be >= 0, got {args.epochs}")
     start = time.perf_counter()
     device = resolve_device(args.device)
-    ck = _load_checkpoint(args.checkpoint, map_location=device)
+    ck = load_checkpoint(args.checkpoint, map_location=device)
     ns = config_namespace(ck["config"], args.checkpoint)
     ns.device = args.device
     shrinking = args.structured and args.dim == 0

@@ -57,9 +57,10 @@ import warnings
 import numpy as _np
 
 from .common import (OPTIMIZERS, SCHEDULERS, CLIError, apply_defaults, build_optimizer, build_scheduler,
-                     config_of, non_negative_float, positive_float, positive_int,
+                     config_of, load_checkpoint, non_negative_float, positive_float, positive_int,
                      resolve_device, seed_int)
 from ..backend.errors import ShapeError
+from . import finetune
 from .recipes import RECIPES, get as get_recipe
 
 # Options a resumed run takes from the command line; everything else (model, data, optimizer,
@@ -111,6 +112,7 @@ def define_options(p):
     p.add_argument("--alpha", type=unit_float, default=None,
                    help="with --teacher: weight in [0, 1] of the teacher's soft targets; 1 - alpha weighs the "
                         "labels' cross-entropy (default: 0.9)")
+    finetune.add_options(p)
     for name, recipe in sorted(RECIPES.items()):
         if recipe.add_arguments is not None:
             recipe.add_arguments(p.add_argument_group(f"{name} options"))
@@ -196,24 +198,13 @@ def config_namespace(config: dict, where: str) -> argparse.Namespace:
     return ns
 
 
-def _load_checkpoint(path, map_location="cpu"):
-    """Load and check a training checkpoint; any problem is a one-line CLIError (exit status 1)."""
-    from ..serialization import load
-    from .trainer import check_checkpoint
-
-    try:
-        return check_checkpoint(load(path, map_location=map_location), path)
-    except (ValueError, TypeError, OSError) as exc:
-        raise CLIError(exc, code=1) from None
-
-
 def _merge_resume(args):
     """Take the run's settings from the checkpoint so the resumed run continues the same one.
 
     Returns ``(checkpoint, new_schedule)``: ``new_schedule`` is true when ``--scheduler`` or
     ``--lr`` was given, which starts a new schedule at the resumed epoch.
     """
-    ck = _load_checkpoint(args.resume)
+    ck = load_checkpoint(args.resume)
     saved = config_namespace(ck["config"], args.resume)
     given = explicit_options(args._argv)
     changed = [k for k, v in given.items()
@@ -274,6 +265,8 @@ def _setup(args):
         raise CLIError(f"--model {args.model} has no dataset {args.dataset!r}; choose one of {', '.join(recipe.datasets)}")
     apply_defaults(args, recipe)
     device = resolve_device(args.device)
+    finetune.check_options(args)
+    finetune.init_checkpoint(args)  # (a recipe may read the tokenizer or architecture from it)
     manual_seed(args.seed)
     try:
         setup = recipe.build(args)
@@ -320,7 +313,7 @@ def _launch(args) -> int:
         raise CLIError(f"--model {args.model} has no dataset {dataset!r}; choose one of {', '.join(recipe.datasets)}")
     apply_defaults(args, recipe)
     if args.teacher is not None:
-        _load_checkpoint(args.teacher)  # a missing or broken teacher is one line here, not N
+        load_checkpoint(args.teacher)  # a missing or broken teacher is one line here, not N
     _check_teacher_options(args)
     if args.nproc > args.batch_size:
         raise CLIError(f"--nproc {args.nproc} is more than --batch-size {args.batch_size}: every batch is split across "
@@ -417,13 +410,14 @@ def _train(args, distributed=False) -> int:
             raise (_RankLocalError if distributed else CLIError)(exc, code=1) from None
     teacher = _build_teacher(args, setup) if args.teacher is not None else None
     model = setup.model
+    params = finetune.apply(args, setup.model, say)
     if distributed:
         if world > args.batch_size:
             raise CLIError(f"{world} processes but --batch-size {args.batch_size}: every batch is split across the "
                            f"processes, so each needs at least one sample of it; use at most {args.batch_size} "
                            "processes or a larger --batch-size")
         model = _distribute(setup.model, resolve_device(args.device))
-    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay, args.momentum)
+    optimizer = build_optimizer(args.optimizer, params, args.lr, args.weight_decay, args.momentum)
     scheduler = build_scheduler(args.scheduler, optimizer, args.schedule_epochs)
     config = {k: v for k, v in config_of(args).items() if k not in NOT_SAVED}
     trainer = Trainer(model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
@@ -514,7 +508,7 @@ def _build_teacher(args, setup):
     if args.out is not None and os.path.realpath(os.path.join(args.out, CHECKPOINT)) == os.path.realpath(path):
         raise CLIError(f"--out {args.out} would overwrite the teacher's checkpoint {path}; write the student to "
                        "another folder")
-    ck = _load_checkpoint(path, map_location=resolve_device(args.device))
+    ck = load_checkpoint(path, map_location=resolve_device(args.device))
     ns = config_namespace(ck["config"], path)
     ns.device, ns.teacher, ns.temperature, ns.alpha = args.device, None, None, None
     state = _random.get_rng_state()  # building the teacher must not change the student's random stream

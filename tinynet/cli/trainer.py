@@ -83,7 +83,7 @@ from ..nn.parallel import DistributedDataParallel
 from ..serialization import atomic_write as _atomic_write, load as _load, save as _save
 from ..tensor import random as _random
 from ..tensor.tensor import Tensor
-from .recipes import default_forward, default_predict
+from .recipes.base import default_forward, default_predict
 
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "tinynet-checkpoint/1"
@@ -238,6 +238,12 @@ class Trainer:
         log: called with one summary line per epoch (default: print to stdout).
         clip_grad_norm: clip the gradient norm to this value before each step.
         teacher: a :class:`Teacher`: train by distillation from it (training loss only).
+        scheduler_interval: "epoch" (step the scheduler after each epoch) or "step" (after
+            each optimizer step: warm-up and decay schedules counted in steps).
+        metrics: extra metrics, an object with torchmetrics' protocol: ``reset()``,
+            ``update(outputs, targets)`` per batch, ``compute() -> {name: float}``. They are
+            reported for training (``train_<name>``) and evaluation (``val_<name>``, ...).
+            With several processes the training values are rank 0's share of each batch.
 
     A ``DistributedDataParallel`` model trains on this rank's slice of each global batch (see
     the module docstring); ``trainer.model`` is then the wrapped plain module, which is what
@@ -247,7 +253,12 @@ class Trainer:
     def __init__(self, model, optimizer, loss_fn, train_loader, val_loader=None, scheduler=None,
                  task="classification", forward=default_forward, predict=default_predict, out_dir=None,
                  progress=True, config=None, extra=None, log=print, clip_grad_norm=None, num_classes=None,
-                 teacher=None):
+                 teacher=None, scheduler_interval="epoch", metrics=None):
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if scheduler_interval == "step" and scheduler is not None and _is_plateau(scheduler):
+            raise ValueError("Trainer: ReduceLROnPlateau needs a validation loss, so it steps per epoch; "
+                             "use scheduler_interval='epoch'")
         self.ddp = model if isinstance(model, DistributedDataParallel) else None
         self.rank, self.world_size = (_get_rank(), _get_world_size()) if self.ddp is not None else (0, 1)
         if self.ddp is not None:
@@ -261,6 +272,8 @@ class Trainer:
         self.progress, self.config, self.extra = progress, dict(config or {}), dict(extra or {})
         self.log, self.clip_grad_norm, self.num_classes = log, clip_grad_norm, num_classes
         self.teacher = teacher
+        self.scheduler_interval, self.metrics = scheduler_interval, metrics
+        self._metric_names: list = []  # names the metrics reported (for the epoch summary line)
         self.history: list[dict] = []
         self.epoch = 0  # epochs completed
         self.global_step = 0
@@ -293,6 +306,8 @@ class Trainer:
         if self.ddp is not None and self.rank > 0:
             self._seed_rank_stream(epoch)
         total_loss, total_n, correct, seen = 0.0, 0, 0, 0
+        if self.metrics is not None:
+            self.metrics.reset()
         bar = self._bar(self.train_loader, epoch, epochs)
         try:
             for i, batch in enumerate(bar, start=1):
@@ -326,6 +341,10 @@ class Trainer:
 
                     clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
+                if self.scheduler is not None and self.scheduler_interval == "step":
+                    self.scheduler.step()
+                if self.metrics is not None:
+                    self.metrics.update(outputs, targets)
                 self.global_step += 1
                 total_loss += value * n
                 total_n += n
@@ -343,6 +362,10 @@ class Trainer:
         out = {"train_loss": total_loss / total_n}
         if self.task == "classification":
             out["train_accuracy"] = correct / max(seen, 1)
+        if self.metrics is not None:
+            values = self.metrics.compute()
+            self._metric_names = list(values)
+            out.update({"train_" + k: float(v) for k, v in values.items()})
         return out
 
     # --- several processes -------------------------------------------------------------------
@@ -432,6 +455,8 @@ class Trainer:
         self.model.eval()
         total, n = 0.0, 0
         preds, labels = [], []
+        if self.metrics is not None:
+            self.metrics.reset()
         try:
             with no_grad():
                 for batch in loader:
@@ -440,6 +465,8 @@ class Trainer:
                     k = len(targets)
                     total += float(loss.item()) * k
                     n += k
+                    if self.metrics is not None:
+                        self.metrics.update(outputs, targets)
                     if self.task == "classification":
                         preds.append(_np.asarray(self.predict(outputs)).reshape(-1))
                         labels.append(_np.asarray(targets.numpy()).reshape(-1))
@@ -453,6 +480,8 @@ class Trainer:
             y_pred, y_true = _np.concatenate(preds), _np.concatenate(labels)
             rep = _metrics.classification_report(y_true, y_pred, num_classes=self.num_classes)
             out.update({prefix + k: v for k, v in rep.items()})
+        if self.metrics is not None:
+            out.update({prefix + k: float(v) for k, v in self.metrics.compute().items()})
         return out
 
     # --- checkpoints ------------------------------------------------------------------------
@@ -555,7 +584,7 @@ class Trainer:
             if self.val_loader is not None:
                 val = self.evaluate(self.val_loader, prefix="val_")
                 row.update({k: v for k, v in val.items() if not k.endswith("confusion_matrix")})
-            if self.scheduler is not None:
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
                 if _is_plateau(self.scheduler):
                     self.scheduler.step(row.get("val_loss", row["train_loss"]))
                 else:
@@ -573,8 +602,7 @@ class Trainer:
             self.plot()
         return self.history
 
-    @staticmethod
-    def _summary(row, epochs):
+    def _summary(self, row, epochs):
         parts = [f"epoch {row['epoch']:>3}/{epochs}", f"train loss {row['train_loss']:.4f}"]
         if "train_accuracy" in row:
             parts.append(f"acc {100 * row['train_accuracy']:.2f}%")
@@ -582,6 +610,9 @@ class Trainer:
             parts.append(f"| val loss {row['val_loss']:.4f}")
         if "val_accuracy" in row:
             parts.append(f"acc {100 * row['val_accuracy']:.2f}%")
+        for key in self._metric_names:
+            if "val_" + key in row:
+                parts.append(f"{key} {row['val_' + key]:.4g}")
         parts.append(f"| lr {row['lr']:.3g} | {row['epoch_time_s']:.2f} s")
         return "  ".join(parts)
 

@@ -15,6 +15,9 @@ from .sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler, 
                       SubsetRandomSampler, WeightedRandomSampler)
 from .worker import WorkerInfo, get_worker_info
 from .mnist import load_mnist, load_mnist_csv, load_mnist_idx, read_idx
+from .docstrings import (DEFAULT_CLASSES, BaselineResult, DocstringRecord, DocstringTask, bag_of_words_baseline,
+                         docstring_task, pretraining_documents, stdlib_docstrings)
+from .wordpiece import WordPieceTokenizer
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
            "random_split", "DataLoader", "default_collate", "default_convert", "Sampler", "SequentialSampler",

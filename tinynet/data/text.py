@@ -36,6 +36,15 @@ class Tokenizer:
     """A vocabulary (id -> token) with special tokens first; subclasses define splitting."""
 
     kind = "base"
+    # The special-token strings a subclass uses (WordPiece uses BERT's "[PAD]", "[UNK]" ...).
+    pad_token, unk_token, cls_token, sep_token = PAD, UNK, CLS, SEP
+    # kind -> subclass, filled by __init_subclass__ so from_dict finds every tokenizer.
+    _registry: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            Tokenizer._registry[cls.kind] = cls
 
     def __init__(self, tokens, add_cls: bool = False, add_sep: bool = False):
         specials = [PAD, UNK] + ([CLS] if add_cls else []) + ([SEP] if add_sep else [])
@@ -47,10 +56,10 @@ class Tokenizer:
         self.specials = specials
 
     # ids of the special tokens
-    pad_id = property(lambda self: self.stoi[PAD])
-    unk_id = property(lambda self: self.stoi[UNK])
-    cls_id = property(lambda self: self.stoi.get(CLS))
-    sep_id = property(lambda self: self.stoi.get(SEP))
+    pad_id = property(lambda self: self.stoi[self.pad_token])
+    unk_id = property(lambda self: self.stoi[self.unk_token])
+    cls_id = property(lambda self: self.stoi.get(self.cls_token))
+    sep_id = property(lambda self: self.stoi.get(self.sep_token))
 
     @property
     def vocab_size(self) -> int:
@@ -103,16 +112,18 @@ class Tokenizer:
 
     @staticmethod
     def from_dict(d: dict) -> "Tokenizer":
-        kinds = {"char": CharTokenizer, "word": WordTokenizer}
+        kinds = Tokenizer._registry
         if d.get("kind") not in kinds:
-            raise ValueError(f"Tokenizer.from_dict: unknown tokenizer kind {d.get('kind')!r}; expected 'char' or 'word'")
+            raise ValueError(f"Tokenizer.from_dict: unknown tokenizer kind {d.get('kind')!r}; "
+                             f"expected one of {sorted(kinds)}")
         cls = kinds[d["kind"]]
         vocab, specials = d.get("vocab"), d.get("specials")
         if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or len(set(vocab)) != len(vocab):
             raise ValueError("Tokenizer.from_dict: 'vocab' must be a list of distinct strings")
         if not isinstance(specials, list) or not all(isinstance(t, str) and t in vocab for t in specials) \
-                or UNK not in specials or PAD not in specials:
-            raise ValueError(f"Tokenizer.from_dict: 'specials' must list vocabulary entries including {PAD!r} and {UNK!r}")
+                or cls.unk_token not in specials or cls.pad_token not in specials:
+            raise ValueError(f"Tokenizer.from_dict: 'specials' must list vocabulary entries including "
+                             f"{cls.pad_token!r} and {cls.unk_token!r}")
         tok = cls.__new__(cls)
         tok.vocab = list(vocab)
         tok.stoi = {t: i for i, t in enumerate(tok.vocab)}

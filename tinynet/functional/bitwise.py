@@ -8,6 +8,7 @@ No gradients: the results are integers.
 """
 from __future__ import annotations
 
+from ..autograd import tracing as _tracing
 from ..backend.errors import DTypeError, DeviceError
 from ..tensor.tensor import Tensor
 from ._util import broadcast_error, pair
@@ -40,7 +41,10 @@ def _binary(input, other, ufunc, op, bool_ok=True):
         out = getattr(xp, ufunc)(x, y)
     except ValueError:
         raise broadcast_error(op, a, b) from None
-    return Tensor._make(out.astype(x.dtype, copy=False), a.device)
+    result = Tensor._make(out.astype(x.dtype, copy=False), a.device)
+    if _tracing.tracer is not None:  # no Op.apply here (no gradient): tell an exporter (tinynet.onnx)
+        _tracing.note(op, (a, b), {}, result)
+    return result
 
 
 def bitwise_and(input, other):
@@ -63,7 +67,10 @@ def bitwise_not(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"bitwise_not: expected a Tensor, got {type(input).__name__}")
     _check_int(input, "bitwise_not")
-    return Tensor._make(input.device.xp.invert(input.array), input.device)
+    result = Tensor._make(input.device.xp.invert(input.array), input.device)
+    if _tracing.tracer is not None:  # no gradient, no Op.apply: tell an exporter (tinynet.onnx)
+        _tracing.note("bitwise_not", (input,), {}, result)
+    return result
 
 
 def bitwise_left_shift(input, other):

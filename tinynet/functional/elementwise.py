@@ -6,6 +6,7 @@ differentiated again; ``unbroadcast`` sums gradients back to each input's shape.
 from __future__ import annotations
 
 from ..backend.errors import ArgumentError, DTypeError, DeviceError, ShapeError
+from ..autograd import tracing as _tracing
 from ..autograd.op import Op
 from ..tensor.tensor import Tensor
 from ..tensor import dtypes as _dt
@@ -604,7 +605,10 @@ def _compare(a, b, ufunc_name, op):
         out = getattr(a.device.xp, ufunc_name)(a.array, b.array)
     except ValueError:
         raise broadcast_error(op, a, b) from None
-    return Tensor._make(out, a.device)
+    result = Tensor._make(out, a.device)
+    if _tracing.tracer is not None:  # no Op.apply here (no gradient): tell an exporter (tinynet.onnx)
+        _tracing.note(ufunc_name, (a, b), {}, result)
+    return result
 
 
 def eq(input, other):
@@ -657,7 +661,10 @@ def logical_xor(input, other):
 
 def logical_not(input):
     """Logical NOT (True where the element is zero) of any dtype; a bool tensor."""
-    return Tensor._make(input.device.xp.logical_not(input.array), input.device)
+    result = Tensor._make(input.device.xp.logical_not(input.array), input.device)
+    if _tracing.tracer is not None:  # no gradient, no Op.apply: tell an exporter (tinynet.onnx)
+        _tracing.note("logical_not", (input,), {}, result)
+    return result
 
 
 def _test(input, fn):

@@ -7,5 +7,5 @@ from .registry import MODELS, build_model, list_models, register_model
 from .mlp import MLP
 from .cnn import LeNet, ResNetSmall
 from .gpt import GPTMini
-from .bert import BERTClassifier
+from .bert import BERTClassifier, BERTEncoder, BERTForPreTraining
 from .lstm_lm import LSTMLanguageModel

@@ -62,3 +62,4 @@ from .base import (RECIPES, TASKS, InputCodec, Recipe, Setup, default_forward, d
 from . import mlp  # noqa: F401
 from . import cnn  # noqa: F401
 from . import sequence  # noqa: F401
+from . import bert  # noqa: F401

@@ -9,8 +9,7 @@
   - ``sort``, ``reverse``, ``addition``: "prompt | answer" sequences; the loss and the
     accuracy count only the answer tokens.
 
-* ``bert`` (BERT-style encoder classifier) on ``parens``: balanced-parentheses
-  classification, ``<cls>`` + symbols + padding.
+(The ``bert`` recipe lives in :mod:`.bert`.)
 
 The checkpoint's ``extra`` holds the model kind, its constructor arguments and the
 tokenizer's vocabulary, which is all ``tinynet generate`` needs.
@@ -20,7 +19,7 @@ from __future__ import annotations
 from ... import functional as F
 from ...data import DataLoader, TensorDataset
 from ...data.text import (IGNORE_INDEX, CharTokenizer, TextWindowDataset, WordTokenizer, addition_task,
-                          parens_task, pydoc_corpus, reverse_task, sort_task)
+                          pydoc_corpus, reverse_task, sort_task)
 from ...models import build_model
 from ..common import positive_int, probability
 from .base import Setup, register
@@ -36,10 +35,9 @@ def _add_arguments(group):
     group.add_argument("--hidden-size", type=positive_int, default=256, help="lstm: hidden units")
     group.add_argument("--embed-dim", type=positive_int, default=64, help="lstm: embedding width")
     group.add_argument("--seq-dropout", type=probability, default=0.0, help="gpt/lstm/bert: dropout probability")
-    group.add_argument("--norm-first", action="store_true", help="bert: pre-norm encoder layers (default: post-norm)")
     group.add_argument("--tokenizer", choices=("char", "word"), default="char", help="pydoc: character or word tokens")
     group.add_argument("--task-length", type=positive_int, default=None, help="sort/reverse: digits per sequence (default 6); "
-                       "addition: digits per operand (2); parens: maximum length (16)")
+                       "addition: digits per operand (2); bert on parens: maximum length (16)")
     group.add_argument("--task-samples", type=positive_int, default=10000, help="sort/reverse/addition/parens: training samples")
     group.add_argument("--window-stride", type=positive_int, default=None, help="pydoc: offset between training windows "
                        "(default: the context; smaller = more, overlapping windows per epoch)")
@@ -122,25 +120,6 @@ register("gpt", datasets=LM_DATASETS, add_arguments=_add_arguments, defaults=_LM
          help="GPT-mini decoder-only Transformer (tinynet.models.GPTMini)")(_lm_recipe)
 register("lstm", datasets=LM_DATASETS, defaults=_LM_DEFAULTS,
          help="Embedding-LSTM-Dense language model (tinynet.models.LSTMLanguageModel)")(_lm_recipe)
-
-
-@register("bert", datasets=("parens",), defaults={"optimizer": "adamw", "lr": 1e-3, "batch_size": 64, "epochs": 15,
-                                                   "weight_decay": 0.01},
-          help="BERT-style encoder classifier (tinynet.models.BERTClassifier)")
-def bert_recipe(args) -> Setup:
-    max_len = args.task_length or 16
-    n = args.task_samples
-    parts = [parens_task(k, max_len=max_len, seed=args.seed * 3 + i) for i, k in enumerate((n, max(n // 5, 200), max(n // 5, 200)))]
-    tok = parts[0].tokenizer
-    config = dict(vocab_size=tok.vocab_size, num_classes=2, max_len=max_len + 1, d_model=args.d_model or 64,
-                  n_heads=args.n_heads, n_layers=args.n_layers or 2, dropout=args.seq_dropout, norm_first=args.norm_first,
-                  pad_id=tok.pad_id)
-    model = build_model("bert", **config)
-    extra = {"model_kind": "bert", "model_config": config, "tokenizer": tok.to_dict()}
-    return Setup(model=model, train_loader=_loader(parts[0].dataset(), args, True, 0),
-                 val_loader=_loader(parts[1].dataset(), args, False, 1),
-                 test_loader=_loader(parts[2].dataset(), args, False, 2), loss_fn=F.cross_entropy,
-                 task="classification", num_classes=2, extra=extra)
 
 
 def exact_match_accuracy(model, dataset: TensorDataset, prompt_len: int, answer_len: int, batch_size: int = 256) -> float:
