@@ -33,14 +33,15 @@ from tinynet.data import bag_of_words_baseline, docstring_task
 
 from .machine import describe, summary_line
 
-# Each arm's options beyond the task's (`--model bert --dataset docstrings --pooling mean`).
+# Each arm's options beyond the task's (`--model bert --dataset docstrings --pooling P`).
+# Scratch and fine-tuned train identically (rate, epochs, dropout, batch): only the initial
+# weights differ. The probe trains one linear layer, so it gets a larger rate and more epochs.
 ARMS = {
     "scratch": ["--lr", "1e-3", "--epochs", "30"],
-    "fine-tuned": ["--lr", "3e-4", "--epochs", "30", "--init-from", "{ckpt}"],
+    "fine-tuned": ["--lr", "1e-3", "--epochs", "30", "--init-from", "{ckpt}"],
     "linear probe": ["--lr", "1e-2", "--epochs", "60", "--init-from", "{ckpt}", "--freeze", "encoder"],
 }
-COMMON = ["--model", "bert", "--dataset", "docstrings", "--pooling", "mean", "--seq-dropout", "0.1",
-          "--batch-size", "32", "--no-progress"]
+COMMON = ["--model", "bert", "--dataset", "docstrings", "--seq-dropout", "0.1", "--batch-size", "32", "--no-progress"]
 
 
 def pretrain(out_dir: str, epochs: int) -> str:
@@ -50,9 +51,10 @@ def pretrain(out_dir: str, epochs: int) -> str:
     return os.path.join(out_dir, "checkpoint.safetensors")
 
 
-def run_arm(name, ckpt, seed, work) -> dict:
-    out = os.path.join(work, f"{name.replace(' ', '-')}-{seed}")
-    args = COMMON + [a.format(ckpt=ckpt) for a in ARMS[name]] + ["--seed", str(seed), "--out", out]
+def run_arm(name, ckpt, seed, work, per_class, pooling) -> dict:
+    out = os.path.join(work, f"{name.replace(' ', '-')}-{pooling}-{per_class}-{seed}")
+    args = (COMMON + ["--pooling", pooling, "--train-per-class", str(per_class)] + [a.format(ckpt=ckpt) for a in ARMS[name]]
+            + ["--seed", str(seed), "--out", out])
     t0 = time.perf_counter()
     code = tinynet(["train", *args])
     if code:
@@ -63,7 +65,7 @@ def run_arm(name, ckpt, seed, work) -> dict:
             "seconds": time.perf_counter() - t0, "command": "tinynet train " + " ".join(args[:-2])}
 
 
-def _plot(history, results, bow, path):
+def _plot(history, results, bow, labels, path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,11 +87,11 @@ def _plot(history, results, bow, path):
     means = [100 * np.mean([r["test"] for r in results[n]]) for n in results] + [100 * bow.test_accuracy]
     stds = [100 * np.std([r["test"] for r in results[n]]) for n in results] + [0.0]
     b.bar(names, means, yerr=stds, color=["C7", "C0", "C2", "C3"][: len(names)], capsize=4)
-    for x, m in enumerate(means):
-        b.text(x, m + 1, f"{m:.1f}", ha="center")
+    for x, (m, sd) in enumerate(zip(means, stds)):
+        b.text(x, m + sd + 1.5, f"{m:.1f}", ha="center")
     b.axhline(100 / 8, color="k", lw=0.8, ls=":", label="chance")
     b.set_ylabel("test accuracy (%)")
-    b.set_title("docstring -> package, 400 labels (mean of 3 seeds)")
+    b.set_title(f"docstring -> package, {labels} labels (mean of {len(next(iter(results.values())))} seeds)")
     b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -98,19 +100,24 @@ def _plot(history, results, bow, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pretrained", default=None, help="a `tinynet pretrain` checkpoint (default: pre-train now)")
-    p.add_argument("--pretrain-epochs", type=int, default=10)
+    p.add_argument("--pretrain-epochs", type=int, default=30)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    p.add_argument("--train-per-class", type=int, default=50, help="labelled training texts per class")
+    p.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+                   help="the classifier's input: the pooled [CLS] vector (BERT's) or the mean hidden state")
     p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args(argv)
     work = tempfile.mkdtemp(prefix="pretrain-finetune-")
     t0 = time.perf_counter()
     ckpt = args.pretrained or pretrain(os.path.join(work, "pretrain"), args.pretrain_epochs)
     history = json.load(open(os.path.join(os.path.dirname(ckpt), "metrics.json")))["history"]
-    results = {name: [run_arm(name, ckpt, s, work) for s in args.seeds] for name in args.arms}
-    task = docstring_task()
+    results = {name: [run_arm(name, ckpt, s, work, args.train_per_class, args.pooling) for s in args.seeds]
+               for name in args.arms}
+    task = docstring_task(train_per_class=args.train_per_class)
     bow = bag_of_words_baseline(task)
-    lines = [f"# Pre-training vs from scratch on a low-label task ({time.strftime('%Y-%m-%d')})", "",
+    lines = [f"# Pre-training vs from scratch on a low-label task ({time.strftime('%Y-%m-%d')}; "
+             f"{args.pooling} pooling)", "",
              f"Machine: {summary_line(describe())}", "",
              f"Task: docstring -> standard-library package, {task.num_classes} classes, "
              f"{len(task.train)} / {len(task.val)} / {len(task.test)} train / validation / test texts "
@@ -139,9 +146,11 @@ def main(argv=None):
     lines += sorted({rows[0]["command"].replace(ckpt, "PRETRAINED_CKPT") for rows in results.values()})
     lines += ["```", "", f"Total time: {time.perf_counter() - t0:.0f} s.", ""]
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "pretrain_finetune.md"), "w") as f:
+    stem = "pretrain_finetune" + (f"_{args.pooling}" if args.pooling != "cls" else "") \
+        + (f"_{args.train_per_class}" if args.train_per_class != 50 else "")
+    with open(os.path.join(args.out, stem + ".md"), "w") as f:
         f.write("\n".join(lines))
-    _plot(history, results, bow, os.path.join(args.out, "pretrain_finetune.png"))
+    _plot(history, results, bow, len(task.train), os.path.join(args.out, stem + ".png"))
     print("\n".join(lines))
 
 

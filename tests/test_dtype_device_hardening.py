@@ -580,3 +580,15 @@ def test_functional_ops_take_integral_arguments():
         F.conv2d(x, w, groups=2.0)
     with pytest.raises(TypeError, match=r"layer_norm: normalized_shape must be an int, got float"):
         F.layer_norm(x, (6.0,))
+
+
+def test_ml_dtypes_registered_in_numpy_are_still_refused():
+    """onnx imports ml_dtypes, which teaches NumPy "bfloat16" and "float8_*" (opaque kind-V
+    types): tinynet still refuses them with its own message instead of making such arrays."""
+    pytest.importorskip("ml_dtypes")
+    import ml_dtypes  # noqa: F401  (registers the names with NumPy)
+
+    with pytest.raises(TypeError, match="bfloat16 is not supported"):
+        tn.zeros(2, dtype="bfloat16")
+    with pytest.raises(TypeError, match="unknown dtype 'float8_e4m3fn'"):
+        tn.ones(2, dtype="float8_e4m3fn")

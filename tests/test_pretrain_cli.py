@@ -108,6 +108,17 @@ def test_freeze_encoder_trains_only_the_head(pretrained, tmp_path):
     assert sum(len(g["params"]) for g in opt["param_groups"]) == 2  # classifier weight and bias only
 
 
+def test_freeze_by_name_prefix_keeps_those_fixed_and_trains_the_rest(pretrained, tmp_path, capsys):
+    assert _train(tmp_path / "emb", "--init-from", pretrained, "--freeze", "tok_emb,pos_emb") == 0
+    pre = tn.load(pretrained)["model"]
+    got = tn.load(str(tmp_path / "emb" / "checkpoint.safetensors"))["model"]
+    for k in ("tok_emb.weight", "pos_emb.weight"):
+        np.testing.assert_array_equal(got[k].numpy(), pre[k].numpy(), err_msg=k)
+    assert not np.array_equal(got["seg_emb.weight"].numpy(), pre["seg_emb.weight"].numpy())  # trained on
+    assert _train(tmp_path / "bad", "--init-from", pretrained, "--freeze", "tok_em") == 1  # prefixes match names
+    assert "no loaded parameter is named 'tok_em'" in capsys.readouterr().err
+
+
 def test_encoder_lr_makes_two_parameter_groups(pretrained, tmp_path):
     assert _train(tmp_path / "lr", "--init-from", pretrained, "--encoder-lr", "1e-5", "--lr", "1e-3") == 0
     opt = tn.load(str(tmp_path / "lr" / "checkpoint.safetensors"))["optimizer"]
@@ -151,3 +162,24 @@ def test_export_a_pretraining_checkpoint_to_onnx(pretrained, tmp_path, capsys):
         want = model(ids, types)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--mlm-probability", "0"], "--mlm-probability must be between 0 and 1"),
+    (["--warmup-ratio", "1"], "--warmup-ratio"),
+    (["--max-len", "4"], "--max-len must be at least 8"),
+    (["--weight-decay", "-1"], "--weight-decay"),
+    (["--d-model", "30", "--n-heads", "4"], "divisible by num_heads"),
+    (["--max-documents", "3"], "too few documents"),
+])
+def test_pretrain_usage_errors_are_one_line(option, message, tmp_path, capsys):
+    given = dict(zip(TINY[:-1:2], TINY[1:-1:2]))  # TINY's "--option value" pairs (its last entry is a flag)
+    given.update(zip(option[::2], option[1::2]))
+    args = [a for kv in given.items() for a in kv] + ["--no-progress", "--epochs", "1", "--out", str(tmp_path)]
+    try:
+        code = main(["pretrain", *args])
+    except SystemExit as exc:  # argparse's own checks exit with status 2 after the usage line
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -40,7 +40,7 @@ import time
 
 import numpy as _np
 
-from .common import CLIError, load_checkpoint, positive_float, positive_int, probability, resolve_device, seed_int
+from .common import CLIError, load_checkpoint, non_negative_float, positive_float, positive_int, probability, resolve_device, seed_int
 from .pretraining import (MaskedLMStep, PretrainingMetrics, corpus, mask_dataset, no_decay_groups,
                           pretraining_loss, warmup_linear_decay)
 
@@ -55,10 +55,10 @@ def add_parser(subparsers):
     p.add_argument("--model", default="bert", choices=("bert",), help="model to pre-train (default: bert)")
     p.add_argument("--dataset", default="pydoc", choices=("pydoc",),
                    help="pydoc: CPython's help topics and standard-library docstrings (default)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 10)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="sentence pairs per batch (default 32)")
     p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default 1e-3)")
-    p.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay (default 0.01)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=None, help="AdamW weight decay (default 0.01)")
     p.add_argument("--warmup-ratio", type=probability, default=None,
                    help="fraction of the steps with a rising learning rate (default 0.1)")
     p.add_argument("--clip-grad-norm", type=positive_float, default=None, help="gradient norm clip (default 1.0)")
@@ -83,7 +83,7 @@ def add_parser(subparsers):
     return p
 
 
-DEFAULTS = dict(epochs=10, batch_size=32, lr=1e-3, weight_decay=0.01, warmup_ratio=0.1, clip_grad_norm=1.0,
+DEFAULTS = dict(epochs=30, batch_size=32, lr=1e-3, weight_decay=0.01, warmup_ratio=0.1, clip_grad_norm=1.0,
                 vocab_size=4000, max_len=64, mlm_probability=0.15, objective="sop", d_model=128, n_heads=4,
                 n_layers=2, dropout=0.1, max_documents=None, seed=0, model="bert", dataset="pydoc")
 
@@ -145,7 +145,10 @@ def build(args, tokenizer=None):
     config = dict(vocab_size=tokenizer.vocab_size, max_len=args.max_len, d_model=args.d_model,
                   n_heads=args.n_heads, n_layers=args.n_layers, dropout=args.dropout, pad_id=tokenizer.pad_id,
                   type_vocab_size=2)
-    model = build_model(PRETRAIN_KIND, **config)
+    try:
+        model = build_model(PRETRAIN_KIND, **config)
+    except ValueError as exc:  # (e.g. a width the heads do not divide)
+        raise CLIError(exc) from None
     device = resolve_device(args.device)
     model.to(device)
     val_arrays = mask_dataset((val.input_ids, val.token_type_ids, val.sentence_labels), step, seed=args.seed + 2)
@@ -168,6 +171,13 @@ def run(args) -> int:
     for k, v in DEFAULTS.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+    if not 0.0 < args.mlm_probability < 1.0:
+        raise CLIError(f"--mlm-probability must be between 0 and 1 (exclusive), got {args.mlm_probability:g}")
+    if args.warmup_ratio >= 1.0:
+        raise CLIError(f"--warmup-ratio must be below 1 (the rest of the run decays the rate), got {args.warmup_ratio:g}")
+    if args.max_len < 8:
+        raise CLIError(f"--max-len must be at least 8 ([CLS] A [SEP] B [SEP] needs room for both segments), got "
+                       f"{args.max_len}")
     if args.out is None:
         args.out = fresh_run_dir(os.path.join("runs", "bert-pretrain-pydoc"))
     try:

@@ -641,7 +641,8 @@ class Trainer:
         self._write_metrics(test=test)
 
     def plot(self, path=None):
-        """Loss (and accuracy) curves per epoch as a PNG (matplotlib, Agg backend)."""
+        """Loss (and accuracy) curves per epoch as a PNG (matplotlib, Agg backend), plus one
+        panel per extra metric (``metrics=``), train and validation."""
         if not self.history:
             return None
         import matplotlib
@@ -652,8 +653,15 @@ class Trainer:
         path = path or self.path("curves.png")
         epochs = [r["epoch"] for r in self.history]
         classification = "train_accuracy" in self.history[0]
-        fig, axes = plt.subplots(1, 2 if classification else 1, figsize=(10 if classification else 5, 3.6))
-        axes = _np.atleast_1d(axes)
+        extra = [k for k in self._metric_names if "train_" + k in self.history[0] or "val_" + k in self.history[0]]
+        panels = 1 + classification + len(extra)
+        cols = min(panels, 3)
+        rows = -(-panels // cols)
+        fig, grid = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+        axes = grid.reshape(-1)
+        for ax in axes[panels:]:
+            ax.set_visible(False)
+        axes = axes[:panels]
         for key, label in (("train_loss", "train"), ("val_loss", "validation")):
             if key in self.history[0]:
                 axes[0].plot(epochs, [r[key] for r in self.history], label=label)
@@ -663,6 +671,13 @@ class Trainer:
                 if key in self.history[0]:
                     axes[1].plot(epochs, [100 * r[key] for r in self.history], label=label)
             axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        for ax, name in zip(axes[1 + classification:], extra):
+            for key, label in (("train_" + name, "train"), ("val_" + name, "validation")):
+                if key in self.history[0]:
+                    ax.plot(epochs, [r[key] for r in self.history], label=label)
+            ax.set(xlabel="epoch", ylabel=name.replace("_", " "), title=name.replace("_", " "))
+            if name == "perplexity":
+                ax.set_yscale("log")
         for ax in axes:
             ax.grid(alpha=0.3)
             ax.legend()

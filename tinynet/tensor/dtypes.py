@@ -122,12 +122,17 @@ def to_dtype(dtype):
     if dtype is _builtins.bool:
         return bool_.dtype
     try:
-        return _np.dtype(dtype)
+        result = _np.dtype(dtype)
     except TypeError:
+        result = None
+    # (With ml_dtypes imported -- onnx imports it -- NumPy also knows "bfloat16", "float8_*":
+    # opaque kind-"V" types that tinynet's kernels and ops cannot compute with.)
+    if result is None or result.kind == "V":
         if "bfloat16" in str(dtype):
             raise TypeError(BFLOAT16_MESSAGE) from None
         raise TypeError(f"unknown dtype {dtype!r}: expected tn.float32, tn.float64, tn.float16, tn.int64 "
                         "or tn.bool") from None
+    return result
 
 
 #: Why there is no ``tn.bfloat16`` (raised for ``tn.bfloat16`` and ``dtype="bfloat16"``).
