@@ -152,7 +152,11 @@ fig, axes = plt.subplots(1, 4, figsize=(10, 2.6))
 axes[0].imshow(one.numpy()[0, 0], cmap="gray_r")
 axes[0].set_title(f"digit {int(yd.numpy()[0])}")
 for ax, m, title in zip(axes[1:], maps.numpy()[0], ["vertical edges", "horizontal edges", "blur"]):
-    ax.imshow(m, cmap="RdBu_r" if "edges" in title else "gray_r")
+    if "edges" in title:  # signed responses: white = 0, red and blue = the two edge directions
+        lim = float(np.abs(m).max())
+        ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    else:
+        ax.imshow(m, cmap="gray_r")
     ax.set_title(title)
 for ax in axes:
     ax.axis("off")
