@@ -70,6 +70,7 @@ optimizers = {
     "RMSprop lr=0.01": lambda ps: optim.RMSprop(ps, lr=0.01),
     "Adam lr=0.05": lambda ps: optim.Adam(ps, lr=0.05),
     "AdamW lr=0.05": lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.01),
+    "AdaGrad lr=0.5": lambda ps: optim.Adagrad(ps, lr=0.5),
 }
 paths = {name: run(make) for name, make in optimizers.items()}
 final = {name: float(surface(tn.tensor(path[-1], dtype=tn.float64)).item()) for name, path in paths.items()}
@@ -79,7 +80,8 @@ for name, value in final.items():
 # %%
 gx, gy = np.meshgrid(np.linspace(-2, 2, 300), np.linspace(-1, 3, 300))
 gl = (1 - gx) ** 2 + 10 * (gy - gx ** 2) ** 2
-fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True, sharey=True)
+fig, axes = plt.subplots(2, 4, figsize=(16, 7.5), sharex=True, sharey=True)
+axes.ravel()[-1].set_visible(False)
 for ax, (name, path) in zip(axes.ravel(), paths.items()):
     ax.contour(gx, gy, np.log10(gl + 1e-3), levels=25, cmap="Greys", linewidths=0.6)
     ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, color="C3")
@@ -95,7 +97,10 @@ plt.show()
 # across the valley, but cover its length quickly. Adam's normalised steps follow the
 # floor at a nearly constant speed. RMSprop at this learning rate is still on its way, and
 # AdamW stops a little short of $(1, 1)$: its weight decay keeps pulling the parameters
-# towards the origin, so it minimises a slightly different objective.
+# towards the origin, so it minimises a slightly different objective. AdaGrad divides by
+# the square root of the *sum* of all past squared gradients, so its steps only shrink:
+# a large learning rate gets it going, and it slows down as it travels (RMSprop and Adam
+# replace the sum by a moving average for exactly this reason).
 
 # %% [markdown]
 # ## 2 · The document's momentum and PyTorch's momentum: one path
@@ -129,7 +134,60 @@ plt.title("two formulas, one trajectory")
 plt.show()
 
 # %% [markdown]
-# ## 3 · Adam's L2 penalty against AdamW's decoupled weight decay
+# ## 3 · Adam and AdaGrad, equation by equation
+#
+# Adam (Kingma & Ba, 2015) keeps two moving averages per weight, of the gradient $g_t$ and
+# of its square, corrects their start-up bias (both start at 0), and steps by their ratio:
+#
+# $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2$$
+# $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
+#   \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}$$
+#
+# with PyTorch's defaults $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$. AdaGrad
+# (Duchi et al., 2011) sums instead of averaging: $G_t = G_{t-1} + g_t^2$,
+# $\theta_t = \theta_{t-1} - \eta\, g_t / (\sqrt{G_t} + \epsilon)$ ($\epsilon = 10^{-10}$). Five
+# steps of each by hand in NumPy, next to the library's optimizer, on $L(\theta) = \sum \theta^2 \cdot c$:
+
+# %%
+c = np.array([1.0, 10.0])                     # two weights with gradients of different size
+
+
+def by_hand(kind, steps=5, lr=0.1):
+    theta, m, v, G = np.array([1.0, 1.0]), np.zeros(2), np.zeros(2), np.zeros(2)
+    for t in range(1, steps + 1):
+        g = 2 * c * theta
+        if kind == "adam":
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g ** 2
+            theta = theta - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        else:
+            G = G + g ** 2
+            theta = theta - lr * g / (np.sqrt(G) + 1e-10)
+    return theta
+
+
+def library(opt_cls, steps=5, lr=0.1):
+    q = nn.Parameter(tn.tensor([1.0, 1.0], dtype=tn.float64))
+    opt = opt_cls([q], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        (tn.tensor(c) * q ** 2).sum().backward()
+        opt.step()
+    return q.detach().numpy()
+
+
+adam_gap = np.abs(by_hand("adam") - library(optim.Adam)).max()
+adagrad_gap = np.abs(by_hand("adagrad") - library(optim.Adagrad)).max()
+print("Adam by hand   ", by_hand("adam"), "  library", library(optim.Adam), f"  gap {adam_gap:.1e}")
+print("AdaGrad by hand", by_hand("adagrad"), "  library", library(optim.Adagrad), f"  gap {adagrad_gap:.1e}")
+
+# %% [markdown]
+# Both weights move by the same amount at every step although their gradients differ by
+# 10×: Adam's first step is $\eta \cdot g/|g| = \eta$ for every weight (the bias correction
+# makes $\hat m_1 = g_1$ and $\hat v_1 = g_1^2$). That scale-free step is why one learning
+# rate suits all layers, and also why an L2 penalty inside Adam behaves oddly (next).
+#
+# ## 4 · Adam's L2 penalty against AdamW's decoupled weight decay
 #
 # With `Adam(weight_decay=λ)` the penalty $\lambda\theta$ is added to the gradient and
 # then divided by Adam's running gradient size: a weight with no loss gradient shrinks by
@@ -161,7 +219,31 @@ plt.show()
 print(f"after 100 steps: Adam+L2 {adam_l2[-1]:.4f}, AdamW {adamw[-1]:.4f} (= 2·(1-0.001)^100 = {2 * 0.999 ** 100:.4f})")
 
 # %% [markdown]
-# ## 4 · On a real model
+# The difference matters most where the loss *does* have a gradient. Take
+# $L = 100(a-1)^2 + 0.01(b-1)^2$: both weights want to be 1, $a$ strongly, $b$ weakly.
+# With Adam + L2 the penalty $0.1\,b$ competes with $b$'s tiny loss gradient
+# $0.02(b-1)$ *before* the normalisation, and wins: $b$ settles where $0.02(b-1) + 0.1b = 0$,
+# at $b = 1/6$. AdamW applies the decay after the normalised step, as a small relative
+# shrinkage, so the weakly-pulled $b$ still reaches (almost) 1: decay no longer depends on
+# how large a weight's gradients happen to be.
+
+# %%
+def two_weights(opt_cls, steps=3000):
+    ab = nn.Parameter(tn.tensor([0.0, 0.0], dtype=tn.float64))
+    opt = opt_cls([ab], lr=0.01, weight_decay=0.1)
+    for _ in range(steps):
+        opt.zero_grad()
+        (100 * (ab[0] - 1) ** 2 + 0.01 * (ab[1] - 1) ** 2).backward()
+        opt.step()
+    return ab.detach().numpy()
+
+
+ab_adam, ab_adamw = two_weights(optim.Adam), two_weights(optim.AdamW)
+print(f"Adam + L2: a = {ab_adam[0]:.3f}, b = {ab_adam[1]:.3f}   (b -> 1/6 = {1 / 6:.3f})")
+print(f"AdamW:     a = {ab_adamw[0]:.3f}, b = {ab_adamw[1]:.3f}")
+
+# %% [markdown]
+# ## 5 · On a real model
 #
 # Three interleaved spirals, an MLP 2-64-64-3, full-batch training. Each optimizer gets a
 # learning rate in its usual range. Adaptive methods are forgiving; plain SGD needs many
@@ -204,7 +286,7 @@ plt.title("spirals, MLP 2-64-64-3")
 plt.show()
 
 # %% [markdown]
-# ## 5 · Learning-rate warm-up and decay
+# ## 6 · Learning-rate warm-up and decay
 #
 # Large models are usually trained with a schedule: a short **warm-up** (the learning rate
 # grows linearly from a small value, while Adam's running averages are still poor
@@ -252,6 +334,9 @@ assert final["Adam lr=0.05"] < 1e-2 and final["SGD + momentum 0.9"] < 1e-2, fina
 assert momentum_gap < 1e-10, momentum_gap
 assert abs(adamw[-1] - 2 * 0.999 ** 100) < 1e-9
 assert adam_l2[-1] < adamw[-1]
+assert adam_gap < 1e-12 and adagrad_gap < 1e-12
+assert abs(ab_adam[1] - 1 / 6) < 0.02 and ab_adamw[1] > 0.9 and min(ab_adam[0], ab_adamw[0]) > 0.99
+assert final["AdaGrad lr=0.5"] < final["SGD lr=0.01"], final
 assert all(curve[-1] < curve[0] for curve in curves.values())
 assert accs["Adam lr=0.01"] > 0.9, accs
 assert abs(wc[0] - 0.01) < 1e-9 and abs(wc[10] - 0.1) < 1e-9 and wc[-1] < 1e-3
