@@ -41,7 +41,7 @@ RANKS = {
     "amp": 4,  # tn.amp: autocast (its state is autograd/autocast_state.py) and GradScaler
     "_compile": 4,  # tn.compile's argument checks (stdlib only), usable by nn.Module.compile
     "nn": 5, "optim": 5, "func": 5,  # tinynet/func.py: tn.func, a face of nn.utils.stateless
-    "data": 6, "metrics": 6, "serialization": 6, "utils": 6, "quantization": 6, "ao": 6,
+    "data": 6, "metrics": 6, "serialization": 6, "utils": 6, "quantization": 6, "ao": 6, "privacy": 6,
     "onnx": 6,  # tinynet.onnx: the exporter (its hook slot is autograd/tracing.py, which never imports it)
     "models": 7,
     "<package>": 8,  # tinynet/__init__.py

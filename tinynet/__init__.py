@@ -42,6 +42,7 @@ from . import distributed  # tn.distributed: process groups and collectives over
 from . import models  # tn.models: MLP, ... and the model registry
 from . import quantization  # tn.quantization (also tn.ao.quantization): int8 tensors, observers, prepare/convert
 from . import ao  # noqa: F401
+from . import privacy  # tn.privacy: DP-SGD (per-sample gradients, clipping, noise) and the RDP accountant
 from .quantization import (dequantize, fake_quantize_per_channel_affine,  # noqa: F401
                            fake_quantize_per_tensor_affine, per_channel_affine, per_channel_symmetric,
                            per_tensor_affine, per_tensor_symmetric, qint8, qint32, quantize_per_channel,

@@ -19,7 +19,9 @@ class Parameter(Tensor):
     empty float32 tensor. Results of ops on a Parameter are plain Tensors.
     """
 
-    __slots__ = ()
+    #: ``grad_sample``: per-sample gradients, shape (N, *shape), written by
+    #: ``tinynet.privacy.GradSampleModule`` (Opacus' name); None otherwise.
+    __slots__ = ("grad_sample",)
 
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
@@ -33,6 +35,7 @@ class Parameter(Tensor):
         self.grad_fn = None
         self._version = data._version
         self._hooks = None
+        self.grad_sample = None
         if requires_grad:
             self.requires_grad_(True)
 
