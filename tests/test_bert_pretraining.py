@@ -196,3 +196,26 @@ def test_no_weight_decay_on_biases_and_norms():
     for name, p in m.named_parameters():
         assert (id(p) in decayed) == (p.ndim >= 2), name
     assert groups[0]["weight_decay"] == 0.01 and groups[1]["weight_decay"] == 0.0
+
+
+def test_pooling_argument_is_checked_and_mean_pooling_ignores_padding():
+    with pytest.raises(ValueError, match="pooling must be 'cls' or 'mean'"):
+        BERTClassifier(40, 3, max_len=16, d_model=16, n_heads=2, n_layers=1, pooling="max")
+    tn.manual_seed(0)
+    clf = BERTClassifier(40, 3, max_len=16, d_model=16, n_heads=2, n_layers=1, dropout=0.0, pooling="mean").eval()
+    assert clf.pooler is None
+    ids, _ = _pair()
+    longer = np.concatenate([ids, np.zeros((3, 5), dtype=ids.dtype)], axis=1)
+    np.testing.assert_allclose(clf(ids).detach().numpy(), clf(longer).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_trainer_scheduler_interval_is_checked():
+    from tinynet.cli.trainer import Trainer
+
+    p = tn.nn.Parameter(tn.zeros(2))
+    opt = tn.optim.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match="scheduler_interval must be 'epoch' or 'step'"):
+        Trainer(tn.nn.Linear(2, 2), opt, None, [], scheduler_interval="batch")
+    plateau = tn.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau needs a validation loss"):
+        Trainer(tn.nn.Linear(2, 2), opt, None, [], scheduler=plateau, scheduler_interval="step")

@@ -117,6 +117,11 @@ def test_freeze_by_name_prefix_keeps_those_fixed_and_trains_the_rest(pretrained,
     assert not np.array_equal(got["seg_emb.weight"].numpy(), pre["seg_emb.weight"].numpy())  # trained on
     assert _train(tmp_path / "bad", "--init-from", pretrained, "--freeze", "tok_em") == 1  # prefixes match names
     assert "no loaded parameter is named 'tok_em'" in capsys.readouterr().err
+    everything = "tok_emb,pos_emb,seg_emb,emb_norm,encoder,pooler"  # every loaded tensor fixed
+    assert _train(tmp_path / "all", "--init-from", pretrained, "--freeze", everything, "--encoder-lr", "1e-4") == 1
+    assert "no trainable loaded parameter" in capsys.readouterr().err
+    assert _train(tmp_path / "empty", "--init-from", pretrained, "--freeze", "tok_emb,") == 2
+    assert "comma-separated parameter-name prefixes" in capsys.readouterr().err
 
 
 def test_encoder_lr_makes_two_parameter_groups(pretrained, tmp_path):

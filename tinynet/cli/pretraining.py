@@ -28,6 +28,7 @@ import numpy as _np
 from .. import functional as F
 from ..data.docstrings import docstring_task, pretraining_documents
 from ..data.pretraining import mask_tokens
+from ..autograd import no_grad
 from ..data.text import IGNORE_INDEX
 from ..optim import lr_scheduler as _sched
 from ..tensor import random as _random
@@ -94,17 +95,16 @@ class PretrainingMetrics:
         self.tokens = self.correct = self.pairs = self.pairs_correct = 0
 
     def update(self, outputs: PretrainingOutputs, targets):
-        logits = outputs.mlm_logits.detach().numpy().astype(_np.float64)
-        y = targets.numpy().reshape(-1)
-        if y.size:
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            log_z = _np.log(_np.exp(shifted).sum(axis=1))
-            self.nll += float((log_z - shifted[_np.arange(y.size), y]).sum())
-            self.correct += int((logits.argmax(axis=1) == y).sum())
-            self.tokens += int(y.size)
-        s = outputs.sentence_labels.numpy().reshape(-1)
-        self.pairs_correct += int((outputs.sentence_logits.detach().numpy().argmax(axis=1) == s).sum())
-        self.pairs += int(s.size)
+        with no_grad():
+            logits = outputs.mlm_logits.detach()
+            y = targets.reshape(-1)
+            if y.shape[0]:
+                self.nll += float(F.cross_entropy(logits.double(), y, reduction="sum").item())
+                self.correct += int((logits.argmax(axis=1) == y).sum().item())
+                self.tokens += int(y.shape[0])
+            s = outputs.sentence_labels.reshape(-1)
+            self.pairs_correct += int((outputs.sentence_logits.detach().argmax(axis=1) == s).sum().item())
+            self.pairs += int(s.shape[0])
 
     def compute(self) -> dict:
         mlm_loss = self.nll / self.tokens if self.tokens else float("nan")

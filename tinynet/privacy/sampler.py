@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..data.sampler import Sampler
-from ..tensor.random import Generator
+from ..tensor.random import Generator, resolve
 
 __all__ = ["UniformWithReplacementSampler"]
 
@@ -39,13 +39,13 @@ class UniformWithReplacementSampler(Sampler):
         self.num_samples = num_samples
         self.sample_rate = float(sample_rate)
         self.steps = steps
-        self.generator = generator if generator is not None else Generator()
+        self.generator = generator  # None: tinynet's global generator (tn.manual_seed makes it repeatable)
 
     def __len__(self):
         return self.steps
 
     def __iter__(self):
-        rng = self.generator.gen
+        rng = resolve(self.generator)
         for _ in range(self.steps):
             mask = rng.random(self.num_samples) < self.sample_rate
             yield [int(i) for i in mask.nonzero()[0]]
