@@ -20,7 +20,7 @@ _OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def parse(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description="tinynet benchmark suite: W1–W5 and op "
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description="tinynet benchmark suite: W1–W8 and op "
                                  "microbenchmarks against PyTorch on every available device.")
     ap.add_argument("--quick", action="store_true", help="fewer sizes and rounds (under two minutes)")
     ap.add_argument("--out", default=os.path.join("benchmarks", "results"), help="output folder (default: %(default)s)")
@@ -31,6 +31,8 @@ def parse(argv=None):
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall-clock time (default), or this process's CPU time: steadier on a machine shared "
                          "with other jobs; implies --threads 1 and skips GPU timing")
+    ap.add_argument("--memory-steps", type=int, default=None,
+                    help="steps per framework in the peak-memory child processes (default: 2 quick, 3 full; 0 skips)")
     ap.add_argument("--keep-openblas-env", action="store_true",
                     help="do not drop OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for this run")
     args = ap.parse_args(argv)
@@ -98,7 +100,8 @@ def main(argv=None) -> int:
         print("benchmarks: --device cuda: no GPU found (CuPy missing or no device; a simulated GPU is not timed). "
               "Install the CUDA extra on a GPU machine: pip install -e \".[cuda12]\"", file=sys.stderr)
         return 2
-    res = suite.run(quick=args.quick, only=only, device=args.device, clock=args.clock, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    res = suite.run(quick=args.quick, only=only, device=args.device, clock=args.clock,
+                    memory_steps=args.memory_steps, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     res["settings"]["threads"] = args.threads
     res["settings"]["command"] = " ".join(["python -m benchmarks", *argv])
     res["settings"]["dropped_env"] = os.environ.get("TINYNET_BENCH_DROPPED_ENV")

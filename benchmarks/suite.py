@@ -1,4 +1,4 @@
-"""The benchmark suite: W1–W5 and op microbenchmarks, tinynet against PyTorch, every device.
+"""The benchmark suite: W1–W8 and op microbenchmarks, tinynet against PyTorch, every device.
 
 For every workload and every (op, size) the suite builds one step callable per
 (framework, device) and times them together with :func:`benchmarks._timing.alternate`
@@ -18,11 +18,12 @@ import json
 import os
 import time
 
-from . import bench_distributed, bench_quantize, machine, micro, workloads as W
+from . import bench_distributed, bench_quantize, machine, memory, micro, workloads as W
 from ._timing import alternate, fmt_time
 from .frameworks import tinynet_lib, torch_lib
 
-TARGETS = {"W1": 1.0, "W2": 1.25, "W3": 1.0, "W4": 0.5}
+TARGETS = {"W1": 0.75, "W2": 1.0, "W3": 1.0, "W4": 0.5, "W6": 1.0, "W7": 1.0, "W8": 1.0}
+MEMORY_TARGETS = ("W3", "W7")  # peak workload memory <= PyTorch's
 W4_RAW_TARGET = 0.5  # issue 2: W4 from raw ops <= 0.5 x PyTorch's W4 step time
 W5_TARGET = 0.90
 NOT_TIMED_SIM = "simulated, not timed"
@@ -83,13 +84,19 @@ def _ratio(res, a, b):
     return None
 
 
-def run(quick=False, only=None, device="all", log=print, clock="wall"):
+def run(quick=False, only=None, device="all", log=print, clock="wall", memory_steps=None):
     """Run the suite; return the results dict (see module docstring).
+
+    ``memory_steps``: after timing each workload, run that many of its steps once per
+    framework in a child process and record the peak resident memory
+    (:mod:`benchmarks.memory`); 0 skips it; default 2 in quick mode, 3 otherwise.
 
     ``clock="cpu"`` times with the process's CPU time (for single-threaded runs on a busy
     machine); GPUs are then not timed, since their work is not CPU time.
     """
     rounds, block_s = (5, 0.01) if quick else (9, 0.05)
+    if memory_steps is None:
+        memory_steps = 2 if quick else 3
     libs, absent = _devices(device)
     if clock == "cpu":  # GPU work is not CPU time: a real GPU is left out of a CPU-clock run
         absent.update({label: "GPU present, not timed with --clock cpu" for label, _ in libs if label.endswith("/cuda")})
@@ -126,6 +133,10 @@ def run(quick=False, only=None, device="all", log=print, clock="wall"):
             entry["numpy_gemm_gflops"] = np_rate
             entry["fraction_of_numpy_gemm"] = {k: v / np_rate for k, v in rates.items()} if np_rate else {}
             entry["target_fraction"] = W5_TARGET
+        if memory_steps and device != "cuda":
+            threads = 1 if clock == "cpu" else None
+            entry["memory"] = {fw: memory.measure_in_child(fw, wid, memory_steps, threads=threads)
+                               for fw in ("tinynet", "torch")}
         res["workloads"].append(entry)
 
     by_id = {e["id"]: e["results"] for e in res["workloads"]}
@@ -213,6 +224,7 @@ def markdown(res) -> str:
                                   for k, v in e["gflops"].items())
                 lines += ["", f"{e['id']}: NumPy's raw GEMM on the same shape runs at {e['numpy_gemm_gflops']:.0f} GFLOP/s; "
                               f"{rates} of it (target ≥ {W5_TARGET * 100:.0f} %)."]
+        lines += _memory_lines(res)
         lines.append("")
     if res["micro"]:
         lines += ["## Op microbenchmarks (forward + backward unless noted; medians)", "",
@@ -231,6 +243,31 @@ def markdown(res) -> str:
     if absent:
         lines += ["", "Not timed: " + "; ".join(f"{k}: {v}" for k, v in absent.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _memory_lines(res) -> list:
+    """The peak-memory table (MiB; workload = peak minus the resident set after importing the framework)."""
+    rows = [e for e in res["workloads"] if e.get("memory")]
+    if not rows:
+        return []
+    lines = ["", "### Peak resident memory (cpu, a few steps in a fresh process per framework)", "",
+             "| id | tinynet workload | PyTorch workload | ratio | tinynet peak | PyTorch peak | target |",
+             "|---|---|---|---|---|---|---|"]
+
+    def cell(m, key):
+        return f"{m[key]:.0f} MiB" if key in m else m.get("error", "—")
+
+    for e in rows:
+        t, p = e["memory"].get("tinynet", {}), e["memory"].get("torch", {})
+        ratio = t["workload_mib"] / p["workload_mib"] if "workload_mib" in t and p.get("workload_mib") else None
+        target = "—"
+        if e["id"] in MEMORY_TARGETS:
+            target = "≤ 1.0: " + ("—" if ratio is None else ("met" if ratio <= 1.0 else "not met"))
+        lines.append(f"| {e['id']} | {cell(t, 'workload_mib')} | {cell(p, 'workload_mib')} | {_fmt_ratio(ratio)} | "
+                     f"{cell(t, 'peak_mib')} | {cell(p, 'peak_mib')} | {target} |")
+    lines += ["", "Workload memory = peak resident set during the steps minus the resident set right after "
+                  "importing the framework (tinynet: with its compiled kernels loaded); peak = the whole process."]
+    return lines
 
 
 def plots(res, out_dir) -> list:

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def test_suite_quick_subset_writes_table_json_and_plot(tmp_path, monkeypatch):
         raise ImportError("cannot import name 'Conv2d'")
 
     monkeypatch.setitem(workloads.WORKLOADS, "W2", ("CNN", missing))
-    res = suite.run(quick=True, only={"W4-raw", "W2", "adam_step"}, log=lambda m: None)
+    res = suite.run(quick=True, only={"W4-raw", "W2", "adam_step"}, log=lambda m: None, memory_steps=0)
     files = suite.write(res, str(tmp_path))
     names = {Path(f).name for f in files}
     assert {"results.md", "results.json", "time_vs_size_cpu.png"} <= names
@@ -55,6 +56,36 @@ def test_suite_quick_subset_writes_table_json_and_plot(tmp_path, monkeypatch):
     if tn.cuda.is_simulated():
         assert data["not_timed"]["tinynet/cuda"] == "simulated, not timed"
         assert "tinynet/cuda" not in by_id["W4-raw"]["results"]
+
+
+def test_memory_is_measured_per_framework_in_child_processes():
+    """Each framework's peak memory comes from its own process: tinynet's child never loads torch,
+    and a bigger workload needs more memory than a smaller one."""
+    from benchmarks import memory
+
+    small = memory.measure_in_child("tinynet", "W4", steps=1)
+    big = memory.measure_in_child("tinynet", "W5", steps=1)
+    assert small["peak_reset"] and small["steps"] == 1
+    assert 0 <= small["workload_mib"] < big["workload_mib"]
+    # W5 keeps a 512x2048 input, its 2048x2048 weight and their gradients: at least 40 MiB.
+    assert big["workload_mib"] > 40 and big["peak_mib"] >= big["baseline_mib"] + big["workload_mib"] - 1e-6
+    assert memory.measure_in_child("tinynet", "no-such-workload")["error"].startswith("memory run failed (2)")
+    res = {"workloads": [{"id": "W7", "memory": {"tinynet": small, "torch": big}}]}
+    text = "\n".join(suite._memory_lines(res))
+    assert "| W7 |" in text and "≤ 1.0: met" in text
+
+
+def test_new_workloads_build_and_step_on_tinynet():
+    """W6-W8 (the public programs' shapes) run a real training step: the loss is finite and the
+    parameters move."""
+    from benchmarks.frameworks import tinynet_lib
+
+    lib = tinynet_lib("cpu")
+    for wid, kwargs in (("W6", {"batch": 2}), ("W7", {"batch": 2, "block": 8}),
+                        ("W8", {"bptt": 3, "batch": 2, "ntoken": 50})):
+        step = workloads.WORKLOADS[wid][1](lib, **kwargs)
+        first, second = float(step()), float(step())
+        assert np.isfinite(first) and np.isfinite(second) and first != second, wid
 
 
 def test_cli_bench_is_registered_and_builds_the_suite_command(tmp_path):

@@ -26,7 +26,7 @@ NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = [
     "01_quick_tour", "02_autograd_from_scratch", "03_losses_and_backprop", "04_optimizers",
     "05_mlp_digits", "06_convolution", "07_attention_transformers", "08_rnn_lstm", "09_cpu_vs_gpu",
-    "10_pretrain_finetune", "11_compression",
+    "10_pretrain_finetune", "11_compression", "12_scaling_out_privacy",
 ]
 CELL_TIMEOUT = 240  # seconds per cell; generous for a cold Numba cache on a slow CI runner
 

@@ -17,7 +17,7 @@
 # 5. **float16 and loss scaling** (Micikevicius et al., 2018, *Mixed Precision Training*):
 #    half-precision gradients underflow to zero; multiplying the loss by a scale saves them.
 #
-# Everything runs on scikit-learn's 8×8 digits (1257 training, 270 validation and 269 test
+# Everything runs on scikit-learn's 8×8 digits (1258 training, 270 validation and 269 test
 # images). With 269 test images one image is 0.37 percentage points, so differences of
 # one or two images are noise, not evidence.
 
@@ -421,7 +421,7 @@ plt.show()
 # PyTorch's formula, `kl_div(..., reduction="batchmean")`; the same experiment in PyTorch
 # gives the same picture.) Distillation pays off when the student can follow the teacher,
 # when the teacher knows something the labels do not say (here it is 99 % against the
-# students' 96-97 % on 1257 clean images), with longer training, and when extra unlabelled
+# students' 96-97 % on 1258 clean images), with longer training, and when extra unlabelled
 # images can be labelled by the teacher. Try $\alpha = 0.5$, $T = 2$, more epochs or several
 # seeds; `tinynet train --teacher CKPT` does the same from the command line.
 #

@@ -85,7 +85,7 @@ def load_digits(split="train", seed=0, flatten=True, normalize=True):
     """scikit-learn's 8x8 handwritten digits as a TensorDataset ``(images, labels)``.
 
     Args:
-        split: "train" (70 %, 1257 samples), "val" (15 %) or "test" (15 %); "all" gives every
+        split: "train" (70 %, 1258 samples), "val" (15 %) or "test" (15 %); "all" gives every
             sample. The split is stratified by class and fixed by ``seed``.
         flatten: images as 64 features ``(N, 64)`` (for an MLP) or ``(N, 1, 8, 8)`` (for a CNN).
         normalize: scale pixel values from 0..16 to 0..1.

@@ -19,7 +19,7 @@ class Parameter(Tensor):
     empty float32 tensor. Results of ops on a Parameter are plain Tensors.
     """
 
-    #: ``grad_sample``: per-sample gradients, shape (N, *shape), written by
+    #: ``grad_sample``: per-sample gradients, a Tensor of shape (N, *shape), written by
     #: ``tinynet.privacy.GradSampleModule`` (Opacus' name); None otherwise.
     __slots__ = ("grad_sample",)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..autograd import no_grad
 from ..nn.module import Module
+from ..tensor.tensor import Tensor
 from .grad_sample import compute_grad_samples, rule_for, supported_layers
 
 __all__ = ["GradSampleModule"]
@@ -83,7 +84,9 @@ class GradSampleModule(Module):
             samples = compute_grad_samples(module, activations, backprops)
         for name, gs in samples.items():
             p = getattr(module, name)
-            p.grad_sample = gs if p.grad_sample is None else p.grad_sample + gs
+            if p.grad_sample is not None:  # a layer used twice in one forward: its samples add up
+                gs = p.grad_sample.array + gs
+            p.grad_sample = Tensor._make(gs, p.device)  # a Tensor, as Opacus' grad_sample
 
     def zero_grad(self, set_to_none: bool = True):
         """Clear ``.grad`` (as Module.zero_grad) and ``.grad_sample`` of every parameter."""

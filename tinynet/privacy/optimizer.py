@@ -108,7 +108,7 @@ class DPOptimizer:
                 "wrap the model in tinynet.privacy.GradSampleModule and call loss.backward() before step()"
             )
         xp = params[0].device.xp
-        clipped, _ = clip_per_sample_gradients([p.grad_sample for p in params], self.max_grad_norm, xp)
+        clipped, _ = clip_per_sample_gradients([p.grad_sample.array for p in params], self.max_grad_norm, xp)
         std = self.noise_multiplier * self.max_grad_norm
         with no_grad():
             for p, c in zip(params, clipped):
