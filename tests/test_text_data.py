@@ -97,3 +97,44 @@ def test_parens_task_labels_are_right_and_balanced_in_count():
             depth += 1 if c == "(" else -1
             ok &= depth >= 0
         assert label == int(ok and depth == 0)
+
+
+def _rows(a):
+    return set(map(bytes, a))
+
+
+@pytest.mark.parametrize("make", [lambda: parens_task(3000, max_len=12, seed=0),
+                                  lambda: sort_task(3000, length=5, num_digits=5, seed=0)])
+def test_split_holds_out_sequences_never_trained_on(make):
+    """A random draw repeats sequences (700 distinct parentheses strings in 3000 draws); the
+    default split keeps every held-out sequence out of training, while disjoint=False (the last
+    n samples) would put most validation strings in training too."""
+    task = make()
+    train, val = task.split(500)
+    assert len(val.inputs) <= 500 and len(val.inputs) >= 450 and len(train.inputs) + len(val.inputs) == 3000
+    assert not _rows(train.inputs) & _rows(val.inputs)
+    naive_train, naive_val = task.split(500, disjoint=False)
+    assert len(naive_val.inputs) == 500 and np.array_equal(naive_val.inputs, task.inputs[-500:])
+    if task.name == "parens":
+        assert np.mean([bytes(r) in _rows(naive_train.inputs) for r in naive_val.inputs]) > 0.8
+        assert val.targets.mean() == pytest.approx(task.targets.mean(), abs=0.01)  # the class quota
+    # every sample kept with its own target, in the original order
+    rows = {bytes(r): i for i, r in enumerate(task.inputs)}
+    for part in (train, val):
+        idx = [rows[bytes(r)] for r in part.inputs]
+        assert all(np.array_equal(task.targets[i], t) for i, t in zip(idx, part.targets))
+
+
+def test_split3_parts_are_pairwise_disjoint_and_errors_are_clear():
+    task = sort_task(2000, length=4, num_digits=6, seed=1)
+    a, b, c = task.split3(200, 300)
+    assert len(a.inputs) + len(b.inputs) + len(c.inputs) == 2000
+    for x, y in ((a, b), (a, c), (b, c)):
+        assert not _rows(x.inputs) & _rows(y.inputs)
+    with pytest.raises(ValueError, match="n_val must be an int in"):
+        task.split(0)
+    with pytest.raises(ValueError, match="n_val must be an int in"):
+        task.split(2000)
+    tiny = sort_task(200, length=1, num_digits=2, seed=0)  # two prompts, ~100 copies each
+    with pytest.raises(ValueError, match="no disjoint validation part fits"):
+        tiny.split(10)

@@ -303,12 +303,76 @@ class SequenceTask:
     def dataset(self) -> TensorDataset:
         return TensorDataset(self.inputs, self.targets)
 
-    def split(self, n_val: int):
-        """Two tasks: the first ``len - n_val`` samples and the last ``n_val``."""
-        a, b = (SequenceTask(self.name, self.inputs[s], self.targets[s], self.tokenizer, self.prompt_len,
-                             self.answer_len, self.num_classes, self.extra)
-                for s in (slice(0, len(self.inputs) - n_val), slice(len(self.inputs) - n_val, None)))
-        return a, b
+    def split(self, n_val: int, disjoint: bool = True):
+        """Two tasks, ``(train, val)``, with about ``n_val`` samples held out.
+
+        ``disjoint=True`` (default): no held-out sequence occurs in the training part. A
+        random draw repeats sequences (a parentheses task of length <= 12 has a few hundred
+        distinct strings, so most of 3000 draws are repeats), and a validation string that
+        was also trained on measures memory, not generalisation. Samples are grouped by
+        their input sequence; scanning from the last sample backwards, a whole group goes to
+        validation when it still fits in ``n_val`` (groups too large to fit, such as the
+        commonest short strings, stay in training); a classification task fills a quota per
+        class, so validation keeps the task's class balance. Validation may then hold slightly
+        fewer than ``n_val`` samples, never more; both parts keep the original order.
+
+        ``disjoint=False``: the first ``len - n_val`` samples and the last ``n_val``, repeats
+        and all.
+        """
+        n = len(self.inputs)
+        if isinstance(n_val, bool) or not isinstance(n_val, (int, _np.integer)) or not 0 < n_val < n:
+            raise ValueError(f"SequenceTask.split: n_val must be an int in [1, {n - 1}] for a task of {n} samples, "
+                             f"got {n_val!r}")
+        if disjoint:
+            held = self._disjoint_holdout(int(n_val))
+        else:
+            held = _np.zeros(n, dtype=bool)
+            held[n - n_val:] = True
+        return self._subset(~held), self._subset(held)
+
+    def _disjoint_holdout(self, n_val: int) -> _np.ndarray:
+        """A mask of held-out samples: whole groups of equal input rows, at most ``n_val`` in all."""
+        rows = _np.ascontiguousarray(self.inputs).view(_np.dtype((_np.void, self.inputs.dtype.itemsize *
+                                                                   self.inputs.shape[1]))).ravel()
+        _, group, counts = _np.unique(rows, return_inverse=True, return_counts=True)
+        # classification: a quota per class, so validation keeps the task's class balance
+        # (repeats are commoner in some classes: balanced strings are fewer than unbalanced ones)
+        labels = self.targets if self.num_classes and self.targets.ndim == 1 else _np.zeros(len(group), _np.int64)
+        classes, per_class = _np.unique(labels, return_counts=True)
+        quota = dict(zip(classes.tolist(), _np.floor(per_class * n_val / len(group)).astype(int).tolist()))
+        quota[classes[-1].item()] += n_val - sum(quota.values())
+        group_label = _np.empty(len(counts), dtype=labels.dtype)
+        group_label[group] = labels
+        chosen = _np.zeros(len(counts), dtype=bool)
+        seen = _np.zeros(len(counts), dtype=bool)
+        total = 0
+        for g in group[::-1]:
+            if seen[g]:
+                continue
+            seen[g] = True
+            c = group_label[g].item()
+            if counts[g] <= quota[c]:
+                chosen[g] = True
+                quota[c] -= counts[g]
+                total += counts[g]
+                if total == n_val:
+                    break
+        if total == 0:
+            raise ValueError(f"SequenceTask.split: every distinct sequence of this {self.name} task occurs more than "
+                             f"n_val={n_val} times, so no disjoint validation part fits; draw more samples or a "
+                             "longer task, or pass disjoint=False")
+        return chosen[group]
+
+    def _subset(self, mask):
+        return SequenceTask(self.name, self.inputs[mask], self.targets[mask], self.tokenizer, self.prompt_len,
+                            self.answer_len, self.num_classes, self.extra)
+
+    def split3(self, n_val: int, n_test: int, disjoint: bool = True):
+        """``(train, val, test)``: :meth:`split` applied twice (test first), so with ``disjoint``
+        no sequence is shared by any two parts."""
+        rest, test = self.split(n_test, disjoint)
+        train, val = rest.split(n_val, disjoint)
+        return train, val, test
 
 
 def _decoder_task(name, prompts, answers, alphabet) -> SequenceTask:

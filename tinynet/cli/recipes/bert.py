@@ -105,7 +105,8 @@ def _parens(args) -> Setup:
                        "fine-tune on --dataset docstrings")
     max_len = args.task_length or 16
     n = args.task_samples
-    parts = [parens_task(k, max_len=max_len, seed=args.seed * 3 + i) for i, k in enumerate((n, max(n // 5, 200), max(n // 5, 200)))]
+    m = max(n // 5, 200)  # one draw split three ways, no string shared by two parts
+    parts = parens_task(n + 2 * m, max_len=max_len, seed=args.seed).split3(m, m)
     tok = parts[0].tokenizer
     config = dict(vocab_size=tok.vocab_size, num_classes=2, max_len=max_len + 1, d_model=args.d_model or 64,
                   n_heads=args.n_heads, n_layers=args.n_layers or 2, dropout=args.seq_dropout, norm_first=args.norm_first,

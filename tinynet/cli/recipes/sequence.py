@@ -82,8 +82,9 @@ def lm_data(args):
         return train, val, test, tok, {}
     length = args.task_length or (2 if args.dataset == "addition" else 6)
     n = args.task_samples
-    # three disjoint draws: train, validation and test come from different seeds
-    parts = [_task(args.dataset, k, length, args.seed * 3 + i) for i, k in enumerate((n, max(n // 10, 100), max(n // 10, 100)))]
+    # one draw split three ways, no sequence shared by two parts (separate draws would repeat sequences)
+    m = max(n // 10, 100)
+    parts = _task(args.dataset, n + 2 * m, length, args.seed).split3(m, m)
     tok = parts[0].tokenizer
     info = {"prompt_len": parts[0].prompt_len, "answer_len": parts[0].answer_len}
     return (*(p.dataset() for p in parts), tok, info)
