@@ -100,3 +100,15 @@ def test_notebook_runs_top_to_bottom(path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code")
+
+
+def test_first_code_cells_print_nothing_stray():
+    """A first cell ending in a bare expression (``tn.manual_seed(0)`` returns the generator)
+    shows a stray value as its output; print what is meant instead."""
+    build = _builder()
+    for src in sorted((NB_DIR / "src").glob("[0-9][0-9]_*.py")):
+        code = [body for kind, body in build.parse_cells(src.read_text()) if kind == "code"]
+        last = ast.parse(code[0]).body[-1]
+        bare = isinstance(last, ast.Expr) and not (isinstance(last.value, ast.Call) and getattr(
+            last.value.func, "id", getattr(last.value.func, "attr", None)) in ("print", "show"))
+        assert not bare, f"{src.name}: the first code cell ends in `{ast.unparse(last)}`, which Jupyter displays"

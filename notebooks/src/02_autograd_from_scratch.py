@@ -15,6 +15,10 @@
 # 3. evaluates the source documents' activation examples (sigmoid, ReLU, tanh at −2) and
 #    corrects two of them;
 # 4. shows `tn.gradcheck` catching a deliberately wrong gradient.
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 000: an untitled article on data, algorithms and compute as the three engines of large models (数据、算法、算力), named here by its theme.
 
 # %%
 import math
@@ -27,6 +31,7 @@ import tinynet as tn
 import tinynet.nn.functional as F
 
 tn.manual_seed(0)
+print(f"tinynet {tn.__version__}")
 
 # %% [markdown]
 # ## 1 · A small expression and its graph

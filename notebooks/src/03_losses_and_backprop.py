@@ -14,8 +14,19 @@
 # | logistic unit σ(θ₁·1 + θ₂·0 + b), θ₁=1, b=0.5 (seed 001) | ≈ 0.77 | **σ(1.5) = 0.8176** |
 # | its BCE gradient (seed 001) | ∂L/∂y = 1 − y | ∂L/∂ŷ = (ŷ−t)/(ŷ(1−ŷ)), ∂L/∂z = ŷ − t |
 # | MSE gradient (seed 003) | −2 Σ (y−ŷ)x | **−(2/n)** Σ (y−ŷ)x |
+# | cross-entropy gradient (seed 003) | ∂CE/∂θ = ŷ − y | that is **∂CE/∂z** (softmax − one-hot); ∂CE/∂θ = Σᵢ (ŷᵢ − yᵢ) xᵢ |
+# | chain rule across layers (seed 001) | ∂L/∂θ⁽ˡ⁻¹⁾ = ∂L/∂θ⁽ˡ⁾ · ∂θ⁽ˡ⁾/∂x⁽ˡ⁻¹⁾ · … | the error travels through **activations**: δ⁽ˡ⁻¹⁾ = (∂y⁽ˡ⁾/∂x⁽ˡ⁾)ᵀ δ⁽ˡ⁾, then ∂L/∂θ⁽ˡ⁻¹⁾ = (∂y⁽ˡ⁻¹⁾/∂θ⁽ˡ⁻¹⁾)ᵀ δ⁽ˡ⁻¹⁾ |
+# | "MSE" J = ½ Σₖ (yₖ − ŷₖ)² (seed 004) | called MSE | half the **sum** of squared errors, not the mean: gradient ŷ − y per output, where MSE's is (2/K)(ŷ − y) |
+# | 2-3-1 example (seed 004) | softmax over the 3 hidden units, one output, label [1, 0], δ = y* − y | softmax over **two output units**, δ = ŷ − y* |
 # | one-unit softmax classifier (seed 004) | used as a classifier | always outputs 1: use sigmoid or two units |
 # | hidden-layer error (seed 004) | δⱼ = δₖ wₖⱼ | δⱼ = f′(zⱼ) Σₖ δₖ wₖⱼ |
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 000: an untitled article on data, algorithms and compute as the three engines of large models (数据、算法、算力), named here by its theme;
+# * seed 001: an untitled article on the technology, market and policy trends facing founders in the era of large models (大模型时代创业者面临的技术、市场和政策趋势), named by its abstract;
+# * seed 003: *大模型：数据驱动的智能革命* (Large models: the data-driven intelligence revolution);
+# * seed 004: the untitled article that opens with *算力提升推动大模型发展* (Growing compute drives large models).
 
 # %%
 import math
@@ -28,6 +39,7 @@ import tinynet.nn as nn
 import tinynet.nn.functional as F
 
 tn.manual_seed(0)
+print(f"tinynet {tn.__version__}")
 
 # %% [markdown]
 # ## 1 · Mean squared error (seed 000, §4.2)
@@ -73,6 +85,42 @@ print(f"binary cross-entropy (both terms), summed: {bce_sum:.4f}")
 p2 = tn.tensor([[0.7, 0.3], [0.4, 0.6]], dtype=tn.float64)
 ce_logits = F.cross_entropy(p2.log(), tn.tensor([0, 1]), reduction="sum").item()
 print(f"F.cross_entropy on log-probs, classes [0, 1]: {ce_logits:.4f}  (= -ln0.7 - ln0.6)")
+
+# %% [markdown]
+# ## 2b · The gradient of softmax + cross-entropy: softmax − one-hot
+#
+# A classifier outputs logits $z$; $p = \mathrm{softmax}(z)$, $p_k = e^{z_k}/\sum_j e^{z_j}$,
+# and $\mathrm{CE} = -\sum_k y_k \ln p_k$ with a one-hot (or any) label $y$ summing to 1.
+# Since $\ln p_k = z_k - \ln\sum_j e^{z_j}$,
+#
+# $$\frac{\partial\,\mathrm{CE}}{\partial z_m} = -\sum_k y_k\,(\delta_{km} - p_m)
+#   = -y_m + p_m \sum_k y_k = p_m - y_m .$$
+#
+# So $\partial\mathrm{CE}/\partial z = \mathrm{softmax}(z) - y$: the error at the logits
+# is "predicted minus true", the same simple form as the logistic unit below.
+#
+# Seed 003 (§4.2.2) writes exactly this, $\hat y_i - y_i$, but calls it
+# $\partial\mathrm{CE}/\partial\theta$, the gradient with respect to the *parameters*. For a
+# linear classifier $z_i = W x_i$ the chain rule adds the input: per sample
+# $\partial\mathrm{CE}_i/\partial W = (\hat y_i - y_i)\,x_i^\top$, and over a batch
+# $\sum_i (\hat y_i - y_i)\,x_i^\top$ (divided by $n$ for a mean loss). Checked with autograd:
+
+# %%
+rng3 = np.random.default_rng(3)
+Wc = tn.tensor(rng3.standard_normal((3, 4)), requires_grad=True)
+xc = rng3.standard_normal((5, 4))
+yc = np.array([0, 2, 1, 1, 0])
+logits_c = tn.tensor(xc) @ Wc.T
+logits_c.retain_grad()
+F.cross_entropy(logits_c, tn.tensor(yc), reduction="sum").backward()
+p_c = np.exp(logits_c.detach().numpy())
+p_c /= p_c.sum(axis=1, keepdims=True)
+onehot_c = np.eye(3)[yc]
+dz_hand = p_c - onehot_c                       # softmax - one-hot
+dW_hand = dz_hand.T @ xc                       # sum_i (p_i - y_i) x_i^T
+print(f"dCE/dz: max |(softmax - onehot) - autograd| = {np.abs(dz_hand - logits_c.grad.numpy()).max():.1e}")
+print(f"dCE/dW: max |sum_i (p_i - y_i) x_i^T - autograd| = {np.abs(dW_hand - Wc.grad.numpy()).max():.1e}")
+print(f"seed 003's 'dCE/dθ = ŷ - y' has shape {dz_hand.shape}; the parameter gradient has shape {tuple(Wc.shape)}")
 
 # %% [markdown]
 # ## 3 · The logistic unit of seed 001 (§4.3)
@@ -163,6 +211,37 @@ doc_grad = -2 * np.sum(resid * xs_np)
 print(f"autograd {theta_t.grad.item():.5f} | -(2/n)Σ(y-ŷ)x = {correct_grad:.5f} | document -2Σ(y-ŷ)x = {doc_grad:.5f}")
 
 # %% [markdown]
+# ## 4b · The chain rule across layers (seed 001, §4.2)
+#
+# Seed 001 propagates the gradient from one layer's *parameters* to the previous layer's:
+# $\partial L/\partial\theta^{(l-1)} = \partial L/\partial\theta^{(l)}\cdot\partial\theta^{(l)}/\partial x^{(l-1)}\cdots$.
+# But $\theta^{(l)}$ does not depend on $x^{(l-1)}$ (or on $\theta^{(l-1)}$): that factor is
+# zero, and the shapes do not even fit. What flows backwards is the gradient with respect
+# to each layer's **output**, $\delta^{(l)} = \partial L/\partial y^{(l)}$. With
+# $x^{(l)} = y^{(l-1)}$ (a layer's input is the previous layer's output):
+#
+# $$\delta^{(l-1)} = \Big(\frac{\partial y^{(l)}}{\partial x^{(l)}}\Big)^{\!\top}\delta^{(l)},
+# \qquad \frac{\partial L}{\partial\theta^{(l-1)}} = \Big(\frac{\partial y^{(l-1)}}{\partial\theta^{(l-1)}}\Big)^{\!\top}\delta^{(l-1)} .$$
+#
+# Each layer needs two local derivatives (with respect to its input and to its parameters)
+# and never another layer's parameters. For two linear layers $y^{(1)} = W_1 x$,
+# $y^{(2)} = W_2 y^{(1)}$ and $L = \tfrac12\lVert y^{(2)}\rVert^2$: $\delta^{(2)} = y^{(2)}$,
+# $\delta^{(1)} = W_2^\top\delta^{(2)}$, $\partial L/\partial W_1 = \delta^{(1)} x^\top$.
+
+# %%
+W1c = tn.tensor(rng3.standard_normal((4, 3)), requires_grad=True)
+W2c = tn.tensor(rng3.standard_normal((2, 4)), requires_grad=True)
+x_c = rng3.standard_normal(3)
+y1c = W1c @ tn.tensor(x_c)
+y2c = W2c @ y1c
+(0.5 * (y2c ** 2).sum()).backward()
+delta2 = y2c.detach().numpy()
+delta1 = W2c.detach().numpy().T @ delta2           # through the activation y1, not through W2's entries
+chain_err = max(np.abs(np.outer(delta1, x_c) - W1c.grad.numpy()).max(),
+                np.abs(np.outer(delta2, y1c.detach().numpy()) - W2c.grad.numpy()).max())
+print(f"δ recursion vs autograd, both weight gradients: max |difference| = {chain_err:.1e}")
+
+# %% [markdown]
 # ## 5 · The 2-3-1 network of seed 004
 #
 # Seed 004 builds a network with 2 inputs, 3 hidden units and **one** output unit, and
@@ -178,8 +257,63 @@ p_one.sum().backward()
 print("one-unit softmax outputs:", p_one.detach().numpy().ravel(), "\ngradient:", h_demo.grad.numpy().ravel())
 
 # %% [markdown]
+# **What seed 004 writes, reproduced.** Its worked example goes further astray. It takes the
+# softmax over the three *hidden* pre-activations, $\hat y_1 = e^{z_1}/(e^{z_1}+e^{z_2}+e^{z_3})$,
+# as the single output, then compares it with a two-element label $y^* = [1, 0]^\top$
+# through $\delta_k = y^* - y$ and $J = -y^*\log y$. Computed as written:
+
+# %%
+Wh = rng3.standard_normal((3, 2))
+bh = rng3.standard_normal(3)
+x004 = np.array([0.5, -1.2])
+z004 = Wh @ x004 + bh                                   # the three hidden pre-activations
+y004 = np.exp(z004[0]) / np.exp(z004).sum()             # its "output": one number from the hidden units
+y_star = np.array([1.0, 0.0])
+print(f"hidden z = {z004.round(3)}, the document's output ŷ1 = {y004:.4f}")
+delta_doc = y_star - np.array([y004])                    # NumPy broadcasts: two 'errors' from one output
+print(f"δ = y* - y stretches the 1-element output over the 2-element label: {delta_doc.round(4)} (meaningless)")
+
+# %% [markdown]
+# Three things are wrong: (1) the softmax must run over the **output** units, after the
+# second layer, not over the hidden units (which then never reach the output); (2) a
+# two-class label needs **two** output units (or one sigmoid unit and a scalar label);
+# (3) the error at the logits is $\hat y - y^*$, not $y^* - \hat y$: with the document's
+# sign, gradient descent climbs the loss. Corrected: $z^{(2)} = W_2 \tanh(z^{(1)}) + b_2$
+# with two rows in $W_2$, $\hat y = \mathrm{softmax}(z^{(2)})$, $J = -\sum_k y^*_k\ln\hat y_k$,
+# and $\delta = \hat y - y^*$ (section 2b):
+
+# %%
+net2 = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).to(tn.float64)
+logits004 = net2(tn.tensor(x004[None, :]))
+logits004.retain_grad()
+F.cross_entropy(logits004, tn.tensor([0])).backward()   # label [1, 0] = class 0
+p004 = F.softmax(logits004, axis=1).detach().numpy()[0]
+print(f"two output units: ŷ = {p004.round(4)}, δ = ŷ - y* = {(p004 - y_star).round(4)}, "
+      f"autograd dJ/dz = {logits004.grad.numpy()[0].round(4)}")
+delta004_err = np.abs((p004 - y_star) - logits004.grad.numpy()[0]).max()
+
+# %% [markdown]
+# Seed 004 also calls $J = \frac12\sum_{k=1}^{K}(y_k - \hat y_k)^2$ the mean squared error.
+# It is half the *sum* of squared errors: the ½ makes its gradient $\hat y_k - y_k$, while
+# the mean $\frac1K\sum_k (y_k-\hat y_k)^2$ (PyTorch's `mse_loss`) has gradient
+# $\frac2K(\hat y_k - y_k)$. The two differ by a factor $K/2$ in value and gradient, which a
+# learning rate must absorb:
+
+# %%
+yk = tn.tensor([0.2, 0.9, 0.4, 0.1], dtype=tn.float64, requires_grad=True)
+tk = tn.tensor([0.0, 1.0, 0.0, 0.0], dtype=tn.float64)
+half_sse = 0.5 * ((tk - yk) ** 2).sum()
+half_sse.backward()
+g_half = yk.grad.numpy().copy()
+yk.grad = None
+mse_k = F.mse_loss(yk, tk)
+mse_k.backward()
+print(f"½Σ(y-ŷ)² = {half_sse.item():.4f}, gradient {g_half};  MSE = {mse_k.item():.4f}, gradient {yk.grad.numpy()}")
+print(f"ratio of the values: {half_sse.item() / mse_k.item():.1f} = K/2 with K = 4")
+
+# %% [markdown]
 # Two correct designs: **one sigmoid unit** with binary cross-entropy, or **two units**
-# with softmax/cross-entropy. We use the sigmoid version and backpropagate by hand.
+# with softmax/cross-entropy (just above). We use the sigmoid version and backpropagate by hand.
 #
 # Forward: $z^{(1)} = W_1 x + b_1$, $h = \tanh(z^{(1)})$, $z^{(2)} = W_2 h + b_2$,
 # $\hat y = \sigma(z^{(2)})$, $L = \mathrm{BCE}(\hat y, t)$.
@@ -273,4 +407,8 @@ assert np.all(p_one.detach().numpy() == 1.0) and np.all(h_demo.grad.numpy() == 0
 assert all(np.abs(hand[k] - auto[k]).max() < 1e-12 for k in hand)
 assert np.abs(doc_W1 - auto["W1"]).max() > 1e-3
 assert losses[-1] < 0.25 * losses[0] and acc_xor >= 0.9, (losses[-1], acc_xor)
+assert np.abs(dz_hand - logits_c.grad.numpy()).max() < 1e-12 and np.abs(dW_hand - Wc.grad.numpy()).max() < 1e-12
+assert chain_err < 1e-12 and delta004_err < 1e-12 and delta_doc.shape == (2,)
+assert np.allclose(g_half, yk.detach().numpy() - tk.numpy()) and np.allclose(yk.grad.numpy(), g_half * 2 / 4)
+assert abs(half_sse.item() / mse_k.item() - 2.0) < 1e-12
 print("all checks passed")

@@ -16,6 +16,13 @@
 # trajectory** at a constant learning rate (substitute $v = -\eta b$); section 2 checks it
 # numerically. (With a changing learning rate they differ slightly: the document's $v$
 # remembers old learning rates, PyTorch's $b$ does not.)
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 000: an untitled article on data, algorithms and compute as the three engines of large models (数据、算法、算力), named here by its theme;
+# * seed 001: an untitled article on the technology, market and policy trends facing founders in the era of large models (大模型时代创业者面临的技术、市场和政策趋势), named by its abstract;
+# * seed 003: *大模型：数据驱动的智能革命* (Large models: the data-driven intelligence revolution);
+# * seed 004: the untitled article that opens with *算力提升推动大模型发展* (Growing compute drives large models).
 
 # %%
 import matplotlib.pyplot as plt
@@ -26,8 +33,8 @@ import tinynet.nn as nn
 import tinynet.nn.functional as F
 import tinynet.optim as optim
 
-FULL = False   # True: more steps on the real model
 tn.manual_seed(0)
+FULL = False   # True: more steps on the real model
 
 # %% [markdown]
 # ## 1 · Paths on a 2-D loss surface

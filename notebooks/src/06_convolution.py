@@ -12,6 +12,12 @@
 # 4. trains a conv-pool-fc network on the 8×8 digits and looks at its filters and
 #    feature maps;
 # 5. shows data augmentation (seed 001's 数据增强: rotation, shifts, scaling).
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 001: an untitled article on the technology, market and policy trends facing founders in the era of large models (大模型时代创业者面临的技术、市场和政策趋势), named by its abstract;
+# * seed 002: an untitled article on how growing compute and data made large models central to AI (计算能力与数据规模的提升), named by its opening;
+# * seed 003: *大模型：数据驱动的智能革命* (Large models: the data-driven intelligence revolution).
 
 # %%
 import matplotlib.pyplot as plt
@@ -22,11 +28,11 @@ import tinynet as tn
 import tinynet.nn as nn
 import tinynet.nn.functional as F
 import tinynet.optim as optim
-from tinynet.data import DataLoader, load_digits, transforms
+from tinynet.data import DataLoader, TensorDataset, load_digits, transforms
 from tinynet.models import LeNet
 
-FULL = False   # True: train longer, and with augmentation
 tn.manual_seed(0)
+FULL = False   # True: train longer, and with augmentation
 
 # %% [markdown]
 # ## 1 · A convolution is a sliding dot product
@@ -271,6 +277,62 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Does it help? Measured
+#
+# We train the same CNN on 200 training digits, twice without and twice with random
+# rotations (±10°) and shifts (±10 %), 60 epochs each, and test on two test sets: the
+# ordinary one, and the same 269 test digits rotated and shifted at random (by a fixed
+# draw), as digits written by a less careful hand would be.
+
+# %%
+Xtr_all, ytr_all = train.tensors
+few = np.random.default_rng(0).permutation(len(Xtr_all))[:200]
+few_set = TensorDataset(tn.tensor(Xtr_all.numpy()[few]), tn.tensor(ytr_all.numpy()[few]))
+Xte_moved = transforms.RandomAffine(degrees=10, translate=(0.12, 0.12), seed=123)(Xte)
+
+
+def accuracy(model, x):
+    model.eval()
+    with tn.no_grad():
+        return (model(x).argmax(axis=1) == yte).float().mean().item()
+
+
+aug_results = {}
+for use_aug in (False, True):
+    for seed in (0, 1):
+        tn.manual_seed(seed)
+        net = LeNet(in_channels=1, num_classes=10, input_size=8, channels=(16, 32), hidden=0)
+        net_opt = optim.Adam(net.parameters(), lr=3e-3)
+        aug = transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), seed=seed) if use_aug else None
+        for epoch in range(60):
+            for xb, yb in DataLoader(few_set, batch_size=32, shuffle=True, seed=seed * 100 + epoch):
+                net_opt.zero_grad()
+                F.cross_entropy(net(aug(xb) if aug else xb), yb).backward()
+                net_opt.step()
+        aug_results[(use_aug, seed)] = (accuracy(net, Xte), accuracy(net, Xte_moved))
+clean = {a: np.mean([aug_results[(a, s)][0] for s in (0, 1)]) for a in (False, True)}
+moved = {a: np.mean([aug_results[(a, s)][1] for s in (0, 1)]) for a in (False, True)}
+for a in (False, True):
+    print(f"{'with' if a else 'without'} augmentation: test {clean[a]:.1%}, rotated/shifted test {moved[a]:.1%}")
+fig, ax = plt.subplots(figsize=(5.5, 3))
+ax.bar([0, 1], [clean[False], moved[False]], width=0.35, label="without augmentation")
+ax.bar([0.38, 1.38], [clean[True], moved[True]], width=0.35, label="with augmentation")
+ax.set_xticks([0.19, 1.19], ["test digits", "rotated/shifted test digits"])
+ax.set_ylim(0.4, 1.0)
+ax.set_ylabel("accuracy (mean of 2 seeds)")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Honestly read: on the ordinary test digits augmentation gains a point or two, a few
+# images of 269 and close to the spread between seeds: the test digits are
+# centred and upright like the training digits, so there is little for it to fix. On
+# rotated and shifted digits it gains over twenty points: the network trained on moved
+# copies learned to recognise a digit wherever it sits. Augmentation helps when the data
+# the model will meet varies in ways the training set does not show, and only with
+# transformations that keep the label (a rotation of 180° would turn a 6 into a 9).
+
+# %% [markdown]
 # ## Checks
 
 # %%
@@ -284,4 +346,5 @@ assert cnn_test_acc > 0.9, cnn_test_acc
 assert cnn_val[-1] > cnn_val[0]
 assert all(out.shape == sample.shape for out in augmented.values())
 assert not np.array_equal(augmented["RandomRotation(20)"].numpy(), sample.numpy())
+assert moved[True] > moved[False] + 0.1 and clean[True] > clean[False] - 0.02
 print("all checks passed")

@@ -14,6 +14,13 @@
 # write, and trains the **BERT-style classifier** the documents describe, from scratch and
 # offline (the documents download a pre-trained `bert-base-uncased`; nothing here is
 # downloaded).
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 000: an untitled article on data, algorithms and compute as the three engines of large models (数据、算法、算力), named here by its theme;
+# * seed 001: an untitled article on the technology, market and policy trends facing founders in the era of large models (大模型时代创业者面临的技术、市场和政策趋势), named by its abstract;
+# * seed 002: an untitled article on how growing compute and data made large models central to AI (计算能力与数据规模的提升), named by its opening;
+# * seed 004: the untitled article that opens with *算力提升推动大模型发展* (Growing compute drives large models).
 
 # %%
 import math
@@ -28,8 +35,8 @@ import tinynet.optim as optim
 from tinynet.data import DataLoader, text
 from tinynet.models import BERTClassifier, GPTMini
 
-FULL = False   # True: train the language model much longer (better text)
 tn.manual_seed(0)
+FULL = False   # True: train the language model much longer (better text)
 
 # %% [markdown]
 # ## 1 · Attention weights, step by step

@@ -21,6 +21,10 @@
 # * its sample output repeats "The quick brown fox jumps over the lazy dog." five times:
 #   that is what **greedy** decoding (always the most likely word) tends to do. Sampling
 #   with a temperature avoids the loops (section 4).
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 004: the untitled article that opens with *算力提升推动大模型发展* (Growing compute drives large models).
 
 # %%
 import math
@@ -35,8 +39,8 @@ import tinynet.optim as optim
 from tinynet.data import DataLoader, text
 from tinynet.models import LSTMLanguageModel
 
-FULL = False   # True: train the language model much longer
 tn.manual_seed(0)
+FULL = False   # True: train the language model much longer
 
 # %% [markdown]
 # ## 1 · One LSTM step, by hand

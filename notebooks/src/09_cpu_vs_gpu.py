@@ -16,6 +16,12 @@
 # microsecond), wins. This notebook **measures** that on the machine it runs on, and reads
 # the benchmark suite's stored results (`benchmarks/results/`) for the GPU rows when no GPU
 # is present. It never makes up a GPU number.
+#
+# The five source documents are Chinese articles on large models, cited by number. Those cited here:
+#
+# * seed 000: an untitled article on data, algorithms and compute as the three engines of large models (数据、算法、算力), named here by its theme;
+# * seed 002: an untitled article on how growing compute and data made large models central to AI (计算能力与数据规模的提升), named by its opening;
+# * seed 004: the untitled article that opens with *算力提升推动大模型发展* (Growing compute drives large models).
 
 # %%
 import json
