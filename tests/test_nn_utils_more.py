@@ -3,6 +3,7 @@ nn.init functions and the Module API additions: behaviour on every device and ev
 path (the values are checked against PyTorch in tests/test_torch_parity_nn_utils.py)."""
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -408,3 +409,26 @@ def test_parametrized_module_deepcopies_and_refuses_pickle():
     assert not np.allclose(c.weight.detach().numpy(), m.weight.detach().numpy())
     with pytest.raises(RuntimeError, match="only supported through state_dict"):
         pickle.dumps(m)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_total_norm_of_large_gradients_is_float64_accurate(dtype):
+    """The 2-norm adds BLAS dot products of 2^14-element blocks in float64: a gradient of
+    several blocks (and a ragged last one) matches an exact float64 sum to float32 accuracy
+    (float64 input: to rounding)."""
+    from tinynet.nn.utils.clip_grad import _DOT_BLOCK, _norm_of
+
+    rng = np.random.default_rng(0)
+    big = (rng.standard_normal(3 * _DOT_BLOCK + 123) * 3).astype(dtype)
+    small = rng.standard_normal((7, 5)).astype(dtype)
+    exact = math.sqrt(math.fsum(float(v) ** 2 for v in np.concatenate([big, small.ravel()]).astype(np.float64)))
+    inner = float(_norm_of([big, small], 2.0, np))  # the float64 accumulation itself
+    assert abs(inner - exact) <= {"float32": 1e-7, "float64": 1e-13, "float16": 1e-13}[dtype] * exact
+    total = tn.nn.utils.get_total_norm([tn.tensor(big), tn.tensor(small)])  # returned in the gradients' dtype
+    assert total.dtype == getattr(tn, dtype)
+    assert float(total) == pytest.approx(exact, rel={"float32": 1e-7, "float64": 1e-13, "float16": 1e-3}[dtype])
+    p = tn.nn.Parameter(tn.tensor(big.astype(np.float32)))
+    p.grad = tn.tensor(big.astype(np.float32))
+    returned = tn.nn.utils.clip_grad_norm_([p], max_norm=1.0)
+    assert abs(float(returned) - math.sqrt(math.fsum(float(v) ** 2 for v in big.astype(np.float32).astype(np.float64)))) < 1e-6 * float(returned)
+    np.testing.assert_allclose(np.linalg.norm(p.grad.numpy().astype(np.float64)), 1.0, rtol=1e-5)
