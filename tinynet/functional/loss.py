@@ -352,6 +352,19 @@ class NLLLoss(Op):
             g = g.unsqueeze(1)
         return g * M
 
+    def backward_array(self, g):
+        """The same gradient written straight into zeros: one entry per sample, ``-w[t_i] g``
+        (over ``Σ w`` for "mean") at its target class; no dense one-hot (N x C) product."""
+        xp = self.xp
+        x = self.inputs[0].array
+        coef = -self.w
+        if self.reduction == "mean":
+            coef = _safe_div(xp, coef, self.denom)
+        vals = (coef * g).astype(x.dtype, copy=False)  # g: a scalar, or per sample for "none"
+        gx = xp.zeros_like(x)
+        xp.put_along_axis(gx, xp.expand_dims(self.safe, 1), xp.expand_dims(vals, 1), axis=1)
+        return gx
+
 
 class CrossEntropy(Op):
     """Fused cross-entropy of logits ``x`` (N, C, d...) with class-index targets.
