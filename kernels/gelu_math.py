@@ -17,11 +17,11 @@ Both gates are written to keep their digits in the negative tail: Phi comes from
 (``Phi(v) = erfc(-v / sqrt 2) / 2``) rather than ``(1 + erf) / 2``, which loses every digit
 to cancellation below about v = -5, and ``sigmoid(2u)`` rather than ``0.5 (1 + tanh u)``.
 
-``exp`` and ``erfc`` (below) are the names a device may bind differently. ``exp`` only gets
-arguments <= 0 here, so the cpu float32 kernels bind the vectorisable ``exp_nonpos`` of
-``kernels/cpu/_vecmath.py`` (valid only there) and its ``erfc_approx`` (fractional error
-< 1.2e-7, enough for float32 results); float64 kernels and the GPU keep libm's (fast GPU
-intrinsics on a GPU).
+``exp`` and ``erfc`` (below) are the names a device may bind differently: the cpu float32
+kernels bind the vectorisable float32 ``exp32`` and ``erfc32`` of ``kernels/cpu/_vecmath.py``
+(which read a float64 argument as exact: the float64 constants here form ``-v / sqrt 2``
+and ``-v^2 / 2`` to float64 precision for float32 v, and with them the tails' digits); float64 kernels and
+the GPU keep libm's (fast GPU intrinsics on a GPU).
 """
 import math
 

@@ -20,6 +20,8 @@ step count, 1 on the first update)::
     RMSprop  g += wd·p;  s = α·s + (1 − α)·g²;  centered: ḡ = α·ḡ + (1 − α)·g, d = √(s − ḡ²) + eps,
              else d = √s + eps;  momentum: b = μ·b + g/d, p −= lr·b;  else p −= lr·g/d
     Adagrad  g += wd·p;  s += g²;  p −= lr/(1 + (t − 1)·lr_decay) · g / (√s + eps)
+    Adadelta g += wd·p;  v = ρ·v + (1 − ρ)·g²;  Δ = √(u + eps)/√(v + eps)·g;
+             u = ρ·u + (1 − ρ)·Δ²;  p −= lr·Δ
 
 Everything that does not depend on the element (bias corrections, the decayed learning
 rate, ``1 − β``) is computed once per call on the host by the ``*_scalars`` functions
@@ -66,6 +68,13 @@ def adagrad_scalars(dtype, lr, lr_decay, eps, weight_decay, step):
     """``(lr/(1 + (t − 1)·lr_decay), eps, wd)`` in ``dtype``."""
     t = dtype.type
     return t(lr / (1.0 + (step - 1) * lr_decay)), t(eps), t(weight_decay)
+
+
+@functools.lru_cache(maxsize=512)
+def adadelta_scalars(dtype, lr, rho, eps, weight_decay):
+    """``(lr, ρ, 1 − ρ, eps, wd)`` in ``dtype``."""
+    t = dtype.type
+    return t(lr), t(rho), t(1.0 - rho), t(eps), t(weight_decay)
 
 
 # --- the update of element i (compiled for each device) ------------------------------------
@@ -150,3 +159,15 @@ def adagrad_update(i, param, grad, state_sum, decayed_lr, eps, weight_decay, max
     s = state_sum[i] + g * g
     state_sum[i] = s
     param[i] -= decayed_lr * g / (math.sqrt(s) + eps)
+
+
+def adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    """Adadelta: ``square_avg`` (v) and ``acc_delta`` (u) are PyTorch's state names."""
+    g = -grad[i] if maximize else grad[i]
+    if weight_decay != 0.0:
+        g = g + weight_decay * param[i]
+    v = rho * square_avg[i] + one_minus_rho * g * g
+    square_avg[i] = v
+    delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(v + eps) * g
+    acc_delta[i] = rho * acc_delta[i] + one_minus_rho * delta * delta
+    param[i] -= lr * delta

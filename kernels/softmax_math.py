@@ -20,13 +20,18 @@ reshapes to 2-D before calling. ``C`` is at least 1. With ``m = max(x)`` (which 
 for a row with class target ``t`` and label smoothing ``eps``; a row whose target equals
 ``ignore_index`` gets loss 0 and gradient 0.
 
-Precision: the row maximum is returned as a float64, so ``x - m`` and every sum are formed
-in float64 for float32 rows too, and the log-sum-exp is kept in float64 for the backward.
+Precision: the row maximum, the forward rows' sums and the cross-entropy gradient are
+carried in ``real`` (below), float64: ``x - m`` and every sum are formed in float64 for
+float32 rows too, and the log-sum-exp is kept in float64 for the backward (``x - lse`` is
+formed in float64: a float32 lse of logits near 1e4 would be off by ~5e-4). A device may
+bind float32 there for float32 rows (twice the SIMD lanes); the cpu does not (see
+``kernels/cpu/softmax.py`` for why).
 
-``exp`` (below) is the one name a device may bind differently. Every argument it gets
-here is <= 0 (``x - m``, ``x - lse`` or a log-probability), so the cpu float32 rows bind
-``kernels/cpu/_vecmath.exp_nonpos``, an exp valid only there that LLVM can vectorise;
-float64 rows and the GPU keep ``math.exp``.
+``exp``, ``maximum`` and ``real`` (below) are the names a device may bind differently.
+Every argument ``exp`` gets here is <= 0 (``x - m``, ``x - lse`` or a log-probability);
+the cpu float32 rows bind ``kernels/cpu/_vecmath.exp32`` (float32, vectorisable), float64
+rows and the GPU keep ``math.exp``. The cpu binds ``maximum`` to ``_vecmath.maxnum``,
+which LLVM vectorises in :func:`row_max`; the GPU keeps ``max``.
 """
 import math
 
@@ -34,25 +39,32 @@ import numpy as np
 
 #: The exponential of an argument <= 0 (a device may bind a faster one valid only there).
 exp = math.exp
+#: The larger of two numbers (a device may bind one that its compiler vectorises in the
+#: row maximum; with NaN rows the result is NaN either way, through ``exp``).
+maximum = max
+#: The float type of the row maximum, the forward rows' sums and the cross-entropy
+#: gradient's arithmetic (float64 for float32 rows too; a device may bind float32 for
+#: float32 rows: twice the SIMD lanes).
+real = np.float64
 
 
 def row_max(x, i):
-    """max(x[i, :]) as a float64 (the row has at least one element)."""
+    """max(x[i, :]) as a ``real`` (the row has at least one element)."""
     m = x[i, 0]
     for j in range(1, x.shape[1]):
-        m = max(m, x[i, j])
-    return np.float64(m)  # (Numba's float() would keep a float32 a float32)
+        m = maximum(m, x[i, j])
+    return real(m)
 
 
 def softmax_row(x, y, i):
     C = x.shape[1]
     m = row_max(x, i)
-    s = 0.0
+    s = real(0.0)
     for j in range(C):
         e = exp(x[i, j] - m)
         y[i, j] = e
         s += e
-    inv = 1.0 / s
+    inv = real(1.0) / s
     for j in range(C):
         y[i, j] = y[i, j] * inv
 
@@ -60,12 +72,12 @@ def softmax_row(x, y, i):
 def log_softmax_row(x, y, i):
     C = x.shape[1]
     m = row_max(x, i)
-    s = 0.0
+    s = real(0.0)
     for j in range(C):
         s += exp(x[i, j] - m)
-    lse = m + math.log(s)
+    log_s = math.log(s)
     for j in range(C):
-        y[i, j] = x[i, j] - lse
+        y[i, j] = (x[i, j] - m) - log_s  # (not x - (m + log s): that rounds a large m + log s)
 
 
 def softmax_backward_row(y, g, dx, i):
@@ -95,14 +107,14 @@ def cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i):
         lse[i] = 0.0
         return
     m = row_max(x, i)
-    s = 0.0
-    total = 0.0  # sum of x - m
+    s = real(0.0)
+    total = real(0.0)  # sum of x - m
     for j in range(C):
         d = x[i, j] - m
         s += exp(d)
         total += d
     log_s = math.log(s)
-    lse[i] = m + log_s
+    lse[i] = np.float64(m) + log_s  # in float64 whatever ``real`` is
     # lse - (1 - eps) x_t - eps/C sum(x), written with x - m: no difference of large numbers.
     loss[i] = log_s - (1.0 - label_smoothing) * (x[i, t] - m) - (label_smoothing / C) * total
 
@@ -116,7 +128,8 @@ def cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smooth
             dx[i, j] = 0.0
         return
     sc = scale[i]
-    spread = label_smoothing / C
+    spread = real(label_smoothing / C)
     for j in range(C):
-        dx[i, j] = (exp(x[i, j] - lse[i]) - spread) * sc  # lse >= max(x): argument <= 0
+        # x - lse in float64 (lse >= max(x): <= 0), the rest in ``real``
+        dx[i, j] = (exp(real(x[i, j] - lse[i])) - spread) * sc
     dx[i, t] -= (1.0 - label_smoothing) * sc

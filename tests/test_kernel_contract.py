@@ -148,8 +148,23 @@ def _lstm_backward(r):
     return [acts, np.tanh(_n(r, N, H)), _n(r, N, H), _n(r, N, H), _n(r, N, H), np.zeros((N, 4 * H))]
 
 
+def _attention(r, backward):
+    """q, k, v (B=2, H=2, L=3, S=5), a key-padding additive mask, and for the backward the
+    forward's output and log-sum-exp (NumPy) and an output gradient."""
+    q, k, v, mask = _n(r, 2, 2, 3, 4), _n(r, 2, 2, 5, 4), _n(r, 2, 2, 5, 3), _n(r, 2, 1, 1, 5)
+    if not backward:
+        return [q, k, v, mask, 0.5, True, 0.2, 7]
+    s = q @ k.swapaxes(-1, -2) * 0.5 + mask
+    lse = np.log(np.exp(s).sum(-1))
+    out = np.exp(s - lse[..., None]) @ v
+    return [q, k, v, out, lse, _n(r, 2, 2, 3, 3), mask, 0.5, False, 0.2, 7]
+
+
 #: kernel name -> make(rng): the arguments (float arrays in float64) of one small call.
 CALLS = {
+    "attention_forward": lambda r: _attention(r, False),
+    "attention_backward": lambda r: _attention(r, True),
+    "attention_dropout_mask": lambda r: [_n(r, 2, 2, 3, 4), 5, 0.3, 11],
     "relu_forward": lambda r: [_n(r, 4, 5)],
     "int8_linear": lambda r: [r.integers(0, 256, (3, 7)).astype(np.uint8), r.integers(-128, 128, (4, 7)).astype(np.int8),
                               r.integers(-500, 500, 4).astype(np.int32), 5, _pos(r, 4) * 1e-3, _n(r, 4), True, 0.05,
@@ -173,18 +188,25 @@ CALLS = {
     "layer_norm_backward": lambda r: [_n(r, 3, 4), _n(r, 3, 4), _n(r, 4), _n(r, 3), _pos(r, 3)],
     "im2col": _im2col,
     "col2im": _col2im,
+    "conv2d_tiled": lambda r: [_n(r, 2, 2, 5, 4), _n(r, 4, 1, 2, 3), _n(r, 4), 2, 1, 1, 1, 1, 1, 3, 4, 2],
+    "conv2d_input_grad_tiled": lambda r: [_n(r, 2, 4, 3, 4), _n(r, 4, 1, 2, 3), 5, 4, 2, 1, 1, 1, 1, 1, 2],
+    "conv2d_weight_grad_tiled": lambda r: [_n(r, 2, 2, 5, 4), _n(r, 2, 4, 3, 4), 2, 3, 2, 1, 1, 1, 1, 1, 2],
     "max_pool2d_forward": lambda r: [r.permutation(150).reshape(2, 3, 5, 5) * 0.1, 3, 2, 2, 1, 1, 1, 1, 1, 3, 6],
     "max_pool2d_backward": _max_pool_backward,
     "avg_pool2d_forward": lambda r: [_n(r, 2, 3, 5, 5), 3, 2, 2, 1, 1, 1, 3, 6, False, 0],
     "avg_pool2d_backward": lambda r: [_n(r, 2, 3, 3, 6), 5, 5, 3, 2, 2, 1, 1, 1, 3, 6, True, 0],
     "lstm_gates_forward": _lstm_forward,
     "lstm_gates_backward": _lstm_backward,
+    "recurrent_forward": lambda r: ["gru", _n(r, 4, 3, 6), _n(r, 3, 2), None, _n(r, 6, 2), _n(r, 6), True],
+    "recurrent_backward": lambda r: ["lstm", _n(r, 4, 3, 2), _n(r, 3, 2), _n(r, 3, 2), _n(r, 3, 2), _n(r, 8, 2),
+                                     _n(r, 4, 3, 2), _n(r, 4, 3, 2), _pos(r, 4, 3, 8), np.tanh(_n(r, 4, 3, 2)), False],
     "sgd_step": lambda r: [_n(r, 7), _n(r, 7), _n(r, 7), 0.1, 0.9, 0.1, 0.01, True, False, False],
     "adam_step": lambda r: [_n(r, 7), _n(r, 7), _n(r, 7), _pos(r, 7), _pos(r, 7), 0.01, 0.9, 0.999, 1e-8, 0.01,
                             3, True, True, False],
     "rmsprop_step": lambda r: [_n(r, 7), _n(r, 7), _pos(r, 7) + 1.0, _n(r, 7) * 0.1, _n(r, 7), 0.01, 0.99, 1e-8,
                                0.01, 0.9, True, False],
     "adagrad_step": lambda r: [_n(r, 7), _n(r, 7), _pos(r, 7), 0.1, 0.01, 1e-10, 0.01, 3, False],
+    "adadelta_step": lambda r: [_n(r, 7), _n(r, 7), _pos(r, 7), _pos(r, 7), 1.0, 0.9, 1e-6, 0.01, True],
 }
 
 #: How the float arrays of a call are built: (dtype of the first float array, dtype of the

@@ -375,7 +375,7 @@ def test_repr():
 
 
 # --- the fused kernels: cpu vs cuda (simulated), several blocks and a partial last one ----------
-@pytest.mark.parametrize("kernel", ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step"])
+@pytest.mark.parametrize("kernel", ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step", "adadelta_step"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cpu_and_cuda_kernels_agree(kernel, dtype):
     if "cuda" not in tn.backend.available_devices():
@@ -402,6 +402,10 @@ def test_cpu_and_cuda_kernels_agree(kernel, dtype):
         p, g, s, ga, b = arrays(5)
         base = [p, g, abs_(s) + 1.0, ga * 0.1, b]
         args = lambda arrs: (*arrs, 1e-2, 0.99, 1e-8, 0.01, 0.9, True, True)  # noqa: E731
+    elif kernel == "adadelta_step":
+        p, g, v, u = arrays(4)
+        base = [p, g, abs_(v), abs_(u)]
+        args = lambda arrs: (*arrs, 1.0, 0.9, 1e-6, 0.01, True)  # noqa: E731
     else:
         p, g, s = arrays(3)
         base = [p, g, abs_(s)]

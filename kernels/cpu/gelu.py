@@ -11,12 +11,16 @@ NumPy has no ``erf``, and GELU written with NumPy ufuncs takes 4-8 passes over m
 
 The math of one element (formulas in ``kernels/gelu_math.py``) is shared with the twins
 in ``kernels/cuda/gelu.py``; this module compiles it twice. float64 input uses libm's
-``erfc``/``exp`` (correctly rounded to ~1 ulp), one scalar call per element. float32 input
-evaluates the same formulas in float64 arithmetic made only of +, *, / and selects, which
-LLVM turns into SIMD code (libm calls cannot be vectorised without Intel SVML):
-``_vecmath.erfc_approx`` (fractional error < 1.2e-7) and ``_vecmath.exp_nonpos`` (relative
-error ~3e-12). Against the float64 libm path the float32 results agree to about 1.4
-float32 ulp (``tests/test_softmax_kernels.py`` checks the tails).
+``erfc``/``exp`` (correctly rounded to ~1 ulp), one scalar call per element, which LLVM
+cannot vectorise (no vector math library without Intel SVML). float32 input binds
+``_vecmath.erfc32`` and ``_vecmath.exp32``: float32 polynomials that LLVM turns into SIMD
+code (16 lanes with AVX-512), reading their float64 arguments (``-v / sqrt 2``,
+``-v^2 / 2``: the formulas' constants are float64) as exact, so the tails keep their
+digits. Against the float64 libm path (``tests/test_vecmath_f32.py``), wherever the gate
+(Phi(v), or the sigmoid) is a normal float32, i.e. v > -12.9 (exact) or v > -10 (tanh):
+GELU within 4 ulp, GELU' within 4 ulp of max(|GELU'|, gate) (GELU' crosses zero near
+v = -0.75, where no float32 formula keeps its relative digits). The float32 loops are
+compiled with fused multiply-adds (``contract``).
 
 Serial loop for small arrays, ``prange`` from ``CPU_PARALLEL_MIN_ELEMENTS["gelu"]`` up
 (``kernels/policy.py``): a parallel launch costs tens of microseconds.
@@ -33,12 +37,15 @@ from .._math_module import compile_math
 from ..gelu_math import gelu, gelu_and_grad, gelu_grad
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
-from ._vecmath import erfc_approx, exp_nonpos
+from ._vecmath import erfc32, exp32
 
 # Inlined into the loops below (a call per element would stop them vectorising).
 _compile_element = njit(cache=True, inline="always", error_model="numpy")
 _GELU_LIBM = compile_math(gelu_math, _compile_element, "libm")
-_GELU_VECTOR_MATH = compile_math(gelu_math, _compile_element, "vector_math", exp=exp_nonpos, erfc=erfc_approx)
+_GELU_VECTOR_MATH = compile_math(gelu_math, _compile_element, "vector_math", exp=exp32, erfc=erfc32)
+# Fused multiply-adds for the float32 loops' polynomials (half the instructions, and each
+# rounds once instead of twice); no other fast-math liberty.
+_CONTRACT = {"contract"}
 
 
 # --- the loops over the elements: each calls the math it names, bound to one compilation ---
@@ -66,7 +73,7 @@ def _compile_loop(body):
     """``loops[uses_vector_math][runs_parallel]``: ``body`` with its GELU math from the
     libm or the vectorisable compilation, serial or parallel."""
     return (serial_and_parallel(body, _GELU_LIBM, error_model="numpy"),
-            serial_and_parallel(body, _GELU_VECTOR_MATH, error_model="numpy"))
+            serial_and_parallel(body, _GELU_VECTOR_MATH, error_model="numpy", fastmath=_CONTRACT))
 
 
 _ERF = serial_and_parallel(_erf_loop)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from ..optim_update import (adagrad_scalars, adagrad_update, adam_scalars, adam_update, rmsprop_scalars,
-                            rmsprop_update, sgd_scalars, sgd_update)
+from ..optim_update import (adadelta_scalars, adadelta_update, adagrad_scalars, adagrad_update, adam_scalars,
+                            adam_update, rmsprop_scalars, rmsprop_update, sgd_scalars, sgd_update)
 from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ._compile import serial_and_parallel
 
@@ -31,6 +31,7 @@ _sgd_update = njit(cache=True, inline="always")(sgd_update)
 _adam_update = njit(cache=True, inline="always")(adam_update)
 _rmsprop_update = njit(cache=True, inline="always")(rmsprop_update)
 _adagrad_update = njit(cache=True, inline="always")(adagrad_update)
+_adadelta_update = njit(cache=True, inline="always")(adadelta_update)
 
 
 def _sgd_loop(param, grad, buf, lr, momentum, one_minus_dampening, weight_decay, nesterov, maximize, first_step):
@@ -59,10 +60,16 @@ def _adagrad_loop(param, grad, state_sum, decayed_lr, eps, weight_decay, maximiz
         _adagrad_update(i, param, grad, state_sum, decayed_lr, eps, weight_decay, maximize)
 
 
+def _adadelta_loop(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    for i in prange(param.shape[0]):
+        _adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps, weight_decay, maximize)
+
+
 _sgd_serial, _sgd_parallel = serial_and_parallel(_sgd_loop, error_model="numpy")
 _adam_serial, _adam_parallel = serial_and_parallel(_adam_loop, error_model="numpy")
 _rmsprop_serial, _rmsprop_parallel = serial_and_parallel(_rmsprop_loop, error_model="numpy")
 _adagrad_serial, _adagrad_parallel = serial_and_parallel(_adagrad_loop, error_model="numpy")
+_adadelta_serial, _adadelta_parallel = serial_and_parallel(_adadelta_loop, error_model="numpy")
 
 
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
@@ -109,3 +116,12 @@ def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, 
     fn(param, grad, state_sum,
        *adagrad_scalars(param.dtype, float(lr), float(lr_decay), float(eps), float(weight_decay), int(step)),
        bool(maximize))
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    """One Adadelta step (PyTorch's rule), in place. Math: ``kernels/optim_update.adadelta_update``."""
+    if grad.dtype is not param.dtype:
+        grad = grad.astype(param.dtype)
+    fn = _adadelta_parallel if param.shape[0] >= CPU_PARALLEL_MIN_ELEMENTS["optim"] else _adadelta_serial
+    fn(param, grad, square_avg, acc_delta,
+       *adadelta_scalars(param.dtype, float(lr), float(rho), float(eps), float(weight_decay)), bool(maximize))

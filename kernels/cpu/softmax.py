@@ -5,13 +5,17 @@ The math of one row (formulas in ``kernels/softmax_math.py``) is shared with the
 the rows of a C-contiguous 2-D array ``(rows, C)`` (the functional layer moves the softmax
 axis to the end and reshapes to 2-D before calling).
 
-Two compilations of the row math: float32 rows use the vectorisable
-``_vecmath.exp_nonpos`` (float64 arithmetic made of +, * and selects, relative error
-~3e-12, valid for the arguments <= 0 that the rows pass), which LLVM turns into SIMD code;
-libm's ``exp`` cannot be vectorised without Intel SVML, and with it these kernels lost to
-NumPy's SIMD exp at C = 65. float64 rows keep libm's ``exp``. Row sums are compiled with
-``fastmath={"reassoc", "contract", "nsz"}`` so they vectorise too (LLVM may add in a
-different order; NaN and inf behave as in IEEE arithmetic: no ``nnan``/``ninf``).
+Two compilations of the row math. float32 rows bind ``_vecmath.exp32`` (a float32 exp
+that LLVM turns into SIMD code; libm's ``exp`` cannot be vectorised without Intel SVML);
+float64 rows keep libm's ``exp``. Both take the row maximum with ``_vecmath.maxnum``, which
+vectorises (Python's ``max`` leaves it one scalar compare per element, the largest cost of
+a wide row). The row maximum and every sum stay in float64 (``real``) for float32 rows too:
+carrying them in float32 ran wide rows ~30 % faster, but a data-parallel ResNet run on two
+processes then drifted 9e-4 away from the one-process run in one epoch (1e-7 with float64
+sums; ``tests/test_distributed_cli.py``), a sensitivity not understood yet, so the float64
+sums stay. Row sums are compiled with ``fastmath={"reassoc", "contract", "nsz"}`` so they
+vectorise (LLVM may add in a different order; NaN and inf behave as in IEEE arithmetic: no
+``nnan``/``ninf``).
 
 Each row function runs in a serial loop over the rows or, from
 ``CPU_PARALLEL_MIN_ELEMENTS["softmax"]`` elements up (``kernels/policy.py``), in a parallel
@@ -30,11 +34,11 @@ from ..policy import CPU_PARALLEL_MIN_ELEMENTS
 from ..softmax_math import (cross_entropy_backward_row, cross_entropy_row, log_softmax_backward_row,
                             log_softmax_row, softmax_backward_row, softmax_row)
 from ._compile import serial_and_parallel
-from ._vecmath import exp_nonpos
+from ._vecmath import exp32, maxnum
 
 _compile_row = njit(cache=True, fastmath={"reassoc", "contract", "nsz"}, error_model="numpy")
-_ROWS_LIBM_EXP = compile_math(softmax_math, _compile_row, "libm")
-_ROWS_VECTOR_EXP = compile_math(softmax_math, _compile_row, "vector_exp", exp=exp_nonpos)
+_ROWS_FLOAT64 = compile_math(softmax_math, _compile_row, "libm", maximum=maxnum)
+_ROWS_FLOAT32 = compile_math(softmax_math, _compile_row, "float32", exp=exp32, maximum=maxnum)
 
 
 # --- the loops over rows: each calls the row function it names, bound to one compilation ---
@@ -69,9 +73,9 @@ def _cross_entropy_backward_loop(x, lse, target, scale, ignore_index, label_smoo
 
 
 def _compile_loop(body):
-    """``loops[uses_vector_exp][runs_parallel]``: ``body`` with its row function from the
-    libm-exp or the vector-exp compilation of the row math, serial or parallel."""
-    return serial_and_parallel(body, _ROWS_LIBM_EXP), serial_and_parallel(body, _ROWS_VECTOR_EXP)
+    """``loops[is_float32][runs_parallel]``: ``body`` with its row function from the
+    float64 or the float32 compilation of the row math, serial or parallel."""
+    return serial_and_parallel(body, _ROWS_FLOAT64), serial_and_parallel(body, _ROWS_FLOAT32)
 
 
 _SOFTMAX = _compile_loop(_softmax_loop)
@@ -83,10 +87,10 @@ _CROSS_ENTROPY_BACKWARD = _compile_loop(_cross_entropy_backward_loop)
 
 
 def _loop(loops, a):
-    """The loop for array ``a``: vectorisable exp for float32, parallel from the policy's size."""
-    uses_vector_exp = a.dtype == np.float32
+    """The loop for array ``a``: the float32 compilation for float32, parallel from the policy's size."""
+    is_float32 = a.dtype == np.float32
     runs_parallel = a.size >= CPU_PARALLEL_MIN_ELEMENTS["softmax"]
-    return loops[uses_vector_exp][runs_parallel]
+    return loops[is_float32][runs_parallel]
 
 
 def _contiguous(a, dtype=None):

@@ -19,6 +19,7 @@ copy only when they are not) and the result is a new array; ``col2im`` may overw
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import cuda
 
 from ..im2col_index import reading_output, unravel
@@ -87,3 +88,62 @@ def col2im(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     else:
         x.fill(0)
     return x
+
+
+# --- the tiled convolution's twins: on the GPU the whole batch is one tile -------------------------
+def _tile_dtype(*arrays):
+    return np.result_type(*(a.dtype for a in arrays if a is not None))
+
+
+def conv2d_tiled(x, w, b, sh, sw, ph, pw, dh, dw, oh, ow, groups):
+    """``y = conv2d(x, w) + b`` as (N, O, oh, ow): twin of the cpu kernel.
+
+    A GPU multiplies one large matrix faster than many small ones, so here the tile is the
+    whole batch: ``cols`` of every image (:func:`im2col`), one GEMM per group (cuBLAS
+    through ``xp.matmul``), then the (O, N, oh*ow) product is laid out as NCHW with the
+    bias added. ``b`` may be None.
+    """
+    xp = array_module(x)
+    dtype = _tile_dtype(x, w, b)
+    n = x.shape[0]
+    o, cg, kh, kw = w.shape
+    og, kg, plane = o // groups, cg * kh * kw, oh * ow
+    cols = im2col(x.astype(dtype, copy=False), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    ym = xp.matmul(xp.ascontiguousarray(w, dtype=dtype).reshape(groups, og, kg), cols.reshape(groups, kg, n * plane))
+    y = ym.reshape(o, n, plane).transpose(1, 0, 2)
+    if b is not None:
+        y = y + b.astype(dtype, copy=False).reshape(1, o, 1)
+    return xp.ascontiguousarray(y).reshape(n, o, oh, ow)
+
+
+def _gemm_layout(xp, g, groups):
+    """(N, O, OH, OW) -> (groups, O/groups, N*OH*OW): the output gradient as the GEMMs read it."""
+    n, o = g.shape[0], g.shape[1]
+    return xp.ascontiguousarray(g.reshape(n, o, -1).transpose(1, 0, 2)).reshape(groups, o // groups, -1)
+
+
+def conv2d_input_grad_tiled(g, w, h, wd, sh, sw, ph, pw, dh, dw, groups):
+    """``dx`` (N, C, h, wd) from ``g`` (N, O, OH, OW): twin of the cpu kernel,
+    ``col2im(W^T @ G)`` over the whole batch."""
+    xp = array_module(g)
+    dtype = _tile_dtype(g, w)
+    n, o, oh, ow = g.shape
+    _, cg, kh, kw = w.shape
+    w3 = xp.ascontiguousarray(w, dtype=dtype).reshape(groups, o // groups, cg * kh * kw)
+    dcols = xp.matmul(w3.transpose(0, 2, 1), _gemm_layout(xp, g.astype(dtype, copy=False), groups))
+    return col2im(dcols.reshape(groups * cg * kh * kw, -1), n, cg * groups, h, wd, kh, kw, sh, sw, ph, pw, dh, dw,
+                  oh, ow)
+
+
+def conv2d_weight_grad_tiled(x, g, kh, kw, sh, sw, ph, pw, dh, dw, groups):
+    """``dW`` (O, C/groups, kh, kw) from ``x`` and ``g``: twin of the cpu kernel,
+    ``G @ cols^T`` over the whole batch."""
+    xp = array_module(x)
+    dtype = _tile_dtype(x, g)
+    c = x.shape[1]
+    o, oh, ow = g.shape[1], g.shape[2], g.shape[3]
+    cols = im2col(x.astype(dtype, copy=False), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    kg = (c // groups) * kh * kw
+    gw = xp.matmul(_gemm_layout(xp, g.astype(dtype, copy=False), groups),
+                   cols.reshape(groups, kg, -1).transpose(0, 2, 1))
+    return gw.reshape(o, c // groups, kh, kw)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from numba import cuda
 
-from ..optim_update import (adagrad_scalars, adagrad_update, adam_scalars, adam_update, rmsprop_scalars,
-                            rmsprop_update, sgd_scalars, sgd_update)
+from ..optim_update import (adadelta_scalars, adadelta_update, adagrad_scalars, adagrad_update, adam_scalars,
+                            adam_update, rmsprop_scalars, rmsprop_update, sgd_scalars, sgd_update)
 from ._launch import array_module, launch_in_place, prepare
 
 _sgd_update = cuda.jit(device=True)(sgd_update)
 _adam_update = cuda.jit(device=True)(adam_update)
 _rmsprop_update = cuda.jit(device=True)(rmsprop_update)
 _adagrad_update = cuda.jit(device=True)(adagrad_update)
+_adadelta_update = cuda.jit(device=True)(adadelta_update)
 
 _STAND_INS = {}
 
@@ -74,6 +75,13 @@ def _adagrad_kernel(param, state_sum, grad, decayed_lr, eps, weight_decay, maxim
         _adagrad_update(i, param, grad, state_sum, decayed_lr, eps, weight_decay, maximize)
 
 
+@cuda.jit
+def _adadelta_kernel(param, square_avg, acc_delta, grad, lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    i = cuda.grid(1)
+    if i < param.shape[0]:
+        _adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps, weight_decay, maximize)
+
+
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
     """SGD with momentum, in place (see ``kernels/cpu/optim.sgd_step``)."""
     launch_in_place(_sgd_kernel, param.shape[0], (param, _or_stand_in(buf, param)), prepare(grad, param.dtype),
@@ -107,4 +115,11 @@ def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, 
     launch_in_place(_adagrad_kernel, param.shape[0], (param, state_sum), prepare(grad, param.dtype),
                     *adagrad_scalars(param.dtype, float(lr), float(lr_decay), float(eps), float(weight_decay),
                                      int(step)),
+                    bool(maximize))
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    """One Adadelta step, in place (see ``kernels/cpu/optim.adadelta_step``)."""
+    launch_in_place(_adadelta_kernel, param.shape[0], (param, square_avg, acc_delta), prepare(grad, param.dtype),
+                    *adadelta_scalars(param.dtype, float(lr), float(rho), float(eps), float(weight_decay)),
                     bool(maximize))

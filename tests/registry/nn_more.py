@@ -165,7 +165,7 @@ ENTRIES = [
     OpEntry("sdpa_scale_gqa",
             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, scale=0.4, enable_gqa=True),
             lambda r: [_n(r, 1, 4, 3, 2), _n(r, 1, 2, 5, 2), _n(r, 1, 2, 5, 3)],
-            lambda q, k, v: _ref_sdpa(q, k, v, scale=0.4, gqa=True), kernel_families=("softmax",)),
+            lambda q, k, v: _ref_sdpa(q, k, v, scale=0.4, gqa=True), kernel_families=("attention",)),
     # a float mask that requires grad is an input of the attention op: its gradient is dS
     OpEntry("sdpa_float_mask_grad",
             lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),

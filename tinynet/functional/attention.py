@@ -20,9 +20,23 @@ key/value head serves ``Hq / Hkv`` consecutive query heads (``repeat_interleave`
 Hq must be a multiple of Hkv.
 
 The mask must broadcast to the scores' shape (..., L, S), else a ValueError names both
-shapes. A fully masked row has no keys to attend to and gives NaN, as in PyTorch.
+shapes. A fully masked row has no keys to attend to and gives NaN (softmax of a row of
+-inf; PyTorch's math path does the same, its fused CPU kernel in 2.13 returns zeros).
 
-The whole thing is one op (:class:`Attention`) so the graph holds one node rather than
+**Fused path.** When the call allows it (no weights asked for, no mask that needs a
+gradient, float32/float64, head dims the device's kernel holds, and at least
+``KERNEL_MIN_ELEMENTS["attention"]`` score entries L*S per head, ``kernels/policy.py``),
+:class:`FusedAttention` / :class:`FusedPackedSelfAttention` run the device's flash-style
+kernels (``kernels/attention_math.py``): each query row meets the keys with an online
+softmax, the (L, S) probabilities are never stored (the op saves q, k, v, the output and
+one log-sum-exp per row), the causal mask is applied by index, and dropout draws its mask
+from a hash of (seed, head, row, column), so the backward regenerates it instead of
+storing it. The seed is one draw from tinynet's global generator per call, so
+``tn.manual_seed`` reproduces a run; the unfused op draws its mask from the same hash, so
+both paths drop the same entries. Their ``backward`` (``create_graph=True``) recomputes
+the probabilities with tinynet ops and the dropout mask as an explicit array.
+
+**Unfused path.** :class:`Attention` is one op so the graph holds one node rather than
 six, and only the probabilities ``P`` are saved. With ``P = softmax(S)``, ``O = P V``
 and ``dO`` the output gradient::
 
@@ -111,12 +125,15 @@ def _probs(fn, q, k, m=None):
 
 
 def _dropout_keep(fn, shape, dtype):
-    """A {0, 1/(1-p)} array (or None) drawn from tinynet's global generator."""
-    p = fn.dropout_p
-    if p <= 0.0:
+    """The dropout factors {0, 1/(1-p)} (or None) for probabilities of ``shape`` (..., L, S):
+    the fused kernels' hash mask for the op's ``seed`` (batch axes flattened as the fused op
+    does), so the fused and the unfused op drop the same entries for one ``tn.manual_seed``."""
+    if fn.dropout_p <= 0.0:
         return None
-    keep = (_random.generator().random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
-    return fn.device.from_host(keep)
+    lead = tuple(shape[:-2])
+    heads = lead[-1] if lead else 1
+    like = fn.xp.empty((int(_np.prod(lead[:-1], dtype=_np.int64)), heads, shape[-2], 0), dtype=dtype)
+    return fn.kernels.attention_dropout_mask(like, shape[-1], fn.dropout_p, fn.seed).reshape(shape)
 
 
 def _array_grads(fn, g, q, k, v):
@@ -137,19 +154,20 @@ def _array_grads(fn, g, q, k, v):
     return dq, dk, dv, dm
 
 
-def _tensor_grads(fn, g, q, k, v, m=None):
-    """dQ, dK, dV, dS as differentiable tinynet ops (used when create_graph is on)."""
+def _tensor_grads(fn, g, q, k, v, m=None, *, mask, keep):
+    """dQ, dK, dV, dS as differentiable tinynet ops (used when create_graph is on), with the
+    additive ``mask`` and the dropout factors ``keep`` (arrays or None)."""
     s = (q @ k.swapaxes(-1, -2)) * fn.scale
-    if fn.mask is not None:
-        s = s + fn.constant(fn.mask)
+    if mask is not None:
+        s = s + fn.constant(mask)
     if m is not None:
         s = s + m
     p = softmax(s, dim=-1)
-    pd = p if fn.keep is None else p * fn.constant(fn.keep)
+    pd = p if keep is None else p * fn.constant(keep)
     dv = pd.swapaxes(-1, -2) @ g
     dp = g @ v.swapaxes(-1, -2)
-    if fn.keep is not None:
-        dp = dp * fn.constant(fn.keep)
+    if keep is not None:
+        dp = dp * fn.constant(keep)
     dm = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
     ds = dm * fn.scale
     return ds @ k, ds.swapaxes(-1, -2) @ q, dv, dm
@@ -159,9 +177,10 @@ class Attention(Op):
     """softmax(q k^T * scale + mask [+ m]) v with optional dropout on the probabilities.
 
     Inputs ``q, k, v`` and optionally ``m``, a float additive mask that requires grad
-    (its gradient is dS, unbroadcast to its shape). Params: ``scale``, ``mask`` (additive array broadcasting to the scores, or None),
-    ``dropout_p``, ``sink`` (None, or a list that receives the probability array, for
-    callers that return attention weights). The probabilities before dropout are kept
+    (its gradient is dS, unbroadcast to its shape). Params: ``scale``, ``mask`` (additive
+    array broadcasting to the scores, or None), ``dropout_p``, ``seed`` (of the dropout
+    hash, as the fused op), ``sink`` (None, or a list that receives the probability array,
+    for callers that return attention weights). The probabilities before dropout are kept
     as ``self.p``.
     """
 
@@ -179,7 +198,7 @@ class Attention(Op):
     def backward(self, g):
         q, k, v = self.inputs[:3]
         m = self.inputs[3] if len(self.inputs) > 3 else None
-        dq, dk, dv, dm = _tensor_grads(self, g, q, k, v, m)
+        dq, dk, dv, dm = _tensor_grads(self, g, q, k, v, m, mask=self.mask, keep=self.keep)
         grads = (unbroadcast(dq, q.shape) if q._requires_grad else None,
                  unbroadcast(dk, k.shape) if k._requires_grad else None,
                  unbroadcast(dv, v.shape) if v._requires_grad else None)
@@ -230,10 +249,9 @@ class PackedSelfAttention(Op):
         qkv = self.inputs[0]
         n, L, e3 = qkv.shape
         e, h = e3 // 3, self.num_heads
-        heads = qkv.reshape(n, L, 3, h, e // h).permute(2, 0, 3, 1, 4)
-        q, k, v = heads[0], heads[1], heads[2]
+        q, k, v = _packed_heads_tensors(qkv, h)
         gh = g.reshape(n, L, h, e // h).permute(0, 2, 1, 3)
-        dq, dk, dv, _ = _tensor_grads(self, gh, q, k, v)
+        dq, dk, dv, _ = _tensor_grads(self, gh, q, k, v, mask=self.mask, keep=self.keep)
         d = stack([dq, dk, dv], axis=0)  # (3, n, h, L, d)
         return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
 
@@ -244,11 +262,137 @@ class PackedSelfAttention(Op):
         q, k, v = (_split_heads(a, n, L, e, h, i) for i in range(3))
         gh = g.reshape(n, L, h, e // h).transpose(0, 2, 1, 3)
         dq, dk, dv, _ = _array_grads(self, gh, q, k, v)
-        out = self.xp.empty((n, L, 3, h, e // h), dtype=a.dtype)
-        out[:, :, 0] = dq.transpose(0, 2, 1, 3)
-        out[:, :, 1] = dk.transpose(0, 2, 1, 3)
-        out[:, :, 2] = dv.transpose(0, 2, 1, 3)
-        return out.reshape(n, L, e3)
+        return _pack_heads(self.xp, (dq, dk, dv), a.dtype)
+
+
+def _pack_heads(xp, grads, dtype):
+    """The gradients (dq, dk, dv), each (n, h, L, d), written into one packed (n, L, 3 h d) array."""
+    n, h, L, d = grads[0].shape
+    out = xp.empty((n, L, 3, h, d), dtype=dtype)
+    for which, gr in enumerate(grads):
+        out[:, :, which] = gr.transpose(0, 2, 1, 3)
+    return out.reshape(n, L, 3 * h * d)
+
+
+def _packed_heads_tensors(qkv, num_heads):
+    """q, k, v (n, h, L, d) as differentiable views of the packed (n, L, 3 h d) tensor."""
+    n, L, e3 = qkv.shape
+    heads = qkv.reshape(n, L, 3, num_heads, e3 // 3 // num_heads).permute(2, 0, 3, 1, 4)
+    return heads[0], heads[1], heads[2]
+
+
+# --- the fused ops -------------------------------------------------------------------------------
+def _four_d(a, batch, xp, keep_ones=False):
+    """``a`` (..., rows, cols), whose batch axes broadcast to ``batch``, as a 4-D
+    (B, H, rows, cols) array for the fused kernels: H is the last batch axis, B the product
+    of the others (a view unless broadcast axes have to be merged). With ``keep_ones`` an
+    axis of size 1 stays 1 (a mask is read broadcast by the kernels, never expanded)."""
+    nb = len(batch)
+    a = a.reshape((1,) * (nb + 2 - a.ndim) + tuple(a.shape))
+    rows, cols = a.shape[-2:]
+    if nb == 0:
+        return a.reshape(1, 1, rows, cols)
+    lead, h = tuple(a.shape[:nb - 1]), a.shape[nb - 1]
+    if not keep_ones or any(s != 1 for s in lead):
+        lead = tuple(batch[:-1])
+    if not keep_ones:
+        h = batch[-1]
+    if tuple(a.shape) != lead + (h, rows, cols):
+        a = xp.broadcast_to(a, lead + (h, rows, cols))
+    return a.reshape(int(_np.prod(lead, dtype=_np.int64)), h, rows, cols)
+
+
+def _full_mask(fn, L, S):
+    """The additive mask of a fused op as one array (its ``mask`` plus the causal part), or None."""
+    if not fn.causal:
+        return fn.mask
+    cm = causal_mask(L, S, fn.xp, fn.inputs[0].array.dtype)
+    return cm if fn.mask is None else fn.mask + cm
+
+
+class FusedAttention(Op):
+    """:class:`Attention` computed by the device's fused kernels (module docstring).
+
+    Inputs ``q, k, v`` (batch axes broadcasting to ``batch``). Params: ``scale``, ``mask``
+    (additive array broadcasting to the scores, without the causal part, or None),
+    ``causal``, ``dropout_p``, ``seed`` (of the dropout hash), ``batch``. Saves the
+    4-D views of the inputs, the output and the per-row log-sum-exp ``lse``, not the
+    probabilities.
+    """
+
+    name = "scaled_dot_product_attention"
+
+    def forward(self, q, k, v):
+        xp, batch = self.xp, self.batch
+        self.q4, self.k4, self.v4 = (_four_d(a, batch, xp) for a in (q, k, v))
+        self.m4 = None if self.mask is None else _four_d(self.mask, batch, xp, keep_ones=True)
+        out, self.lse = self.kernels.attention_forward(self.q4, self.k4, self.v4, self.m4, self.scale, self.causal,
+                                                       self.dropout_p, self.seed)
+        return out.reshape(tuple(batch) + out.shape[-2:])
+
+    def backward_array(self, g):
+        q, k, v = self.inputs
+        dq, dk, dv = self.kernels.attention_backward(
+            self.q4, self.k4, self.v4, self.out.reshape(self.q4.shape[:3] + self.out.shape[-1:]), self.lse,
+            g.reshape(self.q4.shape[:3] + g.shape[-1:]), self.m4, self.scale, self.causal, self.dropout_p, self.seed)
+        batch = tuple(self.batch)
+        return (unbroadcast_array(dq.reshape(batch + dq.shape[-2:]), q.shape) if q._requires_grad else None,
+                unbroadcast_array(dk.reshape(batch + dk.shape[-2:]), k.shape) if k._requires_grad else None,
+                unbroadcast_array(dv.reshape(batch + dv.shape[-2:]), v.shape) if v._requires_grad else None)
+
+    def backward(self, g):
+        q, k, v = self.inputs
+        L, S = self.q4.shape[2], self.k4.shape[2]
+        keep = None
+        if self.dropout_p > 0.0:
+            keep = self.kernels.attention_dropout_mask(self.q4, S, self.dropout_p, self.seed)
+            keep = keep.reshape(tuple(self.batch) + (L, S))
+        dq, dk, dv, _ = _tensor_grads(self, g, q, k, v, mask=_full_mask(self, L, S), keep=keep)
+        return (unbroadcast(dq, q.shape) if q._requires_grad else None,
+                unbroadcast(dk, k.shape) if k._requires_grad else None,
+                unbroadcast(dv, v.shape) if v._requires_grad else None)
+
+
+class FusedPackedSelfAttention(Op):
+    """:class:`PackedSelfAttention` computed by the device's fused kernels: the heads are
+    read as strided views of ``qkv`` (N, L, 3E), the output merged back to (N, L, E). Params
+    as :class:`FusedAttention` (``mask`` broadcasting to (N, H, L, L)), plus ``num_heads``.
+    """
+
+    name = "packed_self_attention"
+
+    def forward(self, qkv):
+        n, L, e3 = qkv.shape
+        e, h = e3 // 3, self.num_heads
+        q, k, v = (_split_heads(qkv, n, L, e, h, i) for i in range(3))
+        self.m4 = None if self.mask is None else _four_d(self.mask, (n, h), self.xp, keep_ones=True)
+        out, self.lse = self.kernels.attention_forward(q, k, v, self.m4, self.scale, self.causal, self.dropout_p,
+                                                       self.seed)
+        return out.transpose(0, 2, 1, 3).reshape(n, L, e)
+
+    def backward_array(self, g):
+        a = self.inputs[0].array
+        n, L, e3 = a.shape
+        e, h = e3 // 3, self.num_heads
+        q, k, v = (_split_heads(a, n, L, e, h, i) for i in range(3))
+        heads = (n, L, h, e // h)
+        out, gh = (x.reshape(heads).transpose(0, 2, 1, 3) for x in (self.out, g))
+        grads = self.kernels.attention_backward(q, k, v, out, self.lse, gh, self.m4, self.scale, self.causal,
+                                                self.dropout_p, self.seed)
+        return _pack_heads(self.xp, grads, a.dtype)
+
+    def backward(self, g):
+        qkv = self.inputs[0]
+        n, L, e3 = qkv.shape
+        h = self.num_heads
+        q, k, v = _packed_heads_tensors(qkv, h)
+        keep = None
+        if self.dropout_p > 0.0:
+            keep = self.kernels.attention_dropout_mask(q.array, L, self.dropout_p, self.seed)
+        gh = g.reshape(n, L, h, e3 // 3 // h).permute(0, 2, 1, 3)
+        dq, dk, dv, _ = _tensor_grads(self, gh, q, k, v, mask=_full_mask(self, L, L), keep=keep)
+        d = stack([dq, dk, dv], axis=0)  # (3, n, h, L, d)
+        return d.permute(1, 3, 0, 2, 4).reshape(n, L, e3)
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -260,6 +404,21 @@ def _build_mask(attn_mask, is_causal, scores_shape, xp, dtype, op):
         cm = causal_mask(scores_shape[-2], scores_shape[-1], xp, dtype)
         mask = cm if mask is None else mask + cm
     return mask
+
+
+def _fused(device, dtype, head_dim, value_dim, scores_shape) -> bool:
+    """Whether the fused kernels serve this call: a float32/float64 tensor, head dims the
+    device's kernel holds, and at least the device's ``KERNEL_MIN_ELEMENTS["attention"]``
+    score entries per head, L*S (``kernels/policy.py``)."""
+    kernels = device.kernels
+    return (dtype in (_np.float32, _np.float64)
+            and max(head_dim, value_dim) <= kernels.ATTENTION_MAX_HEAD_DIM
+            and int(scores_shape[-2]) * int(scores_shape[-1]) >= kernels.KERNEL_MIN_ELEMENTS["attention"])
+
+
+def _dropout_seed(dropout_p) -> int:
+    """The dropout hash's seed: one draw from tinynet's global generator (0 without dropout)."""
+    return int(_random.generator().integers(0, 1 << 32)) if dropout_p > 0.0 else 0
 
 
 def _repeat_kv_heads(t, r):
@@ -338,10 +497,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         _check_mask_shape(attn_mask, scores_shape, op)
         grad_mask = attn_mask if attn_mask.dtype == query.dtype else attn_mask.to(query.dtype)
         attn_mask = None
+    if grad_mask is None and not need_weights and _fused(query.device, query.dtype, query.shape[-1],
+                                                         value.shape[-1], scores_shape):
+        mask = None if attn_mask is None else _additive_mask(attn_mask, scores_shape, query.device.xp,
+                                                             query.dtype, op)
+        return FusedAttention.apply(query, key, value, scale=scale, mask=mask, causal=bool(is_causal),
+                                    dropout_p=float(dropout_p), seed=_dropout_seed(dropout_p), batch=tuple(batch))
     mask = _build_mask(attn_mask, is_causal, scores_shape, query.device.xp, query.dtype, op)
     sink = [] if need_weights else None
     inputs = (query, key, value) if grad_mask is None else (query, key, value, grad_mask)
-    out = Attention.apply(*inputs, scale=scale, mask=mask, dropout_p=float(dropout_p), sink=sink)
+    out = Attention.apply(*inputs, scale=scale, mask=mask, dropout_p=float(dropout_p), seed=_dropout_seed(dropout_p),
+                          sink=sink)
     if not need_weights:
         return out
     return out, _weights(query, key, scale, mask, sink[0], grad_mask)
@@ -361,11 +527,17 @@ def packed_self_attention(qkv, num_heads: int, attn_mask=None, dropout_p: float 
     if e3 % (3 * num_heads):
         raise ShapeError(f"{op}: the packed axis {e3} must be 3 * num_heads * head_dim (num_heads={num_heads})")
     scores_shape = (n, num_heads, L, L)
+    scale = 1.0 / math.sqrt(e3 // 3 // num_heads)
+    head_dim = e3 // 3 // num_heads
+    if not need_weights and _fused(qkv.device, qkv.dtype, head_dim, head_dim, scores_shape):
+        mask = None if attn_mask is None else _additive_mask(attn_mask, scores_shape, qkv.device.xp, qkv.dtype, op)
+        return FusedPackedSelfAttention.apply(qkv, num_heads=num_heads, scale=scale, mask=mask,
+                                              causal=bool(is_causal), dropout_p=float(dropout_p),
+                                              seed=_dropout_seed(dropout_p))
     mask = _build_mask(attn_mask, is_causal, scores_shape, qkv.device.xp, qkv.dtype, op)
     sink = [] if need_weights else None
-    scale = 1.0 / math.sqrt(e3 // 3 // num_heads)
     out = PackedSelfAttention.apply(qkv, num_heads=num_heads, scale=scale, mask=mask, dropout_p=float(dropout_p),
-                                    sink=sink)
+                                    seed=_dropout_seed(dropout_p), sink=sink)
     if not need_weights:
         return out
     if qkv._requires_grad and STATE.enabled:

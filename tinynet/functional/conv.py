@@ -27,6 +27,15 @@ ops (``<conv(x, W), G> = <x, convT(G, W)> = <W, wgrad(x, G)>``)::
 so gradients of any order work (``create_graph=True``), while the ordinary backward runs
 the same GEMMs on raw arrays (``backward_array``) reusing the forward's ``cols``.
 Groups split channels into independent blocks: the GEMMs become batched over groups.
+
+Large layers take a tiled path instead (:func:`_tiled`, a measured size threshold in
+``kernels/policy.py``): the same three products computed one image at a time
+(``y[n] = W @ cols_n``, ``dx[n] = col2im(W^T @ G[n])``, ``dW = sum over n of G[n] @ cols_n^T``)
+by the device kernels ``conv2d_tiled``, ``conv2d_input_grad_tiled`` and
+``conv2d_weight_grad_tiled``. On the cpu one image's columns stay in cache, the images are
+shared out over the threads and the outputs are written in NCHW directly; the batch-wide
+``cols`` is never built (the backward rebuilds each image's columns, cheaper than keeping
+and re-reading them from memory).
 """
 from __future__ import annotations
 
@@ -117,13 +126,31 @@ def _grouped(xp, a, b, groups, ta=False, tb=False):
     return out.reshape(-1, out.shape[-1])
 
 
+def _tiled(fn, x_shape, w_shape) -> bool:
+    """Whether this convolution runs the device's tiled kernels (one image's columns at a time,
+    ``conv2d_tiled`` and its two gradients) rather than one batch-wide im2col + GEMM.
+
+    The measured policy (``kernels/policy.py``, family ``"im2col"``): from
+    ``KERNEL_MIN_ELEMENTS["im2col"]`` entries of the batch-wide columns matrix
+    (C*kh*kw x N*OH*OW) up, and for at least two images: the tiles are whole images shared
+    out over the threads, so one image leaves the other threads idle, while the batch-wide
+    GEMM still runs on all of BLAS's threads.
+    """
+    n = x_shape[0]
+    _, cg, kh, kw = w_shape
+    oh, ow = fn.out_hw
+    return n >= 2 and cg * fn.groups * kh * kw * n * oh * ow >= fn.kernels.KERNEL_MIN_ELEMENTS["im2col"]
+
+
 def _forward_arrays(fn, x, w, b, cols=None):
-    """y = conv2d(x, w) + b on arrays; returns (y, cols)."""
+    """y = conv2d(x, w) + b on arrays; returns (y, cols), cols None on the tiled path."""
     xp = fn.xp
     n = x.shape[0]
     o, _, kh, kw = w.shape
     (sh, sw), (ph, pw), (dh, dw), (oh, ow) = fn.stride, fn.pad, fn.dilation, fn.out_hw
     if cols is None:
+        if _tiled(fn, x.shape, w.shape):
+            return fn.kernels.conv2d_tiled(x, w, b, sh, sw, ph, pw, dh, dw, oh, ow, fn.groups), None
         cols = fn.kernels.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     ym = _grouped(xp, w.reshape(o, -1), cols, fn.groups)          # (O, N*OH*OW)
     if n == 1:
@@ -152,6 +179,27 @@ def _input_grad_arrays(fn, gm, w, x_shape):
 def _weight_grad_arrays(fn, gm, cols, w_shape):
     """dW = G @ cols^T, shaped like the weight."""
     return _grouped(fn.xp, gm, cols, fn.groups, tb=True).reshape(w_shape)
+
+
+def _input_grad(fn, g, w, x_shape, gm=None):
+    """dx for the output gradient ``g`` (N, O, OH, OW): tiled, or col2im(W^T @ G) with ``gm``
+    (``g`` in GEMM layout, made here when not given)."""
+    if _tiled(fn, x_shape, w.shape):
+        (sh, sw), (ph, pw), (dh, dw) = fn.stride, fn.pad, fn.dilation
+        return fn.kernels.conv2d_input_grad_tiled(g, w, x_shape[2], x_shape[3], sh, sw, ph, pw, dh, dw, fn.groups)
+    return _input_grad_arrays(fn, _to_gemm(fn.xp, g) if gm is None else gm, w, x_shape)
+
+
+def _weight_grad(fn, x, g, w_shape, cols=None, gm=None):
+    """dW for input ``x`` and output gradient ``g``: tiled, or G @ cols^T reusing ``cols``
+    (the im2col of ``x``) and ``gm`` when given."""
+    _, _, kh, kw = w_shape
+    (sh, sw), (ph, pw), (dh, dw), (oh, ow) = fn.stride, fn.pad, fn.dilation, fn.out_hw
+    if cols is None:
+        if _tiled(fn, x.shape, w_shape):
+            return fn.kernels.conv2d_weight_grad_tiled(x, g, kh, kw, sh, sw, ph, pw, dh, dw, fn.groups)
+        cols = fn.kernels.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    return _weight_grad_arrays(fn, _to_gemm(fn.xp, g) if gm is None else gm, cols, w_shape)
 
 
 class _ConvParams(Op):
@@ -191,15 +239,15 @@ class Conv2d(_ConvParams):
 
     def backward_array(self, g):
         x, w = self.inputs[0], self.inputs[1]
-        gm = _to_gemm(self.xp, g)
+        gm = None if self.cols is None else _to_gemm(self.xp, g)   # the im2col path's layout of g
         gx = gw = gb = None
         if x._requires_grad:
-            gx = _input_grad_arrays(self, gm, w.array, x.shape)
+            gx = _input_grad(self, g, w.array, x.shape, gm)
         if w._requires_grad:
-            gw = _weight_grad_arrays(self, gm, self.cols, w.shape)
+            gw = _weight_grad(self, x.array, g, w.shape, self.cols, gm)
         if len(self.inputs) == 3:
             if self.inputs[2]._requires_grad:
-                gb = gm.sum(axis=1)
+                gb = gm.sum(axis=1) if gm is not None else g.reshape(g.shape[0], g.shape[1], -1).sum(axis=2).sum(axis=0)
             return gx, gw, gb
         return gx, gw
 
@@ -214,7 +262,7 @@ class Conv2dInputGrad(_ConvParams):
     name = "conv2d_input_grad"
 
     def forward(self, g, w):
-        return _input_grad_arrays(self, _to_gemm(self.xp, g), w, self.in_shape)
+        return _input_grad(self, g, w, self.in_shape)
 
     def backward(self, gx):
         g, w = self.inputs
@@ -227,16 +275,15 @@ class Conv2dInputGrad(_ConvParams):
 
     def backward_array(self, gx):
         g, w = self.inputs
-        gg = gw = None
-        need_cols = w._requires_grad
-        if g._requires_grad or need_cols:
-            o, _, kh, kw = w.shape
+        gg = gw = cols = None
+        if (g._requires_grad or w._requires_grad) and not _tiled(self, gx.shape, w.shape):
+            _, _, kh, kw = w.shape
             (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.stride, self.pad, self.dilation, self.out_hw
-            cols = self.kernels.im2col(gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-            if g._requires_grad:
-                gg, _ = _forward_arrays(self, gx, w.array, None, cols)
-            if need_cols:
-                gw = _weight_grad_arrays(self, _to_gemm(self.xp, g.array), cols, w.shape)
+            cols = self.kernels.im2col(gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)   # shared by both products
+        if g._requires_grad:
+            gg, _ = _forward_arrays(self, gx, w.array, None, cols)
+        if w._requires_grad:
+            gw = _weight_grad(self, gx, g.array, w.shape, cols)
         return gg, gw
 
 
@@ -250,13 +297,8 @@ class Conv2dWeightGrad(_ConvParams):
     name = "conv2d_weight_grad"
 
     def forward(self, x, g):
-        cols = self.cols
-        if cols is None:
-            _, _, kh, kw = self.w_shape
-            (sh, sw), (ph, pw), (dh, dw), (oh, ow) = self.stride, self.pad, self.dilation, self.out_hw
-            cols = self.kernels.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-        self.cols = None  # not needed by the backward; free it early
-        return _weight_grad_arrays(self, _to_gemm(self.xp, g), cols, self.w_shape)
+        cols, self.cols = self.cols, None  # not needed by the backward; free it early
+        return _weight_grad(self, x, g, self.w_shape, cols)
 
     def backward(self, gw):
         x, g = self.inputs
@@ -271,7 +313,7 @@ class Conv2dWeightGrad(_ConvParams):
         x, g = self.inputs
         gx = gg = None
         if x._requires_grad:
-            gx = _input_grad_arrays(self, _to_gemm(self.xp, g.array), gw, x.shape)
+            gx = _input_grad(self, g.array, gw, x.shape)
         if g._requires_grad:
             gg, _ = _forward_arrays(self, x.array, gw, None)
         return gx, gg

@@ -9,11 +9,14 @@ Gate order and formulas are PyTorch's, so its weights load unchanged:
   ``n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn))``, ``h' = (1 - z) n + z h``
 
 Why one op per layer rather than one per time step: the input projection of every step
-is one big GEMM up front (``x`` is (N, T, I)), each step is one (N, H) x (H, G·H) GEMM plus
-the gate arithmetic, and backpropagation through time runs as a hand-written loop over
-arrays with the weight gradients gathered in one GEMM at the end. A graph of T steps of
-small ops would pay Python and allocation overhead per node and, worse, slicing step t
-out of a (N, T, ·) tensor gives a full-size zero gradient per step.
+is one big GEMM up front (``x`` is (N, T, I)), then the device's recurrent kernels
+(``recurrent_forward`` / ``recurrent_backward``, ``kernels/*/lstm.py``) run the time loop:
+per step one (N, H) x (H, G·H) GEMM plus the gate arithmetic (``kernels/lstm_unit.py``),
+forward and backward through time, on the cpu inside one compiled call per layer and
+direction (per step the work is too small to pay for a Python iteration). The weight
+gradients are gathered in one GEMM each at the end. A graph of T steps of small ops would
+pay Python and allocation overhead per node and, worse, slicing step t out of a (N, T, ·)
+tensor gives a full-size zero gradient per step.
 
 Each op has one output: the hidden states in time order (N, T, H); the LSTM appends its
 final cell state as an extra row, (N, T + 1, H), which the layer slices off.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from ..autograd.engine import grad
 from ..autograd.op import Op
+from ..backend.errors import ArgumentError
 from .activation import relu, sigmoid, tanh
 from .join import cat, chunk, stack
 from .linear import linear
@@ -61,21 +65,30 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     return (1 - z) * n + z * h
 
 
-# --- array helpers ---------------------------------------------------------------------------
-def _sigmoid(xp, a, out=None):
-    """1 / (1 + exp(-a)) computed in place-friendly steps (no overflow warnings matter)."""
-    out = xp.negative(a, out=out)
-    xp.exp(out, out=out)
-    out += 1
-    return xp.reciprocal(out, out=out)
-
-
+# --- the layer ops ---------------------------------------------------------------------------
 def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
 class _Recurrent(Op):
-    """Shared plumbing: inputs ``(x, h0[, c0], w_ih, w_hh, b_ih, b_hh)``; params ``reverse``."""
+    """Shared plumbing of the layer ops: inputs ``(x, h0[, c0], w_ih, w_hh, b_ih, b_hh)``;
+    params ``reverse`` (and the RNN's ``nonlinearity``); ``cell`` names the device kernels' cell.
+
+    Forward: every step's input projection ``x_t W_ih^T + b_ih`` in one GEMM (time-major),
+    then the device's ``recurrent_forward`` kernel runs the recurrence over all steps (on the
+    cpu one compiled call: per step the GEMM ``h W_hh^T`` and the gate math). Backward
+    (``backward_array``): ``recurrent_backward`` runs backpropagation through time and returns
+    the pre-activation gradients of every step, from which dx, dW_ih, dW_hh and the biases
+    come in one GEMM each.
+    """
+
+    saves_output = False  # the backward reads the states saved by forward, not the output
+
+    def _run(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        """hs, time-major (T, N, H); keeps what the backward needs."""
+        xg = self._input_proj(x, w_ih, b_ih)
+        self.saved = self.kernels.recurrent_forward(self.cell, xg, h0, c0, w_hh, b_hh, self.reverse)
+        return self.saved[0]
 
     def _input_proj(self, x, w_ih, b):
         """Every step's input projection in one GEMM, time-major (T, N, G) so step t is contiguous."""
@@ -85,19 +98,45 @@ class _Recurrent(Op):
         out += b
         return out.reshape(t, n, -1)
 
-    def _finish(self, x, w_ih, dg_time):
-        """dx, dW_ih and db from the per-step gate gradients in time order (T, N, G).
+    def _batch_first(self, hs):
+        """(T, N, H) -> a C-contiguous (N, T, H)."""
+        return self.xp.ascontiguousarray(hs.transpose(1, 0, 2))
 
-        Works time-major: only the (small) input is transposed, never the gate gradients;
-        dx comes back as a (N, T, I) view of a time-major array.
+    def _gradients(self, gh, dc_last):
+        """(dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh) from the output gradients ``gh`` (N, T, H)
+        of the hidden states and ``dc_last`` of the final cell state (LSTM, else None).
+
+        The big GEMMs run only for the inputs that need a gradient (None for the others).
         """
-        xp = self.xp
-        t, n, g = dg_time.shape
-        dg = dg_time.reshape(t * n, g)
-        dx = (dg @ w_ih).reshape(t, n, -1).transpose(1, 0, 2)
-        xt = xp.ascontiguousarray(x.transpose(1, 0, 2)).reshape(t * n, -1)
-        dw_ih = dg.T @ xt
-        return dx, dw_ih, dg.sum(axis=0)
+        x, h0 = self.inputs[0].array, self.inputs[1].array
+        c0 = self.inputs[2].array if self.cell == "lstm" else None
+        w_ih, w_hh = (t.array for t in self.inputs[-4:-2])
+        need_x, need_w_ih, need_w_hh = (t._requires_grad for t in (self.inputs[0], *self.inputs[-4:-2]))
+        hs, cs, acts, aux = self.saved
+        dxg, dhg, dh0, dc0 = self.kernels.recurrent_backward(
+            self.cell, gh.transpose(1, 0, 2), dc_last, h0, c0, w_hh, hs, cs, acts, aux, self.reverse)
+        T, n, G = dxg.shape
+        dg = dxg.reshape(T * n, G)             # time-major rows: only the (small) input is transposed
+        dx = (dg @ w_ih).reshape(T, n, -1).transpose(1, 0, 2) if need_x else None
+        dw_ih = dg.T @ self.xp.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * n, -1) if need_w_ih else None
+        dhg_flat = dhg.reshape(T * n, G)
+        dw_hh = dhg_flat.T @ self._previous_hidden(hs, h0).reshape(T * n, -1) if need_w_hh else None
+        db_ih = dg.sum(axis=0)
+        db_hh = db_ih.copy() if dhg is dxg else dhg_flat.sum(axis=0)
+        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
+
+    def _previous_hidden(self, hs, h0):
+        """The hidden state each step started from, in time order (T, N, H)."""
+        T = hs.shape[0]
+        hprev = self.xp.empty_like(hs)
+        if T:
+            if self.reverse:
+                hprev[T - 1] = h0
+                hprev[:T - 1] = hs[1:]
+            else:
+                hprev[0] = h0
+                hprev[1:] = hs[:-1]
+        return hprev
 
     def backward(self, g):
         """The Tensor formula: unroll the layer with differentiable cells and differentiate that."""
@@ -121,40 +160,16 @@ class RNNLayer(_Recurrent):
 
     name = "rnn_layer"
 
+    @property
+    def cell(self):
+        return "rnn_" + self.nonlinearity
+
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
-        xp = self.xp
-        n, T, _ = x.shape
-        H = h0.shape[-1]
-        xg = self._input_proj(x, w_ih, b_ih + b_hh)
-        out = xp.empty((n, T, H), dtype=x.dtype)
-        h = h0
-        for t in _steps(T, self.reverse):
-            a = xg[t] + h @ w_hh.T
-            h = xp.tanh(a) if self.nonlinearity == "tanh" else xp.maximum(a, 0)
-            out[:, t] = h
-        self.hs = out
-        return out
+        return self._batch_first(self._run(x, h0, None, w_ih, w_hh, b_ih, b_hh))
 
     def backward_array(self, g):
-        x, h0, w_ih, w_hh, b_ih, b_hh = (t.array for t in self.inputs)
-        xp = self.xp
-        n, T, H = self.hs.shape
-        G = g
-        da_all = xp.empty((T, n, H), dtype=x.dtype)
-        hprev = xp.empty((T, n, H), dtype=x.dtype)
-        dh = xp.zeros((n, H), dtype=x.dtype)
-        order = list(_steps(T, self.reverse))
-        for s in range(T - 1, -1, -1):
-            t = order[s]
-            h = self.hs[:, t]
-            hprev[t] = h0 if s == 0 else self.hs[:, order[s - 1]]
-            dh = dh + G[:, t]
-            da = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
-            da_all[t] = da
-            dh = da @ w_hh
-        dx, dw_ih, db = self._finish(x, w_ih, da_all)
-        dw_hh = da_all.reshape(T * n, H).T @ hprev.reshape(T * n, H)
-        return self._wanted(dx, dh, dw_ih, dw_hh, db, db.copy())
+        dx, dh0, _, dw_ih, dw_hh, db_ih, db_hh = self._gradients(g, None)
+        return self._wanted(dx, dh0, dw_ih, dw_hh, db_ih, db_hh)
 
     def unrolled(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         h, hs = h0, []
@@ -165,66 +180,24 @@ class RNNLayer(_Recurrent):
 
 
 class LSTMLayer(_Recurrent):
-    """LSTM over (N, T, I) -> (N, T + 1, H): hidden states, then the final cell state.
-
-    Per step: one GEMM ``h W_hh^T`` into the gate buffer, then the device's fused gate
-    kernel (``kernels.lstm_gates_forward``: sigmoids, tanh, cell and hidden update in one
-    pass); backward per step: the fused ``lstm_gates_backward`` and one GEMM for dh.
-    """
+    """LSTM over (N, T, I) -> (N, T + 1, H): hidden states, then the final cell state."""
 
     name = "lstm_layer"
-    saves_output = False  # the backward reads its own saved gates and states, not the output
+    cell = "lstm"
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        xp, k = self.xp, self.kernels
-        n, T, _ = x.shape
-        H = h0.shape[-1]
-        xg = self._input_proj(x, w_ih, b_ih + b_hh)
-        acts = xp.empty((T, n, 4 * H), dtype=x.dtype)   # activated gates i, f, g, o (by time)
-        cs = xp.empty((T, n, H), dtype=x.dtype)          # cell states c_t
-        tcs = xp.empty((T, n, H), dtype=x.dtype)         # tanh(c_t)
-        hs = xp.empty((T, n, H), dtype=x.dtype)          # hidden states h_t
-        whh_t = w_hh.T
-        h, c = h0, xp.ascontiguousarray(c0)
-        for t in _steps(T, self.reverse):
-            a = acts[t]
-            xp.matmul(h, whh_t, out=a)
-            a += xg[t]
-            k.lstm_gates_forward(a, c, cs[t], tcs[t], hs[t])
-            h, c = hs[t], cs[t]
-        out = xp.empty((n, T + 1, H), dtype=x.dtype)
+        hs = self._run(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+        T, n, H = hs.shape
+        cs = self.saved[1]
+        out = self.xp.empty((n, T + 1, H), dtype=hs.dtype)
         out[:, :T] = hs.transpose(1, 0, 2)
-        out[:, T] = c
-        self.acts, self.cs, self.tcs, self.hs = acts, cs, tcs, hs
+        out[:, T] = (cs[0] if self.reverse else cs[T - 1]) if T else c0  # the last step run
         return out
 
     def backward_array(self, g):
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh = (t.array for t in self.inputs)
-        xp, k = self.xp, self.kernels
-        n, T1, H = g.shape
-        T = T1 - 1
-        G = g
-        dgates = xp.empty((T, n, 4 * H), dtype=x.dtype)
-        hprev = xp.empty((T, n, H), dtype=x.dtype)    # the h each step started from
-        if self.reverse:
-            hprev[T - 1] = h0
-            hprev[:T - 1] = self.hs[1:]
-        else:
-            hprev[0] = h0
-            hprev[1:] = self.hs[:-1]
-        c0 = xp.ascontiguousarray(c0)
-        dh = xp.zeros((n, H), dtype=x.dtype)
-        dc = xp.ascontiguousarray(G[:, T])
-        order = list(_steps(T, self.reverse))
-        for s in range(T - 1, -1, -1):
-            t = order[s]
-            c_prev = c0 if s == 0 else self.cs[order[s - 1]]
-            dh = dh + G[:, t]
-            k.lstm_gates_backward(self.acts[t], self.tcs[t], c_prev, dh, dc, dgates[t])
-            dh = dgates[t] @ w_hh
-        dx, dw_ih, db = self._finish(x, w_ih, dgates)
-        dw_hh = dgates.reshape(T * n, 4 * H).T @ hprev.reshape(T * n, H)
-        return self._wanted(dx, dh, dc, dw_ih, dw_hh, db, db.copy())
+        T = g.shape[1] - 1
+        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh = self._gradients(g[:, :T], g[:, T])
+        return self._wanted(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh)
 
     def unrolled(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         h, c, hs = h0, c0, []
@@ -238,63 +211,14 @@ class GRULayer(_Recurrent):
     """GRU over (N, T, I) -> hidden states (N, T, H)."""
 
     name = "gru_layer"
+    cell = "gru"
 
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
-        xp = self.xp
-        n, T, _ = x.shape
-        H = h0.shape[-1]
-        xg = self._input_proj(x, w_ih, b_ih)
-        rz = xp.empty((T, n, 2 * H), dtype=x.dtype)
-        ns = xp.empty((T, n, H), dtype=x.dtype)
-        hns = xp.empty((T, n, H), dtype=x.dtype)  # h W_hn^T + b_hn (needed for dr)
-        out = xp.empty((n, T, H), dtype=x.dtype)
-        h = h0
-        for t in _steps(T, self.reverse):
-            hg = h @ w_hh.T + b_hh
-            rz_t = rz[t]
-            xp.add(xg[t, :, :2 * H], hg[:, :2 * H], out=rz_t)
-            _sigmoid(xp, rz_t, out=rz_t)
-            hns[t] = hg[:, 2 * H:]
-            cand = xp.tanh(xg[t, :, 2 * H:] + rz_t[:, :H] * hg[:, 2 * H:], out=ns[t])
-            z = rz_t[:, H:]
-            h = cand + z * (h - cand)
-            out[:, t] = h
-        self.rz, self.ns, self.hns = rz, ns, hns
-        return out
+        return self._batch_first(self._run(x, h0, None, w_ih, w_hh, b_ih, b_hh))
 
     def backward_array(self, g):
-        x, h0, w_ih, w_hh, b_ih, b_hh = (t.array for t in self.inputs)
-        xp = self.xp
-        n, T, H = g.shape
-        G = g
-        dxg = xp.empty((T, n, 3 * H), dtype=x.dtype)
-        dhg = xp.empty((T, n, 3 * H), dtype=x.dtype)
-        hprev = xp.empty((T, n, H), dtype=x.dtype)
-        dh = xp.zeros((n, H), dtype=x.dtype)
-        order = list(_steps(T, self.reverse))
-        for s in range(T - 1, -1, -1):
-            t = order[s]
-            prev = order[s - 1] if s else None
-            hp = h0 if prev is None else self.out[:, prev]
-            hprev[t] = hp
-            r, z = self.rz[t][:, :H], self.rz[t][:, H:]
-            cand = self.ns[t]
-            dh = dh + G[:, t]
-            dn = dh * (1 - z)
-            dan = dn * (1 - cand * cand)
-            dar = dan * self.hns[t] * r * (1 - r)
-            daz = dh * (hp - cand) * z * (1 - z)
-            dxt, dht = dxg[t], dhg[t]
-            dxt[:, :H] = dar
-            dxt[:, H:2 * H] = daz
-            dxt[:, 2 * H:] = dan
-            dht[:, :2 * H] = dxt[:, :2 * H]
-            dht[:, 2 * H:] = dan * r
-            dh = dh * z + dht @ w_hh
-        dx, dw_ih, db_ih = self._finish(x, w_ih, dxg)
-        flat = dhg.reshape(T * n, 3 * H)
-        dw_hh = flat.T @ hprev.reshape(T * n, H)
-        return self._wanted(dx, dh, dw_ih, dw_hh, db_ih, flat.sum(axis=0))
+        dx, dh0, _, dw_ih, dw_hh, db_ih, db_hh = self._gradients(g, None)
+        return self._wanted(dx, dh0, dw_ih, dw_hh, db_ih, db_hh)
 
     def unrolled(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         h, hs = h0, []
@@ -306,6 +230,8 @@ class GRULayer(_Recurrent):
 
 def rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity: str = "tanh", reverse: bool = False):
     """One RNN layer over a batch-first sequence; returns hidden states (N, T, H)."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ArgumentError(f"rnn_layer: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     return RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity, reverse=reverse)
 
 

@@ -325,6 +325,10 @@ def _op_mask(e):
     mask = e.tensor_param("mask")
     if mask is None and e.p("mask") is not None:
         mask = e.g.const(host_array(e.p("mask")), "attn_mask")
+    if e.p("causal", False):  # the fused ops apply is_causal by index: bake it in as an additive mask
+        causal = e.g.const(_attn.causal_mask(e.in_shape(0)[-2], e.in_shape(e.n_inputs() - 1)[-2], np, e.dtype(0)),
+                           "causal_mask")
+        mask = causal if mask is None else e.g.op("Add", [mask, causal])
     return mask
 
 
@@ -444,6 +448,7 @@ OPS = {
     _red.Sum: _reduce("ReduceSum"), _red.Mean: _reduce("ReduceMean"), _red.Max: _reduce("ReduceMax"),
     LayerNormOp: _layer_norm, EmbeddingOp: _embedding,
     _attn.PackedSelfAttention: _packed_self_attention, _attn.Attention: _sdpa,
+    _attn.FusedPackedSelfAttention: _packed_self_attention, _attn.FusedAttention: _sdpa,
     _rec.LSTMLayer: _recurrent("LSTM", (0, 3, 1, 2), lstm=True), _rec.GRULayer: _recurrent("GRU", (1, 0, 2)),
     _rec.RNNLayer: _recurrent("RNN", (0,)),
     "equal": _compare("Equal"), "not_equal": _compare("Equal", negate=True), "less": _compare("Less"),

@@ -16,8 +16,8 @@ class Adadelta(Optimizer):
 
     ``lr`` (default 1.0) only scales the update; the algorithm's own step size comes from
     the ratio of the two running averages. State per parameter: ``step``, ``square_avg``,
-    ``acc_delta`` (PyTorch's names). The update runs with the parameter's array module on
-    its device. ``foreach`` None/False is what runs; ``foreach=True``, ``capturable=True``
+    ``acc_delta`` (PyTorch's names). The update is one fused pass per parameter, the
+    device's ``adadelta_step`` kernel (math in ``kernels/optim_update.py``). ``foreach`` None/False is what runs; ``foreach=True``, ``capturable=True``
     and ``differentiable=True`` raise ValueError (see
     :func:`~tinynet.optim.optimizer.check_switches`).
     """
@@ -40,20 +40,14 @@ class Adadelta(Optimizer):
         check_hyper("weight_decay", group["weight_decay"])
 
     def _update_group(self, group):
-        lr, rho, eps = group["lr"], group["rho"], group["eps"]
         for p in group["params"]:
             if p.grad is None:
                 continue
-            xp = p.device.xp
             state = self._param_state(p, ("square_avg", "acc_delta"))
             state["step"] += 1
-            grad, param, copied = self._grad_and_param(p, group)
-            square_avg = self._state_array(p, state, "square_avg")
-            acc_delta = self._state_array(p, state, "acc_delta")
-            square_avg *= rho
-            square_avg += (1 - rho) * grad * grad
-            delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
-            acc_delta *= rho
-            acc_delta += (1 - rho) * delta * delta
-            param -= lr * delta
+            grad = self._flat_grad(p)
+            param, copied = self._flat_param(p)
+            p.device.kernels.adadelta_step(param, grad, self._state_array(p, state, "square_avg"),
+                                           self._state_array(p, state, "acc_delta"), group["lr"], group["rho"],
+                                           group["eps"], group["weight_decay"], group["maximize"])
             self._finish(p, param, copied)
