@@ -14,6 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
+def _supervised_step(model, opt, loss_fn, x, y):
+    """One training step on the fixed batch (x, y): zero_grad, forward, loss, backward, step."""
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 # --- W1: MLP 784-256-128-10, ReLU, batch 128, cross-entropy / Adam(1e-3) -----------------
 
 
@@ -27,13 +38,7 @@ def w1(lib, batch=128):
     x = lib.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
     y = lib.tensor(rng.integers(0, 10, batch).astype(np.int64))
 
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _supervised_step(model, opt, F.cross_entropy, x, y)
 
 
 # --- W2: small CNN, batch 64, cross-entropy / SGD(0.01, momentum 0.9) --------------------
@@ -52,13 +57,7 @@ def w2(lib, batch=64):
     x = lib.tensor(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32))
     y = lib.tensor(rng.integers(0, 10, batch).astype(np.int64))
 
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _supervised_step(model, opt, F.cross_entropy, x, y)
 
 
 # --- W3: GPT-mini, batch 32, cross-entropy over all positions / AdamW(3e-4) -------------
@@ -141,13 +140,7 @@ def w4(lib, batch=32):
     loss_fn = nn.MSELoss()
     x, t = _w4_data(lib, batch)
 
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _supervised_step(model, opt, loss_fn, x, t)
 
 
 def _w4_params(batch):
@@ -297,13 +290,7 @@ def w6(lib, batch=64):
     x = lib.tensor(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32))
     y = lib.tensor(rng.integers(0, 10, batch).astype(np.int64))
 
-    def step():
-        opt.zero_grad()
-        loss = F.nll_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _supervised_step(model, opt, F.nll_loss, x, y)
 
 
 # --- W7: nanoGPT's character-level CPU configuration, batch 12 / AdamW(1e-3) -----------------

@@ -38,14 +38,8 @@ valid only there that LLVM can vectorise (libm's cannot), computed in float64: n
 numbers, and an exp accurate only to float32 would leave tanh(1e-3) a 1e-4 relative error.
 Float64 and the GPU keep ``math.exp``.
 
-Two layers of functions:
-
-* ``unit_forward`` / ``unit_backward``: the LSTM's gate math on pre-activations already
-  summed into ``a``, for the per-step kernels ``lstm_gates_*`` (the cuda ones run both, the
-  cpu backward runs ``unit_backward``; the cpu forward runs the same formulas as NumPy
-  ufuncs, checked against ``unit_forward`` by the tests);
-* one interface for every cell, run by the whole-layer kernels, with ``<cell>`` one of
-  ``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu`` (all arrays the (N, .) slices of step t)::
+One interface for every cell, run by the layer kernels of both devices, with ``<cell>``
+one of ``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu`` (all arrays the (N, .) slices of step t)::
 
       <cell>_gate(xg, hg, bh, r, k, b) -> acts[r, k]        k = b H + j: unit j of block b
           the activated gate (LSTM i, f, g, o; GRU r, z and hn = hg_n + b_hn; RNN h)
@@ -56,9 +50,9 @@ Two layers of functions:
           other cells the caller passes dhg = dxg); leaves in dh the part of dh_prev that
           does not go through W_hh (GRU d z, others 0) and in dc the LSTM's dc_prev.
 
-  The gates are a pass of their own, one element at a time, and the update reads them: a
-  loop that wrote a gate and read another block of the same row could not be vectorised
-  (the compiler cannot tell the blocks apart), and the cpu runs each as its own loop.
+The gates are a pass of their own, one element at a time, and the update reads them: a
+loop that wrote a gate and read another block of the same row could not be vectorised (the
+compiler cannot tell the blocks apart), and the cpu runs each as its own loop.
 """
 import math
 
@@ -96,14 +90,8 @@ def lstm_cell_update(acts, c_prev, c, tc, h, r, j, H):
     h[r, j] = o * t
 
 
-def unit_forward(a, c_prev, c, tc, h, r, j, H):
-    """Activate unit j's four gates in ``a`` in place, then update c, tanh(c) and h."""
-    for b in range(4):
-        a[r, b * H + j] = lstm_activation(a[r, b * H + j], b)
-    lstm_cell_update(a, c_prev, c, tc, h, r, j, H)
-
-
 def unit_backward(acts, tc, c_prev, dh, dc, dgates, r, j, H):
+    """One LSTM unit's backward (the formulas above) from the activated gates ``acts``."""
     i = acts[r, j]
     f = acts[r, H + j]
     g = acts[r, 2 * H + j]

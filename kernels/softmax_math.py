@@ -20,18 +20,15 @@ reshapes to 2-D before calling. ``C`` is at least 1. With ``m = max(x)`` (which 
 for a row with class target ``t`` and label smoothing ``eps``; a row whose target equals
 ``ignore_index`` gets loss 0 and gradient 0.
 
-Precision: the row maximum, the forward rows' sums and the cross-entropy gradient are
-carried in ``real`` (below), float64: ``x - m`` and every sum are formed in float64 for
-float32 rows too, and the log-sum-exp is kept in float64 for the backward (``x - lse`` is
-formed in float64: a float32 lse of logits near 1e4 would be off by ~5e-4). A device may
-bind float32 there for float32 rows (twice the SIMD lanes); the cpu does not (see
-``kernels/cpu/softmax.py`` for why).
+Precision: the row maximum is returned as a float64, so ``x - m`` and every sum are formed
+in float64 for float32 rows too, and the log-sum-exp is kept in float64 for the backward
+(``x - lse`` is formed in float64: a float32 lse of logits near 1e4 would be off by ~5e-4).
 
-``exp``, ``maximum`` and ``real`` (below) are the names a device may bind differently.
-Every argument ``exp`` gets here is <= 0 (``x - m``, ``x - lse`` or a log-probability);
-the cpu float32 rows bind ``kernels/cpu/_vecmath.exp32`` (float32, vectorisable), float64
-rows and the GPU keep ``math.exp``. The cpu binds ``maximum`` to ``_vecmath.maxnum``,
-which LLVM vectorises in :func:`row_max`; the GPU keeps ``max``.
+``exp`` and ``maximum`` (below) are the names a device may bind differently. Every argument
+``exp`` gets here is <= 0 (``x - m``, ``x - lse`` or a log-probability); the cpu float32
+rows bind ``kernels/cpu/_vecmath.exp32`` (float32, vectorisable), float64 rows and the GPU
+keep ``math.exp``. The cpu binds ``maximum`` to ``_vecmath.maxnum``, which LLVM vectorises
+in :func:`row_max`; the GPU keeps ``max``.
 """
 import math
 
@@ -42,29 +39,25 @@ exp = math.exp
 #: The larger of two numbers (a device may bind one that its compiler vectorises in the
 #: row maximum; with NaN rows the result is NaN either way, through ``exp``).
 maximum = max
-#: The float type of the row maximum, the forward rows' sums and the cross-entropy
-#: gradient's arithmetic (float64 for float32 rows too; a device may bind float32 for
-#: float32 rows: twice the SIMD lanes).
-real = np.float64
 
 
 def row_max(x, i):
-    """max(x[i, :]) as a ``real`` (the row has at least one element)."""
+    """max(x[i, :]) as a float64 (the row has at least one element)."""
     m = x[i, 0]
     for j in range(1, x.shape[1]):
         m = maximum(m, x[i, j])
-    return real(m)
+    return np.float64(m)  # (Numba's float() would keep a float32 a float32)
 
 
 def softmax_row(x, y, i):
     C = x.shape[1]
     m = row_max(x, i)
-    s = real(0.0)
+    s = 0.0
     for j in range(C):
         e = exp(x[i, j] - m)
         y[i, j] = e
         s += e
-    inv = real(1.0) / s
+    inv = 1.0 / s
     for j in range(C):
         y[i, j] = y[i, j] * inv
 
@@ -72,7 +65,7 @@ def softmax_row(x, y, i):
 def log_softmax_row(x, y, i):
     C = x.shape[1]
     m = row_max(x, i)
-    s = real(0.0)
+    s = 0.0
     for j in range(C):
         s += exp(x[i, j] - m)
     log_s = math.log(s)
@@ -107,14 +100,14 @@ def cross_entropy_row(x, target, ignore_index, label_smoothing, loss, lse, i):
         lse[i] = 0.0
         return
     m = row_max(x, i)
-    s = real(0.0)
-    total = real(0.0)  # sum of x - m
+    s = 0.0
+    total = 0.0  # sum of x - m
     for j in range(C):
         d = x[i, j] - m
         s += exp(d)
         total += d
     log_s = math.log(s)
-    lse[i] = np.float64(m) + log_s  # in float64 whatever ``real`` is
+    lse[i] = m + log_s
     # lse - (1 - eps) x_t - eps/C sum(x), written with x - m: no difference of large numbers.
     loss[i] = log_s - (1.0 - label_smoothing) * (x[i, t] - m) - (label_smoothing / C) * total
 
@@ -128,8 +121,7 @@ def cross_entropy_backward_row(x, lse, target, scale, ignore_index, label_smooth
             dx[i, j] = 0.0
         return
     sc = scale[i]
-    spread = real(label_smoothing / C)
+    spread = label_smoothing / C
     for j in range(C):
-        # x - lse in float64 (lse >= max(x): <= 0), the rest in ``real``
-        dx[i, j] = (exp(real(x[i, j] - lse[i])) - spread) * sc
+        dx[i, j] = (exp(x[i, j] - lse[i]) - spread) * sc  # lse >= max(x): argument <= 0
     dx[i, t] -= (1.0 - label_smoothing) * sc

@@ -137,17 +137,6 @@ def _targets(r, rows, C):
     return t
 
 
-def _lstm_forward(r):
-    N, H = 3, 2
-    return [_n(r, N, 4 * H), _n(r, N, H), np.zeros((N, H)), np.zeros((N, H)), np.zeros((N, H))]
-
-
-def _lstm_backward(r):
-    N, H = 3, 2
-    acts = r.uniform(0.1, 0.9, size=(N, 4 * H))
-    return [acts, np.tanh(_n(r, N, H)), _n(r, N, H), _n(r, N, H), _n(r, N, H), np.zeros((N, 4 * H))]
-
-
 def _attention(r, backward):
     """q, k, v (B=2, H=2, L=3, S=5), a key-padding additive mask, and for the backward the
     forward's output and log-sum-exp (NumPy) and an output gradient."""
@@ -195,8 +184,6 @@ CALLS = {
     "max_pool2d_backward": _max_pool_backward,
     "avg_pool2d_forward": lambda r: [_n(r, 2, 3, 5, 5), 3, 2, 2, 1, 1, 1, 3, 6, False, 0],
     "avg_pool2d_backward": lambda r: [_n(r, 2, 3, 3, 6), 5, 5, 3, 2, 2, 1, 1, 1, 3, 6, True, 0],
-    "lstm_gates_forward": _lstm_forward,
-    "lstm_gates_backward": _lstm_backward,
     "recurrent_forward": lambda r: ["gru", _n(r, 4, 3, 6), _n(r, 3, 2), None, _n(r, 6, 2), _n(r, 6), True],
     "recurrent_backward": lambda r: ["lstm", _n(r, 4, 3, 2), _n(r, 3, 2), _n(r, 3, 2), _n(r, 3, 2), _n(r, 8, 2),
                                      _n(r, 4, 3, 2), _n(r, 4, 3, 2), _pos(r, 4, 3, 8), np.tanh(_n(r, 4, 3, 2)), False],

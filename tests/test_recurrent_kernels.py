@@ -2,8 +2,7 @@
 the layer ops built on them (``F.lstm_layer``, ``F.gru_layer``, ``F.rnn_layer``).
 
 References: the same layer unrolled into differentiable cell ops (``F.lstm_cell`` & co.,
-differentiated by the autograd engine), the per-step LSTM path (NumPy/CuPy GEMMs plus the
-``lstm_gates_*`` kernels, step by step from Python), and PyTorch (bidirectional stacks).
+differentiated by the autograd engine) and PyTorch (bidirectional stacks).
 Every cell, float32 and float64, both directions, batch of 1, T = 1, non-contiguous inputs,
 on cpu and (simulated) cuda; tiny shapes, as the CUDA simulator is slow. Also the pieces:
 the float32 activations built on the vectorisable exp, and the BLAS calls from compiled code.
@@ -160,44 +159,6 @@ def test_create_graph_path_gives_the_same_gradients(device):
         np.testing.assert_allclose(_host(a), _host(b), rtol=1e-10, atol=1e-12)
     (slow[4] ** 2).sum().backward()  # through the recorded graph of the backward
     assert ins[4].grad is not None and np.all(np.isfinite(_host(ins[4].grad)))
-
-
-# --- the kernels against the per-step path -------------------------------------------------------
-def _per_step_lstm(k, xp, xg, h0, c0, w_hh, b_hh, gh, dc_last):
-    """HEAD's way: per step a GEMM plus the lstm_gates kernels, driven from Python."""
-    T, N, G = xg.shape
-    H = G // 4
-    acts, cs, tcs, hs = (xp.empty((T, N, w)) for w in (G, H, H, H))
-    h, c = h0, c0
-    for t in range(T):
-        acts[t] = h @ w_hh.T + xg[t] + b_hh
-        k.lstm_gates_forward(acts[t], c, cs[t], tcs[t], hs[t])
-        h, c = hs[t], cs[t]
-    dg = xp.empty((T, N, G))
-    dh, dc = xp.zeros((N, H)), dc_last.copy()
-    for t in range(T - 1, -1, -1):
-        dh = dh + gh[t]
-        k.lstm_gates_backward(acts[t], tcs[t], c0 if t == 0 else cs[t - 1], dh, dc, dg[t])
-        dh = dg[t] @ w_hh
-    return hs, cs, dg, dh, dc
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_lstm_kernels_match_the_per_step_path(device, dtype):
-    dev = tn.device(device)
-    k, xp = dev.kernels, dev.xp
-    rng = np.random.default_rng(4)
-    T, N, H = 5, 3, 4
-    host = [rng.standard_normal(s) for s in ((T, N, 4 * H), (N, H), (N, H), (4 * H, H), (4 * H,), (T, N, H), (N, H))]
-    xg, h0, c0, w_hh, b_hh, gh, dc_last = (dev.from_host(a) for a in host)
-    ref = _per_step_lstm(k, xp, *(dev.from_host(a.astype(np.float64)) for a in host))
-    saved = k.recurrent_forward("lstm", *(a.astype(dtype) for a in (xg, h0, c0, w_hh, b_hh)), False)
-    dxg, dhg, dh0, dc0 = k.recurrent_backward("lstm", gh.astype(dtype), dc_last.astype(dtype), h0.astype(dtype),
-                                              c0.astype(dtype), w_hh.astype(dtype), *saved, False)
-    assert dhg is dxg and saved[0].dtype == dxg.dtype == dtype
-    tol = TOL["float64" if dtype == np.float64 else "float32"]
-    for got, want in zip((saved[0], saved[1], dxg, dh0, dc0), ref):
-        np.testing.assert_allclose(dev.to_host(got), dev.to_host(want), **tol)
 
 
 def test_kernels_refuse_an_unknown_cell(device):

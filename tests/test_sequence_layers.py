@@ -197,23 +197,3 @@ def test_lstm_lm_and_bert_shapes():
     longer = tn.tensor([[2, 3, 4, 0, 0, 0, 0], [2, 5, 0, 0, 0, 0, 0]])
     bert.eval()
     np.testing.assert_allclose(_np(bert(ids)), _np(bert(longer)), atol=1e-5)
-
-
-def test_lstm_gate_kernels_agree_with_the_shared_unit_math():
-    """The cpu forward (NumPy ufuncs) against ``kernels/lstm_unit.unit_forward``, the per-unit
-    math the cuda kernel compiles, run here as plain Python."""
-    from tinynet.kernels import lstm_unit
-    from tinynet.kernels.cpu import lstm as k
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((5, 12)).astype(np.float32)
-    c_prev = rng.standard_normal((5, 3)).astype(np.float32)
-    outs = [[np.empty((5, 3), np.float32) for _ in range(3)] for _ in range(2)]
-    a1, a2 = a.copy(), a.copy()
-    k.lstm_gates_forward(a1, c_prev, *outs[0])
-    for r in range(5):
-        for j in range(3):
-            lstm_unit.unit_forward(a2, c_prev, *outs[1], r, j, 3)
-    np.testing.assert_allclose(a1, a2, atol=1e-6)
-    for x, y in zip(*outs):
-        np.testing.assert_allclose(x, y, atol=1e-6)

@@ -13,7 +13,7 @@ from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax
 from .conv import col2im, im2col  # noqa: E402,F401
 from .conv import conv2d_input_grad_tiled, conv2d_tiled, conv2d_weight_grad_tiled  # noqa: E402,F401
 from .pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward  # noqa: E402,F401
-from .lstm import lstm_gates_backward, lstm_gates_forward, recurrent_backward, recurrent_forward  # noqa: E402,F401,E501
+from .lstm import recurrent_backward, recurrent_forward  # noqa: E402,F401
 from .int8 import int8_im2col, int8_linear, int8_linear_dequant, quantize_per_tensor_u8  # noqa: E402,F401
 from .attention import (ATTENTION_MAX_HEAD_DIM, attention_backward, attention_dropout_mask,  # noqa: E402,F401
                         attention_forward)

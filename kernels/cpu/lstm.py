@@ -25,15 +25,9 @@ as arguments). The gate pass counts its unit index from 0 within each block. The
 are serial: per step the unit passes touch a few thousand elements, far below where
 waking a thread pool pays; the GEMMs use BLAS's threads.
 
-``lstm_gates_forward`` / ``lstm_gates_backward`` are one LSTM step's gate math for a
-caller that runs the GEMMs itself (twins of the cuda per-step kernels; the layer ops use
-the whole-layer kernels instead); the forward runs
-the formulas as NumPy ufuncs over whole blocks, the backward compiles ``unit_backward``.
-
 Input handling, the same on both devices: arrays a kernel only reads are converted to
-C-contiguous arrays of the working dtype (that of ``xg`` / ``a`` / ``acts``; a copy only
-when needed); the arrays the per-step kernels write are written in place as given; the
-layer kernels return new arrays.
+C-contiguous arrays of the working dtype (that of ``xg`` / ``acts``; a copy only when
+needed); the layer kernels return new arrays.
 """
 from __future__ import annotations
 
@@ -96,13 +90,6 @@ def _backward_loop(gh, h0, c0, w_hh, reverse, acts, cs, aux, hs, dxg, dhg, dh, d
                 dh[r, j] += back[r, j]          # dh_prev = (what the step left) + dhg W_hh
 
 
-def _gates_backward_loop(acts, tc, c_prev, dh, dc, dgates):
-    n, H = acts.shape[0], acts.shape[1] // 4
-    for r in range(n):
-        for j in range(H):
-            unit_backward(acts, tc, c_prev, dh, dc, dgates, r, j, H)  # noqa: F821 (bound below)
-
-
 def _compile_loop(body, units, tag, **names):
     """``body`` compiled with each global ``name`` bound to the function ``units.<value>``
     of the compiled math ``units``; named after ``tag``, the math's variant and digest and
@@ -125,7 +112,6 @@ def _layer_loops(cell, units):
 #: (cell, float32?) -> (forward loop, backward loop)
 _LOOPS = {(cell, single): _layer_loops(cell, units)
           for cell in CELLS for single, units in ((False, _UNITS_LIBM_EXP), (True, _UNITS_VECTOR_EXP))}
-_GATES_BACKWARD = _compile_loop(_gates_backward_loop, _UNITS_LIBM_EXP, "lstm", unit_backward="unit_backward")
 
 
 def _cell(name, cell):
@@ -195,27 +181,3 @@ def recurrent_backward(cell, gh, dc_last, h0, c0, w_hh, hs, cs, acts, aux, rever
              _contiguous(cs, dtype), _contiguous(aux, dtype), _contiguous(hs, dtype), dxg, dhg, dh, dc,
              np.empty_like(dh))
     return dxg, dhg, dh, dc
-
-
-def lstm_gates_forward(a, c_prev, c, tc, h):
-    """Activate the gate pre-activations ``a`` (N, 4H) in place; write ``c``, ``tanh(c)``, ``h`` (N, H)."""
-    c_prev = np.ascontiguousarray(c_prev, dtype=a.dtype)
-    H = a.shape[1] // 4
-    g = a[:, 2 * H:3 * H]
-    gpre = g.copy()
-    np.negative(a, out=a)                 # sigmoid on all four blocks, in place ...
-    np.exp(a, out=a)
-    a += 1
-    np.reciprocal(a, out=a)
-    np.tanh(gpre, out=g)                  # ... then the g block is tanh instead
-    np.multiply(a[:, H:2 * H], c_prev, out=c)
-    c += a[:, :H] * g
-    np.tanh(c, out=tc)
-    np.multiply(a[:, 3 * H:], tc, out=h)
-
-
-def lstm_gates_backward(acts, tc, c_prev, dh, dc, dgates):
-    """Write the gate gradients ``dgates`` (N, 4H); update the cell gradient ``dc`` in place to dc_prev."""
-    dtype = acts.dtype
-    _GATES_BACKWARD(np.ascontiguousarray(acts), np.ascontiguousarray(tc, dtype=dtype),
-                    np.ascontiguousarray(c_prev, dtype=dtype), np.ascontiguousarray(dh, dtype=dtype), dc, dgates)

@@ -9,7 +9,7 @@ Two compilations of the row math. float32 rows bind ``_vecmath.exp32`` (a float3
 that LLVM turns into SIMD code; libm's ``exp`` cannot be vectorised without Intel SVML);
 float64 rows keep libm's ``exp``. Both take the row maximum with ``_vecmath.maxnum``, which
 vectorises (Python's ``max`` leaves it one scalar compare per element, the largest cost of
-a wide row). The row maximum and every sum stay in float64 (``real``) for float32 rows too:
+a wide row). The row maximum and every sum stay in float64 for float32 rows too:
 carrying them in float32 ran wide rows ~30 % faster, but a data-parallel ResNet run on two
 processes then drifted 9e-4 away from the one-process run in one epoch (1e-7 with float64
 sums; ``tests/test_distributed_cli.py``), a sensitivity not understood yet, so the float64

@@ -8,16 +8,9 @@ unit's gates and state with the per-unit math of ``kernels/lstm_unit.py`` (the c
 each with the names ``gate``, ``update`` and ``step_backward`` bound to that cell's
 functions. Launches go on CuPy's current stream, so they order with the GEMMs.
 
-``lstm_gates_forward`` / ``lstm_gates_backward`` run one LSTM step's gate math for a caller
-that does the GEMMs itself (``unit_forward`` / ``unit_backward``, one thread per unit).
-
 Input handling, as on the cpu: the arrays a kernel only reads are converted to
-C-contiguous arrays of the working dtype (that of ``xg`` / ``a`` / ``acts``; a copy only
-when needed); the per-step kernels' written arrays (``a``, ``c``, ``tc``, ``h``; ``dc``,
-``dgates``) are written in place whatever their layout: one that is not C-contiguous is
-updated through a contiguous copy, written back after the launch (the simulator, like a
-host-to-device copy, moves one contiguous block per array); the layer kernels return new
-arrays.
+C-contiguous arrays of the working dtype (that of ``xg`` / ``acts``; a copy only when
+needed); the layer kernels return new arrays.
 """
 from __future__ import annotations
 
@@ -27,7 +20,7 @@ from numba import cuda
 
 from .. import lstm_unit
 from .._math_module import compile_math
-from ._launch import array_module, launch, launch_in_place, prepare
+from ._launch import array_module, launch, prepare
 
 _UNITS = compile_math(lstm_unit, cuda.jit(device=True))
 
@@ -65,22 +58,6 @@ def _compile_step(body, cell, **names):
 _STEPS = {cell: (_compile_step(_forward_step, cell, gate=f"{cell}_gate", update=f"{cell}_update"),
                  _compile_step(_backward_step, cell, step_backward=f"{cell}_step_backward"))
           for cell in CELLS}
-
-
-@cuda.jit
-def _gates_forward_kernel(a, c, tc, h, c_prev):
-    k = cuda.grid(1)
-    H = a.shape[1] // 4
-    if k < a.shape[0] * H:
-        _UNITS.unit_forward(a, c_prev, c, tc, h, k // H, k % H, H)
-
-
-@cuda.jit
-def _gates_backward_kernel(dc, dgates, acts, tc, c_prev, dh):
-    k = cuda.grid(1)
-    H = acts.shape[1] // 4
-    if k < acts.shape[0] * H:
-        _UNITS.unit_backward(acts, tc, c_prev, dh, dc, dgates, k // H, k % H, H)
 
 
 def _cell(name, cell):
@@ -150,15 +127,3 @@ def recurrent_backward(cell, gh, dc_last, h0, c0, w_hh, hs, cs, acts, aux, rever
                dc if has_c else spare, dxg[t], dhg[t] if dhg is not dxg else spare_gates)
         dh += dhg[t] @ w_hh               # dh_prev = (what the step left) + dhg W_hh
     return dxg, dhg, dh, dc
-
-
-def lstm_gates_forward(a, c_prev, c, tc, h):
-    """Activate the gate pre-activations ``a`` (N, 4H) in place; write ``c``, ``tanh(c)``, ``h`` (N, H)."""
-    launch_in_place(_gates_forward_kernel, a.shape[0] * (a.shape[1] // 4), (a, c, tc, h), prepare(c_prev, a.dtype))
-
-
-def lstm_gates_backward(acts, tc, c_prev, dh, dc, dgates):
-    """Write the gate gradients ``dgates`` (N, 4H); update the cell gradient ``dc`` in place to dc_prev."""
-    dtype = acts.dtype
-    launch_in_place(_gates_backward_kernel, acts.shape[0] * (acts.shape[1] // 4), (dc, dgates),
-                    prepare(acts), prepare(tc, dtype), prepare(c_prev, dtype), prepare(dh, dtype))

@@ -96,7 +96,6 @@ KERNEL_FAMILIES = {
     "conv2d_tiled": "im2col", "conv2d_input_grad_tiled": "im2col", "conv2d_weight_grad_tiled": "im2col",
     "max_pool2d_forward": "pooling", "max_pool2d_backward": "pooling",
     "avg_pool2d_forward": "pooling", "avg_pool2d_backward": "pooling",
-    "lstm_gates_forward": "lstm", "lstm_gates_backward": "lstm",
     "recurrent_forward": "lstm", "recurrent_backward": "lstm",
     "sgd_step": "optim", "adam_step": "optim", "rmsprop_step": "optim", "adagrad_step": "optim", "adadelta_step": "optim",
     "attention_forward": "attention", "attention_backward": "attention", "attention_dropout_mask": "attention",
