@@ -63,8 +63,6 @@ def _find_numpy_gemm():
     return None
 
 
-
-
 @njit(inline="always")
 def dot_nt(a, b, out):
     """out = a @ b.T through ``np.dot`` (SciPy's BLAS): the fallback."""
